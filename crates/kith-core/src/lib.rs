@@ -1,0 +1,28 @@
+//! Kith's core: keeps a login session alive and one WebSocket to the backend healthy,
+//! and turns what arrives into a live map of friends' presence.
+//!
+//! - [`token`]: JWT claims, the refresh schedule, the single-flight [`TokenManager`]
+//!   and credential stores (OS keyring, in-memory).
+//! - [`socket`]: the pure [`ConnectionMachine`] and the tokio driver that does its IO.
+//! - [`presence`]: the friends map and its diffs.
+//! - [`protocol`]: wire messages and [`ServerProfile`]s.
+//! - [`Session`]: all of it behind one handle.
+//!
+//! No Tauri and no UI here: the desktop app and the CLI sit on top.
+
+pub mod presence;
+pub mod protocol;
+pub mod secret;
+pub mod session;
+pub mod socket;
+pub mod token;
+
+pub use presence::{ChangeCause, Friend, PresenceChange, PresenceStore};
+pub use protocol::{FriendId, ServerProfile, WsAuthTransport};
+pub use secret::{redact_url, Secret};
+pub use session::{Session, SessionError};
+pub use socket::{ConnectionMachine, ConnectionState, Reason, SessionEvent, StateChange};
+pub use token::{
+    CredentialStore, EndReason, KeyringStore, MemoryStore, StoreError, TokenError, TokenEvent,
+    TokenManager,
+};

@@ -1,0 +1,295 @@
+//! The friends map: who is online, kept current from snapshots and live updates.
+//!
+//! The store turns raw records into [`PresenceChange`]s, emitted only for real status
+//! changes. Stale or duplicate updates (an older `seq` or `last_seen`) are dropped, so
+//! overlapping sockets during a handover never produce a duplicate. Changes that come
+//! from a snapshot after a reconnect are marked [`ChangeCause::Resync`], so the app can
+//! stay quiet about them.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::protocol::{FriendId, FriendRecord, LastSeen};
+
+/// One friend as Kith currently knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Friend {
+    pub user_id: FriendId,
+    pub username: String,
+    pub status: String,
+    pub last_seen: Option<LastSeen>,
+    #[serde(skip)]
+    seq: Option<u64>,
+}
+
+/// Why a change was emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeCause {
+    /// A live update: the change happened while Kith was listening.
+    Live,
+    /// Learned from a snapshot after a gap (first connect or reconnect).
+    Resync,
+}
+
+/// A friend's status changed. `from` is `None` for a friend Kith did not know;
+/// `to` is `None` for a friend a snapshot no longer lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PresenceChange {
+    pub user_id: FriendId,
+    pub username: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub last_seen: Option<LastSeen>,
+    pub cause: ChangeCause,
+}
+
+/// Friends keyed by user id, with the newest state seen for each.
+#[derive(Debug, Default, Clone)]
+pub struct PresenceStore {
+    friends: HashMap<FriendId, Friend>,
+}
+
+impl PresenceStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.friends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.friends.is_empty()
+    }
+
+    pub fn get(&self, id: &FriendId) -> Option<&Friend> {
+        self.friends.get(id)
+    }
+
+    pub fn friends(&self) -> impl Iterator<Item = &Friend> {
+        self.friends.values()
+    }
+
+    pub fn online_count(&self) -> usize {
+        self.friends
+            .values()
+            .filter(|f| f.status != "offline")
+            .count()
+    }
+
+    /// Applies one live update. Returns the change, or `None` when the update is stale,
+    /// a duplicate, or does not change the status.
+    pub fn apply_update(&mut self, record: FriendRecord) -> Option<PresenceChange> {
+        match self.friends.get_mut(&record.user_id) {
+            Some(known) => {
+                if is_stale(known, &record) {
+                    return None;
+                }
+                let previous = std::mem::replace(&mut known.status, record.status);
+                if !record.username.is_empty() && record.username != known.username {
+                    known.username = record.username;
+                }
+                if record.last_seen.is_some() {
+                    known.last_seen = record.last_seen;
+                }
+                if record.seq.is_some() {
+                    known.seq = record.seq;
+                }
+                if previous == known.status {
+                    return None;
+                }
+                Some(PresenceChange {
+                    user_id: known.user_id.clone(),
+                    username: known.username.clone(),
+                    from: Some(previous),
+                    to: Some(known.status.clone()),
+                    last_seen: known.last_seen.clone(),
+                    cause: ChangeCause::Live,
+                })
+            }
+            None => {
+                let friend = Friend {
+                    user_id: record.user_id.clone(),
+                    username: record.username,
+                    status: record.status,
+                    last_seen: record.last_seen,
+                    seq: record.seq,
+                };
+                let change = PresenceChange {
+                    user_id: friend.user_id.clone(),
+                    username: friend.username.clone(),
+                    from: None,
+                    to: Some(friend.status.clone()),
+                    last_seen: friend.last_seen.clone(),
+                    cause: ChangeCause::Live,
+                };
+                self.friends.insert(record.user_id, friend);
+                Some(change)
+            }
+        }
+    }
+
+    /// Replaces the map with a snapshot and returns what changed, tagged with `cause`.
+    /// A snapshot entry older than what Kith already holds keeps the newer state.
+    pub fn apply_snapshot(
+        &mut self,
+        records: Vec<FriendRecord>,
+        cause: ChangeCause,
+    ) -> Vec<PresenceChange> {
+        let mut previous = std::mem::take(&mut self.friends);
+        self.friends.reserve(records.len());
+        let mut changes = Vec::new();
+        for record in records {
+            match previous.remove(&record.user_id) {
+                Some(known) if is_stale(&known, &record) => {
+                    self.friends.insert(known.user_id.clone(), known);
+                }
+                Some(known) => {
+                    if known.status != record.status {
+                        changes.push(PresenceChange {
+                            user_id: record.user_id.clone(),
+                            username: record.username.clone(),
+                            from: Some(known.status),
+                            to: Some(record.status.clone()),
+                            last_seen: record.last_seen.clone(),
+                            cause,
+                        });
+                    }
+                    self.insert_record(record);
+                }
+                None => {
+                    changes.push(PresenceChange {
+                        user_id: record.user_id.clone(),
+                        username: record.username.clone(),
+                        from: None,
+                        to: Some(record.status.clone()),
+                        last_seen: record.last_seen.clone(),
+                        cause,
+                    });
+                    self.insert_record(record);
+                }
+            }
+        }
+        for (_, gone) in previous {
+            changes.push(PresenceChange {
+                user_id: gone.user_id,
+                username: gone.username,
+                from: Some(gone.status),
+                to: None,
+                last_seen: gone.last_seen,
+                cause,
+            });
+        }
+        changes
+    }
+
+    fn insert_record(&mut self, record: FriendRecord) {
+        self.friends.insert(
+            record.user_id.clone(),
+            Friend {
+                user_id: record.user_id,
+                username: record.username,
+                status: record.status,
+                last_seen: record.last_seen,
+                seq: record.seq,
+            },
+        );
+    }
+}
+
+/// An update is stale when its `seq` is not newer than what is held, or, without
+/// sequence numbers on both sides, when its timestamp is older.
+fn is_stale(known: &Friend, record: &FriendRecord) -> bool {
+    if let (Some(held), Some(incoming)) = (known.seq, record.seq) {
+        return incoming <= held;
+    }
+    if let (Some(held), Some(incoming)) = (&known.last_seen, &record.last_seen) {
+        return incoming.compare(held) == Some(Ordering::Less);
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: u64, status: &str, seq: Option<u64>) -> FriendRecord {
+        FriendRecord {
+            user_id: FriendId::from(id),
+            username: format!("user{id}"),
+            status: status.into(),
+            last_seen: None,
+            seq,
+        }
+    }
+
+    #[test]
+    fn only_real_changes_are_emitted() {
+        let mut store = PresenceStore::new();
+        let first = store.apply_update(record(1, "online", Some(1))).unwrap();
+        assert_eq!(first.from, None);
+        assert_eq!(store.apply_update(record(1, "online", Some(2))), None);
+        let change = store.apply_update(record(1, "away", Some(3))).unwrap();
+        assert_eq!(change.from.as_deref(), Some("online"));
+        assert_eq!(change.to.as_deref(), Some("away"));
+        assert_eq!(change.cause, ChangeCause::Live);
+    }
+
+    #[test]
+    fn stale_and_duplicate_seq_are_dropped() {
+        let mut store = PresenceStore::new();
+        store.apply_update(record(1, "online", Some(5)));
+        assert_eq!(store.apply_update(record(1, "offline", Some(4))), None);
+        assert_eq!(store.apply_update(record(1, "offline", Some(5))), None);
+        assert_eq!(store.get(&FriendId::from(1)).unwrap().status, "online");
+    }
+
+    #[test]
+    fn older_timestamps_are_dropped_without_seq() {
+        let mut store = PresenceStore::new();
+        let mut newer = record(1, "online", None);
+        newer.last_seen = Some(LastSeen("2026-11-22T10:00:00Z".into()));
+        store.apply_update(newer);
+        let mut older = record(1, "offline", None);
+        older.last_seen = Some(LastSeen("2026-11-22T09:00:00Z".into()));
+        assert_eq!(store.apply_update(older), None);
+    }
+
+    #[test]
+    fn snapshot_replaces_the_map_and_tags_the_cause() {
+        let mut store = PresenceStore::new();
+        store.apply_update(record(1, "online", Some(1)));
+        store.apply_update(record(2, "online", Some(2)));
+        let changes = store.apply_snapshot(
+            vec![record(1, "online", Some(1)), record(3, "away", Some(3))],
+            ChangeCause::Resync,
+        );
+        assert_eq!(store.len(), 2);
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert!(changes.iter().all(|c| c.cause == ChangeCause::Resync));
+        assert!(changes.iter().any(|c| c.user_id.0 == "2" && c.to.is_none()));
+        assert!(changes
+            .iter()
+            .any(|c| c.user_id.0 == "3" && c.from.is_none()));
+    }
+
+    #[test]
+    fn snapshot_with_one_percent_changed_emits_exactly_those() {
+        let mut store = PresenceStore::new();
+        let all: Vec<_> = (0..1000).map(|i| record(i, "online", Some(i))).collect();
+        store.apply_snapshot(all.clone(), ChangeCause::Resync);
+        let mut next = all;
+        for (i, friend) in next.iter_mut().enumerate() {
+            if i % 100 == 0 {
+                friend.status = "offline".into();
+                friend.seq = Some(5000 + i as u64);
+            }
+        }
+        let changes = store.apply_snapshot(next, ChangeCause::Resync);
+        assert_eq!(changes.len(), 10);
+        assert_eq!(store.online_count(), 990);
+    }
+}

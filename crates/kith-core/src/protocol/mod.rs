@@ -1,0 +1,12 @@
+//! What travels on the wire and how each backend wants it: messages and server profiles.
+
+pub mod messages;
+pub mod profile;
+
+pub use messages::{
+    parse_server_message, FriendId, FriendRecord, LastSeen, MessageError, ServerMessage,
+};
+pub use profile::{
+    AuthApiProfile, ProfileError, ReconnectPolicy, RefreshPolicy, RefreshTransport, ServerProfile,
+    SocketProfile, WsAuthTransport,
+};

@@ -1,0 +1,188 @@
+//! A running Kith session: the token manager, its refresh scheduler and the socket
+//! driver, behind one handle.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kith_core::SessionError> {
+//! use std::sync::Arc;
+//! use kith_core::{MemoryStore, ServerProfile, Session, Secret};
+//! let profile = ServerProfile::simplejwt("http://127.0.0.1:8000");
+//! let mut session = Session::login(profile, Arc::new(MemoryStore::new()), "demo", Secret::new("demo")).await?;
+//! let mut events = session.take_events().expect("events are taken once");
+//! while let Some(event) = events.recv().await {
+//!     println!("{event:?}");
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::presence::{Friend, PresenceStore};
+use crate::protocol::{ProfileError, ServerProfile};
+use crate::secret::Secret;
+use crate::socket::driver::{Command, Driver, DriverChannels, SessionEvent};
+use crate::socket::ConnectionState;
+use crate::token::{CredentialStore, TokenError, TokenManager};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+/// A live session. Dropping it stops the connection without waiting; prefer
+/// [`Session::stop`], which closes the socket with 1000 first.
+pub struct Session {
+    tokens: TokenManager,
+    commands: mpsc::UnboundedSender<Command>,
+    state: watch::Receiver<ConnectionState>,
+    presence: Arc<RwLock<PresenceStore>>,
+    events: Option<mpsc::UnboundedReceiver<SessionEvent>>,
+    driver: Option<JoinHandle<()>>,
+    scheduler: JoinHandle<()>,
+}
+
+impl Session {
+    /// Logs in, persists the refresh token, and connects.
+    pub async fn login(
+        profile: ServerProfile,
+        store: Arc<dyn CredentialStore>,
+        username: &str,
+        password: Secret,
+    ) -> Result<Session, SessionError> {
+        profile.validate()?;
+        let tokens = TokenManager::new(profile, store)?;
+        tokens.login(username, password).await?;
+        Ok(Session::start(tokens))
+    }
+
+    /// Resumes the stored session and connects; `NotSignedIn` when there is none.
+    pub async fn resume(
+        profile: ServerProfile,
+        store: Arc<dyn CredentialStore>,
+    ) -> Result<Session, SessionError> {
+        profile.validate()?;
+        let tokens = TokenManager::new(profile, store)?;
+        tokens.resume().await?;
+        Ok(Session::start(tokens))
+    }
+
+    /// Connects with a token manager that is already signed in.
+    pub fn start(tokens: TokenManager) -> Session {
+        Self::start_with_seed(tokens, rand::random())
+    }
+
+    /// As [`Session::start`], with a fixed seed for backoff jitter.
+    pub fn start_with_seed(tokens: TokenManager, seed: u64) -> Session {
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let (state_tx, state) = watch::channel(ConnectionState::Idle);
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let presence = Arc::new(RwLock::new(PresenceStore::new()));
+        let scheduler = tokio::spawn(tokens.clone().run_scheduler());
+        let driver = tokio::spawn(Driver::run(
+            tokens.profile().clone(),
+            tokens.clone(),
+            DriverChannels {
+                commands: commands_rx,
+                state: state_tx,
+                events: events_tx,
+                presence: presence.clone(),
+            },
+            seed,
+        ));
+        Session {
+            tokens,
+            commands,
+            state,
+            presence,
+            events: Some(events),
+            driver: Some(driver),
+            scheduler,
+        }
+    }
+
+    /// The event stream; it can be taken once.
+    pub fn take_events(&mut self) -> Option<mpsc::UnboundedReceiver<SessionEvent>> {
+        self.events.take()
+    }
+
+    pub fn state(&self) -> ConnectionState {
+        self.state.borrow().clone()
+    }
+
+    /// A receiver that always holds the current state.
+    pub fn watch_state(&self) -> watch::Receiver<ConnectionState> {
+        self.state.clone()
+    }
+
+    /// The friends as currently known, online first, then by name.
+    pub fn friends(&self) -> Vec<Friend> {
+        let mut friends: Vec<Friend> = match self.presence.read() {
+            Ok(store) => store.friends().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        friends.sort_by(|a, b| {
+            (a.status == "offline", &a.username).cmp(&(b.status == "offline", &b.username))
+        });
+        friends
+    }
+
+    pub fn tokens(&self) -> &TokenManager {
+        &self.tokens
+    }
+
+    /// Skips the backoff wait and reconnects now.
+    pub fn reconnect_now(&self) {
+        let _ = self.commands.send(Command::ReconnectNow);
+    }
+
+    /// Tells the session the machine woke up: re-check the token, probe the socket.
+    pub fn wake(&self) {
+        let _ = self.commands.send(Command::Wake);
+    }
+
+    /// Signs in again after the session ended, and reconnects.
+    pub async fn sign_in(&self, username: &str, password: Secret) -> Result<(), SessionError> {
+        self.tokens.login(username, password).await?;
+        let _ = self.commands.send(Command::SignedIn);
+        Ok(())
+    }
+
+    /// Closes the socket with 1000 and never reconnects.
+    pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    /// Signs out: the server blacklists the refresh token, the keyring entry is removed,
+    /// and the socket closes.
+    pub async fn logout(mut self) -> Result<(), SessionError> {
+        let result = self.tokens.logout().await;
+        self.shutdown().await;
+        result.map_err(SessionError::from)
+    }
+
+    async fn shutdown(&mut self) {
+        let (ack, acked) = oneshot::channel();
+        if self.commands.send(Command::Stop(ack)).is_ok() {
+            let _ = acked.await;
+        }
+        if let Some(driver) = self.driver.take() {
+            let _ = driver.await;
+        }
+        self.scheduler.abort();
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.scheduler.abort();
+        if let Some(driver) = self.driver.take() {
+            let _ = self.commands.send(Command::Stop(oneshot::channel().0));
+            drop(driver);
+        }
+    }
+}

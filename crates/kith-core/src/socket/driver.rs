@@ -1,0 +1,497 @@
+//! The driver: carries out the machine's actions with tokio-tungstenite and timers.
+//!
+//! It owns the sockets (one task each, see [`connection`](super::connection)), the
+//! presence store and the event stream to the app. It feeds every socket event, token
+//! event and deadline into the [`ConnectionMachine`] and does what comes out. Messages
+//! of a handover socket are buffered until the machine promotes it, so presence sees
+//! one ordered stream with no gap; the store drops the duplicates.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::presence::{ChangeCause, PresenceChange, PresenceStore};
+use crate::protocol::messages::{auth_message, APP_PING};
+use crate::protocol::{ServerMessage, ServerProfile};
+use crate::socket::connection::{run_connection, ConnEvent, Outgoing};
+use crate::socket::machine::{
+    Action, ConnId, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig,
+    SnapshotMeaning, StateChange,
+};
+use crate::socket::transport::{log_url, upgrade_request};
+use crate::socket::wake::SleepDetector;
+use crate::token::{AccessToken, AuthError, EndReason, TokenError, TokenEvent, TokenManager};
+
+/// Everything a session tells the app. Never carries a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    State(StateChange),
+    Presence(PresenceChange),
+    /// A snapshot was applied: how many friends, how many online.
+    Resynced {
+        friends: usize,
+        online: usize,
+    },
+    TokenRefreshed {
+        expires_in: Duration,
+    },
+    /// A refresh failed transiently and will be retried; the session goes on.
+    RefreshDeferred {
+        reason: String,
+        retry_in: Duration,
+    },
+    SessionEnded {
+        reason: EndReason,
+    },
+}
+
+/// Commands from the session handle.
+#[derive(Debug)]
+pub enum Command {
+    ReconnectNow,
+    Wake,
+    SignedIn,
+    Stop(oneshot::Sender<()>),
+}
+
+struct ConnHandle {
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+    task: JoinHandle<()>,
+    opened: bool,
+    /// Messages held until the machine promotes this socket.
+    buffered: Vec<ServerMessage>,
+    /// How this socket's next snapshot is to be read, once promoted.
+    snapshot_cause: Option<ChangeCause>,
+}
+
+/// How often the wall clock is compared with the monotonic clock.
+const WAKE_CHECK_INTERVAL: Duration = Duration::from_secs(15);
+/// A wall-clock lead over the monotonic clock beyond this is a resume from sleep.
+const WAKE_THRESHOLD: Duration = Duration::from_secs(5);
+
+pub(crate) struct Driver {
+    machine: ConnectionMachine,
+    profile: ServerProfile,
+    tokens: TokenManager,
+    presence: Arc<RwLock<PresenceStore>>,
+    state: watch::Sender<ConnectionState>,
+    events: mpsc::UnboundedSender<SessionEvent>,
+    conns: HashMap<ConnId, ConnHandle>,
+    /// Sockets told to close, finishing their closing handshake.
+    closing: Vec<JoinHandle<()>>,
+    latest_token: Option<AccessToken>,
+    feeding: Option<ConnId>,
+    conn_events_tx: mpsc::Sender<(ConnId, ConnEvent)>,
+    fetch_tx: mpsc::UnboundedSender<(FetchPurpose, Result<AccessToken, TokenError>)>,
+}
+
+pub(crate) struct DriverChannels {
+    pub commands: mpsc::UnboundedReceiver<Command>,
+    pub state: watch::Sender<ConnectionState>,
+    pub events: mpsc::UnboundedSender<SessionEvent>,
+    pub presence: Arc<RwLock<PresenceStore>>,
+}
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl Driver {
+    /// Runs the connection until stopped.
+    pub(crate) async fn run(
+        profile: ServerProfile,
+        tokens: TokenManager,
+        channels: DriverChannels,
+        seed: u64,
+    ) {
+        let DriverChannels {
+            mut commands,
+            state,
+            events,
+            presence,
+        } = channels;
+        let (conn_events_tx, mut conn_events) = mpsc::channel(1024);
+        let (fetch_tx, mut fetch_results) = mpsc::unbounded_channel();
+        let mut token_events = tokens.subscribe();
+        let mut driver = Driver {
+            machine: ConnectionMachine::new(MachineConfig::from_profile(&profile), seed),
+            profile,
+            tokens,
+            presence,
+            state,
+            events,
+            conns: HashMap::new(),
+            closing: Vec::new(),
+            latest_token: None,
+            feeding: None,
+            conn_events_tx,
+            fetch_tx,
+        };
+        let mut detector = SleepDetector::new(SystemTime::now(), now(), WAKE_THRESHOLD);
+        let mut wake_check = tokio::time::interval(WAKE_CHECK_INTERVAL);
+        wake_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let far_future = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
+        let deadline = tokio::time::sleep_until(far_future);
+        tokio::pin!(deadline);
+        let mut armed: Option<Instant> = None;
+        let mut stop_ack: Option<oneshot::Sender<()>> = None;
+
+        driver.machine.handle(Input::Start, now());
+        driver.flush();
+        loop {
+            let next = driver.machine.poll_timeout();
+            if next != armed {
+                armed = next;
+                let at = next
+                    .map(tokio::time::Instant::from_std)
+                    .unwrap_or(far_future);
+                deadline.as_mut().reset(at);
+            }
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::ReconnectNow) => driver.machine.handle(Input::ReconnectNow, now()),
+                    Some(Command::Wake) => {
+                        driver.tokens.on_wake().await;
+                        driver.machine.handle(Input::Wake, now());
+                    }
+                    Some(Command::SignedIn) => driver.machine.handle(Input::SignedIn, now()),
+                    Some(Command::Stop(ack)) => {
+                        stop_ack = Some(ack);
+                        driver.machine.handle(Input::Stop, now());
+                    }
+                    None => driver.machine.handle(Input::Stop, now()),
+                },
+                Some((conn, event)) = conn_events.recv() => driver.on_conn_event(conn, event),
+                Some((purpose, result)) = fetch_results.recv() => driver.on_fetched(purpose, result),
+                event = token_events.recv() => match event {
+                    Ok(TokenEvent::Refreshed { expires_in, generation }) => {
+                        driver.emit(SessionEvent::TokenRefreshed { expires_in });
+                        driver.machine.handle(Input::TokenRefreshed { generation }, now());
+                    }
+                    Ok(TokenEvent::RefreshDeferred { reason, retry_in }) => {
+                        driver.emit(SessionEvent::RefreshDeferred { reason, retry_in });
+                    }
+                    Ok(TokenEvent::SessionEnded { reason }) => {
+                        driver.emit(SessionEvent::SessionEnded { reason });
+                        driver.machine.handle(Input::SessionEnded { reason }, now());
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => {}
+                },
+                _ = &mut deadline => {
+                    armed = None;
+                    deadline.as_mut().reset(far_future);
+                    driver.machine.handle(Input::Tick, now());
+                }
+                _ = wake_check.tick() => {
+                    if let Some(slept) = detector.observe(SystemTime::now(), now()) {
+                        tracing::info!(slept_s = slept.as_secs(), "resumed from sleep; probing the connection");
+                        driver.tokens.on_wake().await;
+                        driver.machine.handle(Input::Wake, now());
+                    }
+                }
+            }
+            driver.flush();
+            if *driver.machine.state() == ConnectionState::Stopped {
+                driver.finish().await;
+                if let Some(ack) = stop_ack.take() {
+                    let _ = ack.send(());
+                }
+                return;
+            }
+        }
+    }
+
+    fn emit(&self, event: SessionEvent) {
+        let _ = self.events.send(event);
+    }
+
+    /// Executes pending actions and publishes state changes until the machine is quiet.
+    fn flush(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(action) = self.machine.poll_action() {
+                progressed = true;
+                self.execute(action);
+            }
+            while let Some(change) = self.machine.poll_event() {
+                progressed = true;
+                match &change.to {
+                    ConnectionState::Reconnecting { .. } | ConnectionState::GaveUp => {
+                        tracing::info!(state = change.to.name(), reason = %change.reason, "connection state")
+                    }
+                    _ => {
+                        tracing::debug!(state = change.to.name(), reason = %change.reason, "connection state")
+                    }
+                }
+                let _ = self.state.send(change.to.clone());
+                self.emit(SessionEvent::State(change));
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn execute(&mut self, action: Action) {
+        match action {
+            Action::FetchToken { purpose, force } => {
+                let tokens = self.tokens.clone();
+                let reply = self.fetch_tx.clone();
+                tokio::spawn(async move {
+                    let result = match force {
+                        Some(generation) => tokens.force_refresh(generation).await,
+                        None => tokens.fresh_token().await,
+                    };
+                    let _ = reply.send((purpose, result));
+                });
+            }
+            Action::Open { conn } => self.open(conn),
+            Action::SendAuth { conn } => {
+                if let (Some(handle), Some(token)) = (self.conns.get(&conn), &self.latest_token) {
+                    let _ = handle
+                        .outgoing
+                        .send(Outgoing::Text(auth_message(token.token.expose())));
+                }
+            }
+            Action::SendPing { conn, app } => {
+                if let Some(handle) = self.conns.get(&conn) {
+                    let _ = handle.outgoing.send(Outgoing::Ping);
+                    if app {
+                        let _ = handle.outgoing.send(Outgoing::Text(APP_PING.to_string()));
+                    }
+                }
+            }
+            Action::Close { conn, code, reason } => {
+                if let Some(handle) = self.conns.remove(&conn) {
+                    if handle.opened {
+                        let _ = handle.outgoing.send(Outgoing::Close { code, reason });
+                        // The task finishes the closing handshake on its own.
+                        self.closing.retain(|task| !task.is_finished());
+                        self.closing.push(handle.task);
+                    } else {
+                        handle.task.abort();
+                    }
+                }
+                if self.feeding == Some(conn) {
+                    self.feeding = None;
+                }
+            }
+            Action::Promote { conn, snapshot } => self.promote(conn, snapshot),
+            Action::EndSession { reason } => {
+                let tokens = self.tokens.clone();
+                tokio::spawn(async move { tokens.end_session(reason).await });
+            }
+        }
+    }
+
+    fn open(&mut self, conn: ConnId) {
+        let Some(token) = &self.latest_token else {
+            self.machine.handle(
+                Input::ConnectFailed {
+                    conn,
+                    error: "no token".into(),
+                },
+                now(),
+            );
+            return;
+        };
+        let request = match upgrade_request(&self.profile, &token.token) {
+            Ok(request) => request,
+            Err(error) => {
+                self.machine.handle(
+                    Input::ConnectFailed {
+                        conn,
+                        error: error.to_string(),
+                    },
+                    now(),
+                );
+                return;
+            }
+        };
+        tracing::debug!(conn, url = %log_url(&request), "opening socket");
+        let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run_connection(
+            conn,
+            request,
+            self.profile.socket.max_message_bytes,
+            self.conn_events_tx.clone(),
+            outgoing_rx,
+        ));
+        self.conns.insert(
+            conn,
+            ConnHandle {
+                outgoing,
+                task,
+                opened: false,
+                buffered: Vec::new(),
+                snapshot_cause: None,
+            },
+        );
+    }
+
+    fn promote(&mut self, conn: ConnId, meaning: SnapshotMeaning) {
+        self.feeding = Some(conn);
+        let Some(handle) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        handle.snapshot_cause = Some(match meaning {
+            SnapshotMeaning::Resync => ChangeCause::Resync,
+            SnapshotMeaning::Live => ChangeCause::Live,
+        });
+        let buffered = std::mem::take(&mut handle.buffered);
+        for message in buffered {
+            self.apply(conn, message);
+        }
+    }
+
+    fn on_fetched(&mut self, purpose: FetchPurpose, result: Result<AccessToken, TokenError>) {
+        match result {
+            Ok(token) => {
+                let input = Input::TokenReady {
+                    purpose,
+                    generation: token.generation,
+                    expires_at: token.expires_at,
+                };
+                self.latest_token = Some(token);
+                self.machine.handle(input, now());
+            }
+            Err(error) => {
+                let ended = match &error {
+                    TokenError::SessionEnded(reason) => Some(*reason),
+                    TokenError::Auth(AuthError::Rejected { .. }) | TokenError::NotSignedIn => {
+                        Some(EndReason::SessionExpired)
+                    }
+                    _ => None,
+                };
+                self.machine.handle(
+                    Input::TokenFailed {
+                        purpose,
+                        reason: error.to_string(),
+                        ended,
+                    },
+                    now(),
+                );
+            }
+        }
+    }
+
+    fn on_conn_event(&mut self, conn: ConnId, event: ConnEvent) {
+        let at = now();
+        match event {
+            ConnEvent::Opened => {
+                if let Some(handle) = self.conns.get_mut(&conn) {
+                    handle.opened = true;
+                }
+                self.machine.handle(Input::Opened { conn }, at);
+            }
+            ConnEvent::Rejected { status } => {
+                self.conns.remove(&conn);
+                self.machine
+                    .handle(Input::UpgradeRejected { conn, status }, at);
+            }
+            ConnEvent::Failed { error } => {
+                self.conns.remove(&conn);
+                self.machine
+                    .handle(Input::ConnectFailed { conn, error }, at);
+            }
+            ConnEvent::Activity => self.machine.handle(Input::Activity { conn }, at),
+            ConnEvent::Closed { code, reason } => {
+                self.conns.remove(&conn);
+                if self.feeding == Some(conn) {
+                    self.feeding = None;
+                }
+                self.machine
+                    .handle(Input::Closed { conn, code, reason }, at);
+            }
+            ConnEvent::Message(Err(error)) => {
+                tracing::warn!(conn, %error, "ignoring a bad message from the server");
+                self.machine.handle(Input::Activity { conn }, at);
+            }
+            ConnEvent::Message(Ok(message)) => {
+                self.machine.handle(Input::Activity { conn }, at);
+                self.on_message(conn, message, at);
+            }
+        }
+    }
+
+    fn on_message(&mut self, conn: ConnId, message: ServerMessage, at: Instant) {
+        match message {
+            ServerMessage::AuthSuccess => self.machine.handle(Input::AuthSucceeded { conn }, at),
+            ServerMessage::AuthError { message } => {
+                self.machine.handle(Input::AuthFailed { conn, message }, at)
+            }
+            ServerMessage::Pong => {}
+            ServerMessage::ServerError { code, message } => {
+                tracing::warn!(conn, ?code, %message, "the server reported an error");
+            }
+            ServerMessage::Snapshot { .. } => {
+                self.route(conn, message);
+                self.machine.handle(Input::SnapshotReceived { conn }, at);
+            }
+            ServerMessage::StatusUpdate(_) => self.route(conn, message),
+        }
+    }
+
+    /// Applies a presence message from the promoted socket, buffers one from a socket
+    /// not yet promoted, and drops one from a socket already replaced.
+    fn route(&mut self, conn: ConnId, message: ServerMessage) {
+        if self.feeding == Some(conn) {
+            self.apply(conn, message);
+        } else if let Some(handle) = self.conns.get_mut(&conn) {
+            handle.buffered.push(message);
+        }
+    }
+
+    fn apply(&mut self, conn: ConnId, message: ServerMessage) {
+        let Ok(mut presence) = self.presence.write() else {
+            tracing::error!("presence store lock poisoned");
+            return;
+        };
+        match message {
+            ServerMessage::StatusUpdate(record) => {
+                if let Some(change) = presence.apply_update(record) {
+                    drop(presence);
+                    self.emit(SessionEvent::Presence(change));
+                }
+            }
+            ServerMessage::Snapshot { friends, .. } => {
+                let cause = self
+                    .conns
+                    .get_mut(&conn)
+                    .and_then(|h| h.snapshot_cause.replace(ChangeCause::Resync))
+                    .unwrap_or(ChangeCause::Resync);
+                let changes = presence.apply_snapshot(friends, cause);
+                let (friends, online) = (presence.len(), presence.online_count());
+                drop(presence);
+                for change in changes {
+                    self.emit(SessionEvent::Presence(change));
+                }
+                self.emit(SessionEvent::Resynced { friends, online });
+            }
+            _ => {}
+        }
+    }
+
+    /// Waits for every socket to finish its closing handshake (bounded).
+    async fn finish(&mut self) {
+        let handles: Vec<_> = self.conns.drain().map(|(_, h)| h).collect();
+        for handle in handles {
+            if handle.opened {
+                let _ = handle.outgoing.send(Outgoing::Close {
+                    code: 1000,
+                    reason: "stopped",
+                });
+                let _ = tokio::time::timeout(Duration::from_secs(3), handle.task).await;
+            } else {
+                handle.task.abort();
+            }
+        }
+        for task in self.closing.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
+        }
+    }
+}

@@ -1,0 +1,1028 @@
+//! The connection state machine, with no IO.
+//!
+//! [`ConnectionMachine`] decides; the driver does. It has three kinds of methods, as in
+//! quinn-proto's `Connection`:
+//! - getters: [`state`](ConnectionMachine::state), [`live_sockets`](ConnectionMachine::live_sockets), …
+//! - [`handle`](ConnectionMachine::handle) feeds one [`Input`] at a given time;
+//! - `poll_*` drain what it wants done ([`Action`]s), what happened ([`StateChange`]s)
+//!   and when it next needs a [`Input::Tick`] ([`poll_timeout`](ConnectionMachine::poll_timeout)).
+//!
+//! Time is an argument and randomness comes from a seeded generator, so every
+//! transition is reproducible in tests without sleeping. The machine never sees a
+//! token: it asks for one ([`Action::FetchToken`]) and learns only its generation and
+//! expiry.
+//!
+//! Failure classes (design principle 2):
+//! - transient (connect error, server close, dead keepalive) → backoff, full jitter;
+//! - auth (HTTP 401/403 on the upgrade, close 1008/4001/4401, `auth_error`) → one
+//!   forced refresh and one immediate retry, then `SignedOut{auth_rejected}`;
+//! - fatal (close 4403, a rejected refresh) → `SignedOut` at once.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use serde::Serialize;
+
+use crate::protocol::{ReconnectPolicy, ServerProfile};
+use crate::socket::backoff::backoff_delay;
+use crate::token::EndReason;
+
+/// Identifies one socket for the lifetime of a machine.
+pub type ConnId = u64;
+
+/// Close codes that mean "your token is not accepted".
+pub const AUTH_CLOSE_CODES: &[u16] = &[1008, 4001, 4401];
+/// Close code that means "you are not allowed, do not come back".
+pub const FORBIDDEN_CLOSE_CODE: u16 = 4403;
+/// Normal closure.
+pub const NORMAL_CLOSE: u16 = 1000;
+
+/// The connection's public state, as the UI shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ConnectionState {
+    Idle,
+    Connecting { attempt: u32 },
+    Authenticating { attempt: u32 },
+    Connected,
+    Reconnecting { attempt: u32, retry_in_ms: u64 },
+    GaveUp,
+    SignedOut { reason: EndReason },
+    Stopped,
+}
+
+impl ConnectionState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ConnectionState::Idle => "idle",
+            ConnectionState::Connecting { .. } => "connecting",
+            ConnectionState::Authenticating { .. } => "authenticating",
+            ConnectionState::Connected => "connected",
+            ConnectionState::Reconnecting { .. } => "reconnecting",
+            ConnectionState::GaveUp => "gave_up",
+            ConnectionState::SignedOut { .. } => "signed_out",
+            ConnectionState::Stopped => "stopped",
+        }
+    }
+}
+
+/// Why a transition happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Started,
+    SocketOpened,
+    Authenticated,
+    Handover,
+    ConnectFailed(String),
+    ConnectTimeout,
+    UpgradeRejected(u16),
+    ClosedByServer { code: Option<u16>, reason: String },
+    KeepaliveTimeout,
+    WakeProbeFailed,
+    TokenExpired,
+    TokenUnavailable(String),
+    AuthRetry,
+    RetryDue,
+    ReconnectNow,
+    MaxAttempts,
+    SessionEnded(EndReason),
+    SignedIn,
+    Stopped,
+}
+
+impl Reason {
+    /// A short, stable code for machine-readable output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::Started => "started",
+            Reason::SocketOpened => "socket_opened",
+            Reason::Authenticated => "authenticated",
+            Reason::Handover => "handover",
+            Reason::ConnectFailed(_) => "connect_failed",
+            Reason::ConnectTimeout => "connect_timeout",
+            Reason::UpgradeRejected(_) => "upgrade_rejected",
+            Reason::ClosedByServer { .. } => "closed_by_server",
+            Reason::KeepaliveTimeout => "keepalive_timeout",
+            Reason::WakeProbeFailed => "wake_probe_failed",
+            Reason::TokenExpired => "token_expired",
+            Reason::TokenUnavailable(_) => "token_unavailable",
+            Reason::AuthRetry => "auth_retry",
+            Reason::RetryDue => "retry_due",
+            Reason::ReconnectNow => "reconnect_now",
+            Reason::MaxAttempts => "max_attempts",
+            Reason::SessionEnded(reason) => reason.as_str(),
+            Reason::SignedIn => "signed_in",
+            Reason::Stopped => "stopped",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::ConnectFailed(error) => write!(f, "connect failed: {error}"),
+            Reason::UpgradeRejected(status) => write!(f, "upgrade rejected with HTTP {status}"),
+            Reason::ClosedByServer {
+                code: Some(code),
+                reason,
+            } if !reason.is_empty() => {
+                write!(f, "closed by server ({code}: {reason})")
+            }
+            Reason::ClosedByServer {
+                code: Some(code), ..
+            } => write!(f, "closed by server ({code})"),
+            Reason::ClosedByServer { code: None, .. } => f.write_str("connection lost"),
+            Reason::TokenUnavailable(error) => write!(f, "no fresh token: {error}"),
+            other => f.write_str(&other.code().replace('_', " ")),
+        }
+    }
+}
+
+/// One transition, with its reason and, when a retry is pending, its delay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateChange {
+    pub from: ConnectionState,
+    pub to: ConnectionState,
+    pub reason: Reason,
+    pub retry_in: Option<Duration>,
+}
+
+/// What a token is wanted for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchPurpose {
+    /// For a new connection (first connect or reconnect).
+    Connect,
+    /// For a second socket that will replace the current one (make-before-break).
+    Handover,
+    /// For in-band re-authentication on the current socket.
+    InBand,
+}
+
+/// How the presence of a promoted socket's snapshot is to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotMeaning {
+    /// After a gap: differences are resync noise.
+    Resync,
+    /// A seamless handover: differences are real changes that happened meanwhile.
+    Live,
+}
+
+/// Inputs to the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Start,
+    /// A token for `purpose` is ready (the driver keeps the token itself).
+    TokenReady {
+        purpose: FetchPurpose,
+        generation: u64,
+        expires_at: Instant,
+    },
+    /// No token could be had. `ended` is set when the session is over.
+    TokenFailed {
+        purpose: FetchPurpose,
+        reason: String,
+        ended: Option<EndReason>,
+    },
+    /// The WebSocket upgrade succeeded.
+    Opened {
+        conn: ConnId,
+    },
+    /// The server answered the upgrade with an HTTP error status.
+    UpgradeRejected {
+        conn: ConnId,
+        status: u16,
+    },
+    /// TCP, TLS or protocol failure before the socket opened.
+    ConnectFailed {
+        conn: ConnId,
+        error: String,
+    },
+    AuthSucceeded {
+        conn: ConnId,
+    },
+    AuthFailed {
+        conn: ConnId,
+        message: String,
+    },
+    SnapshotReceived {
+        conn: ConnId,
+    },
+    /// Any frame arrived (data, pong, app PONG).
+    Activity {
+        conn: ConnId,
+    },
+    /// The socket closed or broke; `code` is the close code if there was one.
+    Closed {
+        conn: ConnId,
+        code: Option<u16>,
+        reason: String,
+    },
+    /// The token manager has a new access token.
+    TokenRefreshed {
+        generation: u64,
+    },
+    ReconnectNow,
+    /// The machine resumed from sleep (wall clock jumped past the monotonic clock).
+    Wake,
+    Stop,
+    /// The session ended elsewhere (refresh rejected, logout).
+    SessionEnded {
+        reason: EndReason,
+    },
+    /// The user signed in again.
+    SignedIn,
+    /// A deadline from [`ConnectionMachine::poll_timeout`] passed.
+    Tick,
+}
+
+/// What the driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Get an access token; `force` names a rejected generation to refresh past.
+    FetchToken {
+        purpose: FetchPurpose,
+        force: Option<u64>,
+    },
+    /// Open a socket with the latest token.
+    Open { conn: ConnId },
+    /// Send the in-band auth message with the latest token.
+    SendAuth { conn: ConnId },
+    /// Send a WebSocket ping, plus an app-level PING when `app` is set.
+    SendPing { conn: ConnId, app: bool },
+    /// Close a socket.
+    Close {
+        conn: ConnId,
+        code: u16,
+        reason: &'static str,
+    },
+    /// Feed this socket's messages (buffered so far, and from now on) to presence.
+    Promote {
+        conn: ConnId,
+        snapshot: SnapshotMeaning,
+    },
+    /// End the session: clear credentials, for a reason only the socket could see.
+    EndSession { reason: EndReason },
+}
+
+/// Timing and transport facts the machine needs from the profile.
+#[derive(Debug, Clone)]
+pub struct MachineConfig {
+    pub in_band_auth: bool,
+    pub app_ping: bool,
+    pub snapshot_on_connect: bool,
+    pub ping_interval: Duration,
+    pub dead_grace: Duration,
+    pub connect_timeout: Duration,
+    pub wake_probe_timeout: Duration,
+    pub reconnect: ReconnectPolicy,
+}
+
+impl MachineConfig {
+    pub fn from_profile(profile: &ServerProfile) -> Self {
+        MachineConfig {
+            in_band_auth: profile.authenticates_in_band(),
+            app_ping: profile.socket.app_ping,
+            snapshot_on_connect: profile.socket.snapshot_on_connect,
+            ping_interval: profile.socket.ping_interval,
+            dead_grace: profile.socket.dead_grace,
+            connect_timeout: profile.socket.connect_timeout,
+            wake_probe_timeout: profile.socket.wake_probe_timeout,
+            reconnect: profile.reconnect.clone(),
+        }
+    }
+
+    /// Silence longer than this means the connection is dead.
+    pub fn dead_after(&self) -> Duration {
+        self.ping_interval + self.dead_grace
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// TCP + upgrade in progress.
+    Opening,
+    /// Open, waiting for `auth_success`.
+    AwaitingAuth,
+    /// Authenticated.
+    Live,
+}
+
+#[derive(Debug, Clone)]
+struct Conn {
+    id: ConnId,
+    phase: Phase,
+    generation: u64,
+    token_expires_at: Instant,
+    /// Deadline for reaching Live (and, for a handover, the snapshot).
+    deadline: Option<Instant>,
+    last_rx: Instant,
+    /// Generation sent in an in-band re-auth not yet acknowledged.
+    reauth_generation: Option<(u64, Instant)>,
+}
+
+/// The connection state machine. See the module docs.
+pub struct ConnectionMachine {
+    config: MachineConfig,
+    state: ConnectionState,
+    /// The socket being connected, or the live one.
+    primary: Option<Conn>,
+    /// The replacement socket during a make-before-break handover.
+    candidate: Option<Conn>,
+    /// Failed attempts in a row.
+    failures: u32,
+    auth_retry_used: bool,
+    /// The token request in flight, if any.
+    pending_fetch: Option<FetchPurpose>,
+    retry_at: Option<Instant>,
+    next_ping_at: Option<Instant>,
+    dead_check_at: Option<Instant>,
+    probe_deadline: Option<Instant>,
+    stable_at: Option<Instant>,
+    next_conn: ConnId,
+    rng: SmallRng,
+    actions: VecDeque<Action>,
+    events: VecDeque<StateChange>,
+}
+
+impl ConnectionMachine {
+    /// A machine in `Idle`. `seed` drives backoff jitter.
+    pub fn new(config: MachineConfig, seed: u64) -> Self {
+        ConnectionMachine {
+            config,
+            state: ConnectionState::Idle,
+            primary: None,
+            candidate: None,
+            failures: 0,
+            auth_retry_used: false,
+            pending_fetch: None,
+            retry_at: None,
+            next_ping_at: None,
+            dead_check_at: None,
+            probe_deadline: None,
+            stable_at: None,
+            next_conn: 1,
+            rng: SmallRng::seed_from_u64(seed),
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    // ---- getters -------------------------------------------------------------
+
+    pub fn state(&self) -> &ConnectionState {
+        &self.state
+    }
+
+    pub fn config(&self) -> &MachineConfig {
+        &self.config
+    }
+
+    /// Sockets that are open or opening.
+    pub fn live_sockets(&self) -> usize {
+        usize::from(self.primary.is_some()) + usize::from(self.candidate.is_some())
+    }
+
+    /// Whether a make-before-break handover is under way.
+    pub fn in_handover(&self) -> bool {
+        self.candidate.is_some()
+    }
+
+    /// The socket whose messages feed presence, once live.
+    pub fn primary(&self) -> Option<ConnId> {
+        self.primary.as_ref().map(|c| c.id)
+    }
+
+    pub fn is_known(&self, conn: ConnId) -> bool {
+        self.primary.as_ref().is_some_and(|c| c.id == conn)
+            || self.candidate.as_ref().is_some_and(|c| c.id == conn)
+    }
+
+    /// Failed attempts in a row.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    // ---- outputs ---------------------------------------------------------------
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<StateChange> {
+        self.events.pop_front()
+    }
+
+    /// The next instant at which the machine wants an [`Input::Tick`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let conn_deadlines = [&self.primary, &self.candidate]
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.deadline);
+        [
+            self.retry_at,
+            self.next_ping_at,
+            self.dead_check_at,
+            self.probe_deadline,
+            self.stable_at,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(conn_deadlines)
+        .min()
+    }
+
+    // ---- inputs ----------------------------------------------------------------
+
+    pub fn handle(&mut self, input: Input, now: Instant) {
+        if self.state == ConnectionState::Stopped {
+            return;
+        }
+        if let ConnectionState::SignedOut { .. } = self.state {
+            if input == Input::SignedIn {
+                self.failures = 0;
+                self.auth_retry_used = false;
+                self.begin_attempt(Reason::SignedIn, now);
+            } else if input == Input::Stop {
+                self.stop();
+            }
+            return;
+        }
+        match input {
+            Input::Start | Input::SignedIn => {
+                if matches!(self.state, ConnectionState::Idle | ConnectionState::GaveUp) {
+                    self.failures = 0;
+                    let reason = if input == Input::Start {
+                        Reason::Started
+                    } else {
+                        Reason::SignedIn
+                    };
+                    self.begin_attempt(reason, now);
+                }
+            }
+            Input::TokenReady {
+                purpose,
+                generation,
+                expires_at,
+            } => self.on_token_ready(purpose, generation, expires_at, now),
+            Input::TokenFailed {
+                purpose,
+                reason,
+                ended,
+            } => self.on_token_failed(purpose, reason, ended, now),
+            Input::Opened { conn } => self.on_opened(conn, now),
+            Input::UpgradeRejected { conn, status } => {
+                if status == 401 || status == 403 {
+                    self.on_auth_failure(conn, Reason::UpgradeRejected(status), now);
+                } else {
+                    self.on_transient_failure(conn, Reason::UpgradeRejected(status), now);
+                }
+            }
+            Input::ConnectFailed { conn, error } => {
+                self.on_transient_failure(conn, Reason::ConnectFailed(error), now)
+            }
+            Input::AuthSucceeded { conn } => self.on_auth_succeeded(conn, now),
+            Input::AuthFailed { conn, message } => self.on_auth_failure(
+                conn,
+                Reason::ClosedByServer {
+                    code: None,
+                    reason: message,
+                },
+                now,
+            ),
+            Input::SnapshotReceived { conn } => {
+                if self
+                    .candidate
+                    .as_ref()
+                    .is_some_and(|c| c.id == conn && c.phase == Phase::Live)
+                {
+                    self.complete_handover(now);
+                }
+            }
+            Input::Activity { conn } => {
+                for slot in [&mut self.primary, &mut self.candidate] {
+                    if let Some(c) = slot.as_mut().filter(|c| c.id == conn) {
+                        c.last_rx = now;
+                    }
+                }
+                if self.primary.as_ref().is_some_and(|c| c.id == conn) {
+                    self.probe_deadline = None;
+                }
+            }
+            Input::Closed { conn, code, reason } => self.on_closed(conn, code, reason, now),
+            Input::TokenRefreshed { generation } => self.on_token_refreshed(generation),
+            Input::ReconnectNow => match self.state {
+                ConnectionState::Reconnecting { .. } => {
+                    self.begin_attempt(Reason::ReconnectNow, now)
+                }
+                ConnectionState::GaveUp | ConnectionState::Idle => {
+                    self.failures = 0;
+                    self.begin_attempt(Reason::ReconnectNow, now);
+                }
+                _ => {}
+            },
+            Input::Wake => match self.state {
+                ConnectionState::Connected => {
+                    if let Some(primary) = &self.primary {
+                        self.actions.push_back(Action::SendPing {
+                            conn: primary.id,
+                            app: self.config.app_ping,
+                        });
+                        self.probe_deadline = Some(now + self.config.wake_probe_timeout);
+                    }
+                }
+                ConnectionState::Reconnecting { .. } => {
+                    self.begin_attempt(Reason::ReconnectNow, now)
+                }
+                _ => {}
+            },
+            Input::Stop => self.stop(),
+            Input::SessionEnded { reason } => self.sign_out(reason, false),
+            Input::Tick => self.on_tick(now),
+        }
+    }
+
+    // ---- transitions -------------------------------------------------------------
+
+    fn transition(&mut self, to: ConnectionState, reason: Reason, retry_in: Option<Duration>) {
+        let from = std::mem::replace(&mut self.state, to.clone());
+        if from == to && reason != Reason::Handover {
+            return;
+        }
+        self.events.push_back(StateChange {
+            from,
+            to,
+            reason,
+            retry_in,
+        });
+    }
+
+    fn clear_timers(&mut self) {
+        self.retry_at = None;
+        self.next_ping_at = None;
+        self.dead_check_at = None;
+        self.probe_deadline = None;
+        self.stable_at = None;
+    }
+
+    /// Starts attempt `failures + 1`: fetch a fresh token, then open.
+    fn begin_attempt(&mut self, reason: Reason, now: Instant) {
+        self.close_all("reconnecting");
+        self.clear_timers();
+        let _ = now;
+        let attempt = self.failures + 1;
+        self.transition(ConnectionState::Connecting { attempt }, reason, None);
+        self.request_token(FetchPurpose::Connect, None);
+    }
+
+    fn request_token(&mut self, purpose: FetchPurpose, force: Option<u64>) {
+        self.pending_fetch = Some(purpose);
+        self.actions
+            .push_back(Action::FetchToken { purpose, force });
+    }
+
+    fn new_conn(&mut self, generation: u64, expires_at: Instant, now: Instant) -> Conn {
+        let id = self.next_conn;
+        self.next_conn += 1;
+        self.actions.push_back(Action::Open { conn: id });
+        Conn {
+            id,
+            phase: Phase::Opening,
+            generation,
+            token_expires_at: expires_at,
+            deadline: Some(now + self.config.connect_timeout),
+            last_rx: now,
+            reauth_generation: None,
+        }
+    }
+
+    fn on_token_ready(
+        &mut self,
+        purpose: FetchPurpose,
+        generation: u64,
+        expires_at: Instant,
+        now: Instant,
+    ) {
+        if self.pending_fetch != Some(purpose) {
+            return;
+        }
+        self.pending_fetch = None;
+        match purpose {
+            FetchPurpose::Connect => {
+                if !matches!(self.state, ConnectionState::Connecting { .. })
+                    || self.primary.is_some()
+                {
+                    return;
+                }
+                let conn = self.new_conn(generation, expires_at, now);
+                self.primary = Some(conn);
+            }
+            FetchPurpose::Handover => {
+                let primary_generation = self.primary.as_ref().map(|c| c.generation);
+                if self.state != ConnectionState::Connected
+                    || self.candidate.is_some()
+                    || primary_generation >= Some(generation)
+                {
+                    return;
+                }
+                let conn = self.new_conn(generation, expires_at, now);
+                self.candidate = Some(conn);
+            }
+            FetchPurpose::InBand => {
+                if self.state != ConnectionState::Connected {
+                    return;
+                }
+                if let Some(primary) = self.primary.as_mut() {
+                    if primary.generation < generation {
+                        primary.reauth_generation = Some((generation, expires_at));
+                        self.actions
+                            .push_back(Action::SendAuth { conn: primary.id });
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_token_failed(
+        &mut self,
+        purpose: FetchPurpose,
+        reason: String,
+        ended: Option<EndReason>,
+        now: Instant,
+    ) {
+        if self.pending_fetch != Some(purpose) {
+            return;
+        }
+        self.pending_fetch = None;
+        if let Some(reason) = ended {
+            self.sign_out(reason, false);
+            return;
+        }
+        if purpose == FetchPurpose::Connect {
+            self.schedule_retry(Reason::TokenUnavailable(reason), now);
+        }
+        // A failed handover or re-auth token leaves the current socket as it is; the
+        // token manager retries the refresh on its own schedule.
+    }
+
+    fn on_opened(&mut self, conn: ConnId, now: Instant) {
+        let in_band = self.config.in_band_auth;
+        let is_primary = self.primary.as_ref().is_some_and(|c| c.id == conn);
+        let Some(c) = self.conn_mut(conn) else { return };
+        if c.phase != Phase::Opening {
+            return;
+        }
+        c.last_rx = now;
+        if in_band {
+            c.phase = Phase::AwaitingAuth;
+            self.actions.push_back(Action::SendAuth { conn });
+            if is_primary {
+                let attempt = self.failures + 1;
+                self.transition(
+                    ConnectionState::Authenticating { attempt },
+                    Reason::SocketOpened,
+                    None,
+                );
+            }
+        } else {
+            self.on_live(conn, Reason::SocketOpened, now);
+        }
+    }
+
+    fn on_auth_succeeded(&mut self, conn: ConnId, now: Instant) {
+        let Some(c) = self.conn_mut(conn) else { return };
+        match c.phase {
+            Phase::AwaitingAuth => self.on_live(conn, Reason::Authenticated, now),
+            Phase::Live => {
+                // Acknowledgement of an in-band re-auth: the socket now runs on the new token.
+                if let Some((generation, expires_at)) = c.reauth_generation.take() {
+                    c.generation = generation;
+                    c.token_expires_at = expires_at;
+                }
+            }
+            Phase::Opening => {}
+        }
+    }
+
+    fn on_live(&mut self, conn: ConnId, reason: Reason, now: Instant) {
+        let snapshot_on_connect = self.config.snapshot_on_connect;
+        let is_candidate = self.candidate.as_ref().is_some_and(|c| c.id == conn);
+        let Some(c) = self.conn_mut(conn) else { return };
+        c.phase = Phase::Live;
+        c.last_rx = now;
+        if is_candidate {
+            if snapshot_on_connect {
+                // Keep the deadline: the snapshot must come in time too.
+                return;
+            }
+            c.deadline = None;
+            self.complete_handover(now);
+            return;
+        }
+        c.deadline = None;
+        self.actions.push_back(Action::Promote {
+            conn,
+            snapshot: SnapshotMeaning::Resync,
+        });
+        self.next_ping_at = Some(now + self.config.ping_interval);
+        self.dead_check_at = Some(now + self.config.dead_after());
+        self.stable_at = Some(now + self.config.reconnect.stable_after);
+        self.retry_at = None;
+        self.transition(ConnectionState::Connected, reason, None);
+    }
+
+    fn complete_handover(&mut self, now: Instant) {
+        let Some(mut candidate) = self.candidate.take() else {
+            return;
+        };
+        candidate.deadline = None;
+        candidate.last_rx = now;
+        let new_id = candidate.id;
+        if let Some(old) = self.primary.replace(candidate) {
+            self.actions.push_back(Action::Promote {
+                conn: new_id,
+                snapshot: SnapshotMeaning::Live,
+            });
+            self.actions.push_back(Action::Close {
+                conn: old.id,
+                code: NORMAL_CLOSE,
+                reason: "handover",
+            });
+        } else {
+            self.actions.push_back(Action::Promote {
+                conn: new_id,
+                snapshot: SnapshotMeaning::Live,
+            });
+        }
+        self.dead_check_at = Some(now + self.config.dead_after());
+        self.probe_deadline = None;
+        self.transition(ConnectionState::Connected, Reason::Handover, None);
+    }
+
+    fn on_token_refreshed(&mut self, generation: u64) {
+        if self.state != ConnectionState::Connected
+            || self.candidate.is_some()
+            || self.pending_fetch.is_some()
+        {
+            return;
+        }
+        let Some(primary) = &self.primary else { return };
+        if primary.phase != Phase::Live
+            || primary.generation >= generation
+            || primary
+                .reauth_generation
+                .is_some_and(|(g, _)| g >= generation)
+        {
+            return;
+        }
+        let purpose = if self.config.in_band_auth {
+            FetchPurpose::InBand
+        } else {
+            FetchPurpose::Handover
+        };
+        self.request_token(purpose, None);
+    }
+
+    fn on_closed(&mut self, conn: ConnId, code: Option<u16>, reason: String, now: Instant) {
+        if self.candidate.as_ref().is_some_and(|c| c.id == conn) {
+            // The replacement failed; the current socket carries on.
+            self.candidate = None;
+            return;
+        }
+        let Some(primary) = self.primary.as_ref().filter(|c| c.id == conn) else {
+            return;
+        };
+        let closed = Reason::ClosedByServer { code, reason };
+        match code {
+            Some(FORBIDDEN_CLOSE_CODE) => {
+                self.primary = None;
+                self.sign_out(EndReason::Forbidden, true);
+            }
+            Some(code) if AUTH_CLOSE_CODES.contains(&code) => {
+                let was_live = primary.phase == Phase::Live;
+                let token_expired = now >= primary.token_expires_at;
+                if was_live && token_expired {
+                    // The server enforced expiry on a socket whose token ran out before a
+                    // handover could finish. Not a rejection: reconnect now with a fresh token.
+                    self.primary = None;
+                    if let Some(candidate) = self.candidate.take() {
+                        self.primary = Some(candidate);
+                    }
+                    if self.primary.is_some() {
+                        self.transition(
+                            ConnectionState::Connecting {
+                                attempt: self.failures + 1,
+                            },
+                            Reason::TokenExpired,
+                            None,
+                        );
+                    } else {
+                        self.begin_attempt(Reason::TokenExpired, now);
+                    }
+                } else {
+                    self.on_auth_failure(conn, closed, now);
+                }
+            }
+            _ => {
+                if self
+                    .candidate
+                    .as_ref()
+                    .is_some_and(|c| c.phase == Phase::Live)
+                {
+                    // The old socket went away mid-handover; the new one is ready.
+                    self.primary = None;
+                    self.complete_handover(now);
+                } else {
+                    self.on_transient_failure(conn, closed, now);
+                }
+            }
+        }
+    }
+
+    fn on_auth_failure(&mut self, conn: ConnId, reason: Reason, now: Instant) {
+        if self.candidate.as_ref().is_some_and(|c| c.id == conn) {
+            self.candidate = None;
+            self.actions.push_back(Action::Close {
+                conn,
+                code: NORMAL_CLOSE,
+                reason: "auth failed",
+            });
+            return;
+        }
+        if !self.primary.as_ref().is_some_and(|c| c.id == conn) {
+            return;
+        }
+        let Some(primary) = self.primary.take() else {
+            return;
+        };
+        if primary.phase != Phase::Opening {
+            self.actions.push_back(Action::Close {
+                conn,
+                code: NORMAL_CLOSE,
+                reason: "auth failed",
+            });
+        }
+        if self.auth_retry_used {
+            self.sign_out(EndReason::AuthRejected, true);
+            return;
+        }
+        tracing::debug!(%reason, "socket rejected the token; one forced refresh");
+        self.auth_retry_used = true;
+        self.close_all("auth retry");
+        self.clear_timers();
+        let _ = now;
+        self.transition(
+            ConnectionState::Connecting {
+                attempt: self.failures + 1,
+            },
+            Reason::AuthRetry,
+            None,
+        );
+        self.request_token(FetchPurpose::Connect, Some(primary.generation));
+    }
+
+    fn on_transient_failure(&mut self, conn: ConnId, reason: Reason, now: Instant) {
+        if self.candidate.as_ref().is_some_and(|c| c.id == conn) {
+            self.candidate = None;
+            return;
+        }
+        if !self.primary.as_ref().is_some_and(|c| c.id == conn) {
+            return;
+        }
+        self.primary = None;
+        self.schedule_retry(reason, now);
+    }
+
+    fn schedule_retry(&mut self, reason: Reason, now: Instant) {
+        self.close_all("reconnecting");
+        self.clear_timers();
+        self.failures = self.failures.saturating_add(1);
+        if let Some(max) = self.config.reconnect.max_attempts {
+            if self.failures >= max {
+                self.transition(ConnectionState::GaveUp, Reason::MaxAttempts, None);
+                return;
+            }
+        }
+        let delay = backoff_delay(&self.config.reconnect, self.failures, &mut self.rng);
+        self.retry_at = Some(now + delay);
+        self.transition(
+            ConnectionState::Reconnecting {
+                attempt: self.failures,
+                retry_in_ms: delay.as_millis() as u64,
+            },
+            reason,
+            Some(delay),
+        );
+    }
+
+    fn on_tick(&mut self, now: Instant) {
+        if self.retry_at.is_some_and(|t| now >= t) {
+            self.retry_at = None;
+            if matches!(self.state, ConnectionState::Reconnecting { .. }) {
+                self.begin_attempt(Reason::RetryDue, now);
+                return;
+            }
+        }
+        // Connect (and handover) deadlines.
+        if let Some(c) = self
+            .candidate
+            .as_ref()
+            .filter(|c| c.deadline.is_some_and(|d| now >= d))
+        {
+            let id = c.id;
+            self.candidate = None;
+            self.actions.push_back(Action::Close {
+                conn: id,
+                code: NORMAL_CLOSE,
+                reason: "handover timed out",
+            });
+        }
+        if let Some(c) = self
+            .primary
+            .as_ref()
+            .filter(|c| c.deadline.is_some_and(|d| now >= d))
+        {
+            let id = c.id;
+            self.on_transient_failure(id, Reason::ConnectTimeout, now);
+            return;
+        }
+        if self.state != ConnectionState::Connected {
+            return;
+        }
+        let Some(primary) = self.primary.clone() else {
+            return;
+        };
+        if self.stable_at.is_some_and(|t| now >= t) {
+            self.stable_at = None;
+            self.failures = 0;
+            self.auth_retry_used = false;
+        }
+        if self.probe_deadline.is_some_and(|t| now >= t) {
+            self.probe_deadline = None;
+            self.on_transient_failure(primary.id, Reason::WakeProbeFailed, now);
+            return;
+        }
+        if self.dead_check_at.is_some_and(|t| now >= t) {
+            let silent_until = primary.last_rx + self.config.dead_after();
+            if now >= silent_until {
+                self.on_transient_failure(primary.id, Reason::KeepaliveTimeout, now);
+                return;
+            }
+            self.dead_check_at = Some(silent_until);
+        }
+        if self.next_ping_at.is_some_and(|t| now >= t) {
+            self.actions.push_back(Action::SendPing {
+                conn: primary.id,
+                app: self.config.app_ping,
+            });
+            self.next_ping_at = Some(now + self.config.ping_interval);
+        }
+    }
+
+    fn sign_out(&mut self, reason: EndReason, tell_driver: bool) {
+        self.close_all("signed out");
+        self.clear_timers();
+        self.pending_fetch = None;
+        if tell_driver {
+            self.actions.push_back(Action::EndSession { reason });
+        }
+        self.transition(
+            ConnectionState::SignedOut { reason },
+            Reason::SessionEnded(reason),
+            None,
+        );
+    }
+
+    fn stop(&mut self) {
+        self.close_all("stopped");
+        self.clear_timers();
+        self.pending_fetch = None;
+        self.transition(ConnectionState::Stopped, Reason::Stopped, None);
+    }
+
+    fn close_all(&mut self, reason: &'static str) {
+        for conn in [self.primary.take(), self.candidate.take()]
+            .into_iter()
+            .flatten()
+        {
+            self.actions.push_back(Action::Close {
+                conn: conn.id,
+                code: NORMAL_CLOSE,
+                reason,
+            });
+        }
+    }
+
+    fn conn_mut(&mut self, conn: ConnId) -> Option<&mut Conn> {
+        if self.primary.as_ref().is_some_and(|c| c.id == conn) {
+            return self.primary.as_mut();
+        }
+        if self.candidate.as_ref().is_some_and(|c| c.id == conn) {
+            return self.candidate.as_mut();
+        }
+        None
+    }
+}

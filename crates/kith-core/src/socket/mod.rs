@@ -1,0 +1,15 @@
+//! The presence socket: a pure connection state machine and the tokio driver that
+//! carries out its actions.
+
+pub mod backoff;
+pub mod connection;
+pub mod driver;
+pub mod machine;
+pub mod transport;
+pub mod wake;
+
+pub use driver::SessionEvent;
+pub use machine::{
+    Action, ConnId, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig, Reason,
+    SnapshotMeaning, StateChange,
+};

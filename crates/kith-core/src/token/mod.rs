@@ -1,0 +1,14 @@
+//! The JWT token lifecycle: claims, refresh schedule, the auth API, credential stores
+//! and the single-flight token manager that ties them together.
+
+pub mod api;
+pub mod claims;
+pub mod manager;
+pub mod schedule;
+pub mod store;
+
+pub use api::{AuthClient, AuthError, TokenGrant};
+pub use claims::{read_claims, ClaimsError, TokenClaims};
+pub use manager::{AccessToken, EndReason, TokenError, TokenEvent, TokenManager};
+pub use schedule::{token_timing, TokenTiming};
+pub use store::{CredentialStore, KeyringStore, MemoryStore, StoreError, StoredCredentials};

@@ -1,0 +1,247 @@
+//! Where the refresh token is kept between runs.
+//!
+//! [`CredentialStore`] is the seam: the OS keyring ([`KeyringStore`]) by default, an
+//! in-memory map ([`MemoryStore`]) for tests. There is deliberately no plaintext-file
+//! fallback: without a keyring, Kith says so instead of writing a token to disk.
+//!
+//! The keyring store is built explicitly through `keyring-core` (the engine of
+//! keyring 4) rather than through keyring 4's process-wide default store, because that
+//! default is created once per process and caches its failure: a keyring that comes up
+//! after Kith starts would stay unusable until restart.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+/// What is persisted for one account: who, and the refresh token.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct StoredCredentials {
+    pub username: String,
+    pub refresh: Secret,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredForm {
+    username: String,
+    refresh: String,
+}
+
+impl StoredCredentials {
+    fn encode(&self) -> String {
+        serde_json::json!({"username": self.username, "refresh": self.refresh.expose()}).to_string()
+    }
+
+    fn decode(text: &str) -> Result<Self, StoreError> {
+        let form: StoredForm = serde_json::from_str(text)
+            .map_err(|_| StoreError::Corrupt("stored credentials are not valid JSON".into()))?;
+        Ok(StoredCredentials {
+            username: form.username,
+            refresh: Secret::new(form.refresh),
+        })
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("no keyring available: {0}")]
+    NoKeyring(String),
+    #[error("the keyring is locked or refused access: {0}")]
+    Locked(String),
+    #[error("keyring error: {0}")]
+    Backend(String),
+    #[error("stored credentials are unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// Persists one [`StoredCredentials`] per account key (the server's origin).
+/// Calls may block (D-Bus, Keychain); async callers run them on a blocking thread.
+pub trait CredentialStore: Send + Sync + 'static {
+    fn load(&self, account: &str) -> Result<Option<StoredCredentials>, StoreError>;
+    fn save(&self, account: &str, credentials: &StoredCredentials) -> Result<(), StoreError>;
+    /// Removes the account's credentials; removing nothing is not an error.
+    fn clear(&self, account: &str) -> Result<(), StoreError>;
+    /// A short description for messages, e.g. "OS keyring (service \"kith\")".
+    fn describe(&self) -> String;
+}
+
+/// Credentials kept in memory, for tests and for sessions that must not persist.
+#[derive(Default, Clone)]
+pub struct MemoryStore {
+    entries: Arc<Mutex<HashMap<String, StoredCredentials>>>,
+    saves: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many times credentials were saved (each rotation saves once).
+    pub fn save_count(&self) -> usize {
+        self.saves.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl CredentialStore for MemoryStore {
+    fn load(&self, account: &str) -> Result<Option<StoredCredentials>, StoreError> {
+        let entries = self
+            .entries
+            .lock()
+            .map_err(|_| StoreError::Backend("memory store poisoned".into()))?;
+        Ok(entries.get(account).cloned())
+    }
+
+    fn save(&self, account: &str, credentials: &StoredCredentials) -> Result<(), StoreError> {
+        let mut entries = self
+            .entries
+            .lock()
+            .map_err(|_| StoreError::Backend("memory store poisoned".into()))?;
+        entries.insert(account.to_string(), credentials.clone());
+        self.saves.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn clear(&self, account: &str) -> Result<(), StoreError> {
+        let mut entries = self
+            .entries
+            .lock()
+            .map_err(|_| StoreError::Backend("memory store poisoned".into()))?;
+        entries.remove(account);
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        "in-memory store".into()
+    }
+}
+
+/// The keyring service name under which Kith files its entries.
+pub const KEYRING_SERVICE: &str = "kith";
+
+/// The OS keyring: Secret Service on Linux, Keychain on macOS, Credential Manager on
+/// Windows.
+pub struct KeyringStore {
+    store: Arc<keyring_core::CredentialStore>,
+    service: String,
+}
+
+impl KeyringStore {
+    /// Connects to the platform keyring now, so that a missing one is reported as a
+    /// clear error at startup rather than at the first refresh.
+    pub fn open() -> Result<Self, StoreError> {
+        Self::open_with_service(KEYRING_SERVICE)
+    }
+
+    pub fn open_with_service(service: &str) -> Result<Self, StoreError> {
+        let store = platform_store()?;
+        Ok(KeyringStore {
+            store,
+            service: service.to_string(),
+        })
+    }
+
+    fn entry(&self, account: &str) -> Result<keyring_core::Entry, StoreError> {
+        self.store
+            .build(&self.service, account, None)
+            .map_err(map_keyring_error)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn platform_store() -> Result<Arc<keyring_core::CredentialStore>, StoreError> {
+    let store = zbus_secret_service_keyring_store::Store::new().map_err(|error| {
+        StoreError::NoKeyring(format!(
+            "the Secret Service (e.g. gnome-keyring) is not reachable on D-Bus: {error}"
+        ))
+    })?;
+    Ok(store)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn platform_store() -> Result<Arc<keyring_core::CredentialStore>, StoreError> {
+    Err(StoreError::NoKeyring(
+        "this build of Kith has no keyring backend for this platform".into(),
+    ))
+}
+
+fn map_keyring_error(error: keyring_core::Error) -> StoreError {
+    use keyring_core::Error;
+    match error {
+        Error::NoStorageAccess(inner) => StoreError::Locked(inner.to_string()),
+        Error::NoDefaultStore => StoreError::NoKeyring("no default store".into()),
+        Error::BadEncoding(_) => StoreError::Corrupt("stored value is not UTF-8".into()),
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+impl CredentialStore for KeyringStore {
+    fn load(&self, account: &str) -> Result<Option<StoredCredentials>, StoreError> {
+        match self.entry(account)?.get_password() {
+            Ok(text) => StoredCredentials::decode(&text).map(Some),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(error) => Err(map_keyring_error(error)),
+        }
+    }
+
+    fn save(&self, account: &str, credentials: &StoredCredentials) -> Result<(), StoreError> {
+        self.entry(account)?
+            .set_password(&credentials.encode())
+            .map_err(map_keyring_error)
+    }
+
+    fn clear(&self, account: &str) -> Result<(), StoreError> {
+        match self.entry(account)?.delete_credential() {
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+            Err(error) => Err(map_keyring_error(error)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("OS keyring (service {:?})", self.service)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_store_round_trip_and_clear() {
+        let store = MemoryStore::new();
+        assert_eq!(store.load("a").unwrap(), None);
+        let creds = StoredCredentials {
+            username: "alice".into(),
+            refresh: Secret::new("r1"),
+        };
+        store.save("a", &creds).unwrap();
+        assert_eq!(store.load("a").unwrap(), Some(creds));
+        store.clear("a").unwrap();
+        store.clear("a").unwrap();
+        assert_eq!(store.load("a").unwrap(), None);
+    }
+
+    #[test]
+    fn stored_form_round_trips_and_rejects_garbage() {
+        let creds = StoredCredentials {
+            username: "bob".into(),
+            refresh: Secret::new("tok\"en"),
+        };
+        assert_eq!(StoredCredentials::decode(&creds.encode()).unwrap(), creds);
+        assert!(matches!(
+            StoredCredentials::decode("plain"),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn debug_of_credentials_hides_the_token() {
+        let creds = StoredCredentials {
+            username: "bob".into(),
+            refresh: Secret::new("very-secret-refresh"),
+        };
+        assert!(!format!("{creds:?}").contains("very-secret-refresh"));
+    }
+}

@@ -1,0 +1,621 @@
+//! The connection state machine, driven input by input with an injected clock.
+//! No sockets and no sleeps: every transition of the design is checked here, and
+//! proptest checks the invariants over random input sequences.
+
+use std::time::{Duration, Instant};
+
+use kith_core::protocol::ServerProfile;
+use kith_core::socket::{
+    Action, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig, Reason,
+    SnapshotMeaning,
+};
+use kith_core::EndReason;
+use proptest::prelude::*;
+
+fn config(in_band: bool) -> MachineConfig {
+    let mut profile = ServerProfile::default();
+    if in_band {
+        profile
+            .socket
+            .auth
+            .push(kith_core::WsAuthTransport::Message);
+    }
+    MachineConfig::from_profile(&profile)
+}
+
+fn drain(machine: &mut ConnectionMachine) -> Vec<Action> {
+    std::iter::from_fn(|| machine.poll_action()).collect()
+}
+
+fn token_ready(purpose: FetchPurpose, generation: u64, now: Instant) -> Input {
+    Input::TokenReady {
+        purpose,
+        generation,
+        expires_at: now + Duration::from_secs(300),
+    }
+}
+
+/// Brings a fresh machine to Connected on socket 1 with token generation 1.
+fn connected(in_band: bool) -> (ConnectionMachine, Instant) {
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(config(in_band), 42);
+    machine.handle(Input::Start, t0);
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::FetchToken {
+            purpose: FetchPurpose::Connect,
+            force: None
+        }]
+    );
+    machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+    assert_eq!(drain(&mut machine), vec![Action::Open { conn: 1 }]);
+    machine.handle(Input::Opened { conn: 1 }, t0);
+    if in_band {
+        assert_eq!(drain(&mut machine), vec![Action::SendAuth { conn: 1 }]);
+        assert!(matches!(
+            machine.state(),
+            ConnectionState::Authenticating { attempt: 1 }
+        ));
+        machine.handle(Input::AuthSucceeded { conn: 1 }, t0);
+    }
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::Promote {
+            conn: 1,
+            snapshot: SnapshotMeaning::Resync
+        }]
+    );
+    assert_eq!(machine.state(), &ConnectionState::Connected);
+    (machine, t0)
+}
+
+#[test]
+fn connects_with_a_fresh_token_and_reports_every_transition() {
+    let (mut machine, _) = connected(false);
+    let changes: Vec<_> = std::iter::from_fn(|| machine.poll_event()).collect();
+    let names: Vec<_> = changes.iter().map(|c| c.to.name()).collect();
+    assert_eq!(names, ["connecting", "connected"]);
+    assert_eq!(changes[0].reason, Reason::Started);
+    assert_eq!(changes[1].reason, Reason::SocketOpened);
+}
+
+#[test]
+fn in_band_auth_waits_for_auth_success() {
+    let (machine, _) = connected(true);
+    assert_eq!(machine.live_sockets(), 1);
+}
+
+#[test]
+fn a_failed_connect_backs_off_within_the_base_then_retries() {
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(config(false), 1);
+    machine.handle(Input::Start, t0);
+    machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+    drain(&mut machine);
+    machine.handle(
+        Input::ConnectFailed {
+            conn: 1,
+            error: "refused".into(),
+        },
+        t0,
+    );
+    let ConnectionState::Reconnecting {
+        attempt,
+        retry_in_ms,
+    } = machine.state().clone()
+    else {
+        panic!("expected reconnecting, got {:?}", machine.state());
+    };
+    assert_eq!(attempt, 1);
+    assert!(retry_in_ms <= 500);
+    let due = machine.poll_timeout().unwrap();
+    assert_eq!(due, t0 + Duration::from_millis(retry_in_ms));
+    machine.handle(Input::Tick, due);
+    assert_eq!(machine.state(), &ConnectionState::Connecting { attempt: 2 });
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::FetchToken {
+            purpose: FetchPurpose::Connect,
+            force: None
+        }]
+    );
+}
+
+#[test]
+fn reconnect_now_skips_the_wait() {
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(config(false), 1);
+    machine.handle(Input::Start, t0);
+    machine.handle(
+        Input::TokenFailed {
+            purpose: FetchPurpose::Connect,
+            reason: "server down".into(),
+            ended: None,
+        },
+        t0,
+    );
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Reconnecting { .. }
+    ));
+    drain(&mut machine);
+    machine.handle(Input::ReconnectNow, t0);
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Connecting { .. }
+    ));
+    assert_eq!(drain(&mut machine).len(), 1);
+}
+
+#[test]
+fn a_rejected_token_gets_one_forced_refresh_then_signs_out() {
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(config(false), 1);
+    machine.handle(Input::Start, t0);
+    machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+    drain(&mut machine);
+    machine.handle(
+        Input::UpgradeRejected {
+            conn: 1,
+            status: 401,
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::FetchToken {
+            purpose: FetchPurpose::Connect,
+            force: Some(1)
+        }]
+    );
+    machine.handle(token_ready(FetchPurpose::Connect, 2, t0), t0);
+    assert_eq!(drain(&mut machine), vec![Action::Open { conn: 2 }]);
+    machine.handle(
+        Input::UpgradeRejected {
+            conn: 2,
+            status: 401,
+        },
+        t0,
+    );
+    assert_eq!(
+        machine.state(),
+        &ConnectionState::SignedOut {
+            reason: EndReason::AuthRejected
+        }
+    );
+    assert!(drain(&mut machine).contains(&Action::EndSession {
+        reason: EndReason::AuthRejected
+    }));
+    // Nothing brings it back but a login.
+    for input in [Input::Tick, Input::ReconnectNow, Input::Wake, Input::Start] {
+        machine.handle(input, t0 + Duration::from_secs(60));
+        assert!(drain(&mut machine).is_empty());
+    }
+    machine.handle(Input::SignedIn, t0);
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Connecting { .. }
+    ));
+}
+
+#[test]
+fn auth_close_codes_count_as_rejection_but_an_expired_token_does_not() {
+    for code in [1008u16, 4001, 4401] {
+        let (mut machine, t0) = connected(false);
+        drain(&mut machine);
+        machine.handle(
+            Input::Closed {
+                conn: 1,
+                code: Some(code),
+                reason: "bad token".into(),
+            },
+            t0 + Duration::from_secs(1),
+        );
+        assert!(drain(&mut machine).contains(&Action::FetchToken {
+            purpose: FetchPurpose::Connect,
+            force: Some(1)
+        }));
+    }
+    // The same close after the token's expiry is the server enforcing it: reconnect
+    // at once with a fresh (not forced) token, and keep the auth retry.
+    let (mut machine, t0) = connected(false);
+    machine.handle(
+        Input::Closed {
+            conn: 1,
+            code: Some(4001),
+            reason: "token expired".into(),
+        },
+        t0 + Duration::from_secs(301),
+    );
+    assert!(drain(&mut machine).contains(&Action::FetchToken {
+        purpose: FetchPurpose::Connect,
+        force: None
+    }));
+}
+
+#[test]
+fn close_4403_signs_out_at_once() {
+    let (mut machine, t0) = connected(false);
+    machine.handle(
+        Input::Closed {
+            conn: 1,
+            code: Some(4403),
+            reason: "banned".into(),
+        },
+        t0,
+    );
+    assert_eq!(
+        machine.state(),
+        &ConnectionState::SignedOut {
+            reason: EndReason::Forbidden
+        }
+    );
+}
+
+#[test]
+fn silence_past_ping_interval_plus_grace_is_a_dead_connection() {
+    let (mut machine, t0) = connected(false);
+    drain(&mut machine);
+    let ping = machine.config().ping_interval;
+    machine.handle(Input::Tick, t0 + ping);
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::SendPing {
+            conn: 1,
+            app: false
+        }]
+    );
+    let dead_at = machine.poll_timeout().unwrap();
+    assert!(dead_at <= t0 + machine.config().dead_after());
+    let mut now = t0 + ping;
+    while machine.state() == &ConnectionState::Connected {
+        now = machine.poll_timeout().unwrap();
+        machine.handle(Input::Tick, now);
+    }
+    assert_eq!(now, t0 + machine.config().dead_after());
+    let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+    assert_eq!(change.reason, Reason::KeepaliveTimeout);
+}
+
+#[test]
+fn activity_keeps_the_connection_alive() {
+    let (mut machine, t0) = connected(false);
+    for second in 1..=120u64 {
+        let now = t0 + Duration::from_secs(second);
+        machine.handle(Input::Activity { conn: 1 }, now);
+        machine.handle(Input::Tick, now);
+    }
+    assert_eq!(machine.state(), &ConnectionState::Connected);
+}
+
+#[test]
+fn a_stable_connection_resets_the_attempt_counter() {
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(config(false), 3);
+    machine.handle(Input::Start, t0);
+    for conn in 1..=3 {
+        machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+        machine.handle(
+            Input::ConnectFailed {
+                conn,
+                error: "refused".into(),
+            },
+            t0,
+        );
+        machine.handle(Input::ReconnectNow, t0);
+    }
+    assert_eq!(machine.failures(), 3);
+    machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+    machine.handle(Input::Opened { conn: 4 }, t0);
+    assert_eq!(machine.state(), &ConnectionState::Connected);
+    machine.handle(Input::Activity { conn: 4 }, t0 + Duration::from_secs(9));
+    machine.handle(Input::Tick, t0 + Duration::from_secs(9));
+    assert_eq!(machine.failures(), 3);
+    machine.handle(Input::Activity { conn: 4 }, t0 + Duration::from_secs(10));
+    machine.handle(Input::Tick, t0 + Duration::from_secs(10));
+    assert_eq!(machine.failures(), 0);
+}
+
+#[test]
+fn max_attempts_gives_up_and_reconnect_now_revives() {
+    let mut cfg = config(false);
+    cfg.reconnect.max_attempts = Some(2);
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(cfg, 3);
+    machine.handle(Input::Start, t0);
+    for conn in 1..=2 {
+        machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+        machine.handle(
+            Input::ConnectFailed {
+                conn,
+                error: "refused".into(),
+            },
+            t0,
+        );
+        if conn < 2 {
+            machine.handle(Input::ReconnectNow, t0);
+        }
+    }
+    assert_eq!(machine.state(), &ConnectionState::GaveUp);
+    drain(&mut machine);
+    machine.handle(Input::Tick, t0 + Duration::from_secs(3600));
+    assert!(drain(&mut machine).is_empty(), "no retries after giving up");
+    machine.handle(Input::ReconnectNow, t0);
+    assert_eq!(machine.state(), &ConnectionState::Connecting { attempt: 1 });
+}
+
+#[test]
+fn a_refresh_hands_over_make_before_break() {
+    let (mut machine, t0) = connected(false);
+    drain(&mut machine);
+    machine.handle(Input::TokenRefreshed { generation: 2 }, t0);
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::FetchToken {
+            purpose: FetchPurpose::Handover,
+            force: None
+        }]
+    );
+    machine.handle(token_ready(FetchPurpose::Handover, 2, t0), t0);
+    assert_eq!(drain(&mut machine), vec![Action::Open { conn: 2 }]);
+    assert_eq!(machine.live_sockets(), 2);
+    assert!(machine.in_handover());
+    machine.handle(Input::Opened { conn: 2 }, t0);
+    // Not switched until the new socket's snapshot is in.
+    assert!(drain(&mut machine).is_empty());
+    machine.handle(Input::SnapshotReceived { conn: 2 }, t0);
+    assert_eq!(
+        drain(&mut machine),
+        vec![
+            Action::Promote {
+                conn: 2,
+                snapshot: SnapshotMeaning::Live
+            },
+            Action::Close {
+                conn: 1,
+                code: 1000,
+                reason: "handover"
+            }
+        ]
+    );
+    assert_eq!(machine.live_sockets(), 1);
+    assert_eq!(machine.primary(), Some(2));
+    assert_eq!(machine.state(), &ConnectionState::Connected);
+}
+
+#[test]
+fn a_failed_handover_keeps_the_old_socket() {
+    let (mut machine, t0) = connected(false);
+    machine.handle(Input::TokenRefreshed { generation: 2 }, t0);
+    machine.handle(token_ready(FetchPurpose::Handover, 2, t0), t0);
+    drain(&mut machine);
+    machine.handle(
+        Input::ConnectFailed {
+            conn: 2,
+            error: "refused".into(),
+        },
+        t0,
+    );
+    assert_eq!(machine.state(), &ConnectionState::Connected);
+    assert_eq!(machine.primary(), Some(1));
+    assert_eq!(machine.live_sockets(), 1);
+}
+
+#[test]
+fn in_band_profiles_reauthenticate_without_a_new_socket() {
+    let (mut machine, t0) = connected(true);
+    drain(&mut machine);
+    machine.handle(Input::TokenRefreshed { generation: 2 }, t0);
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::FetchToken {
+            purpose: FetchPurpose::InBand,
+            force: None
+        }]
+    );
+    machine.handle(token_ready(FetchPurpose::InBand, 2, t0), t0);
+    assert_eq!(drain(&mut machine), vec![Action::SendAuth { conn: 1 }]);
+    machine.handle(Input::AuthSucceeded { conn: 1 }, t0);
+    assert_eq!(machine.live_sockets(), 1);
+    assert_eq!(machine.state(), &ConnectionState::Connected);
+}
+
+#[test]
+fn stop_closes_with_1000_and_nothing_follows() {
+    let (mut machine, t0) = connected(false);
+    drain(&mut machine);
+    machine.handle(Input::Stop, t0);
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::Close {
+            conn: 1,
+            code: 1000,
+            reason: "stopped"
+        }]
+    );
+    assert_eq!(machine.state(), &ConnectionState::Stopped);
+    machine.handle(
+        Input::Closed {
+            conn: 1,
+            code: None,
+            reason: String::new(),
+        },
+        t0,
+    );
+    machine.handle(Input::ReconnectNow, t0);
+    machine.handle(Input::Tick, t0 + Duration::from_secs(100));
+    assert!(drain(&mut machine).is_empty());
+    assert_eq!(machine.poll_timeout(), None);
+}
+
+#[test]
+fn wake_probes_the_socket_on_a_short_deadline() {
+    let (mut machine, t0) = connected(false);
+    drain(&mut machine);
+    let woke = t0 + Duration::from_secs(2);
+    machine.handle(Input::Wake, woke);
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::SendPing {
+            conn: 1,
+            app: false
+        }]
+    );
+    let probe_deadline = woke + machine.config().wake_probe_timeout;
+    assert_eq!(machine.poll_timeout(), Some(probe_deadline));
+    machine.handle(Input::Tick, probe_deadline);
+    let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+    assert_eq!(change.reason, Reason::WakeProbeFailed);
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Reconnecting { .. }
+    ));
+}
+
+#[test]
+fn a_refused_refresh_while_connecting_signs_out() {
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(config(false), 1);
+    machine.handle(Input::Start, t0);
+    machine.handle(
+        Input::TokenFailed {
+            purpose: FetchPurpose::Connect,
+            reason: "rejected".into(),
+            ended: Some(EndReason::SessionExpired),
+        },
+        t0,
+    );
+    assert_eq!(
+        machine.state(),
+        &ConnectionState::SignedOut {
+            reason: EndReason::SessionExpired
+        }
+    );
+}
+
+// ---- properties over random input sequences --------------------------------------
+
+fn any_input() -> impl Strategy<Value = Input> {
+    let conn = 1u64..6;
+    let purpose = prop_oneof![
+        Just(FetchPurpose::Connect),
+        Just(FetchPurpose::Handover),
+        Just(FetchPurpose::InBand)
+    ];
+    prop_oneof![
+        Just(Input::Start),
+        (purpose.clone(), 1u64..5).prop_map(|(purpose, generation)| Input::TokenReady {
+            purpose,
+            generation,
+            expires_at: Instant::now() + Duration::from_secs(30),
+        }),
+        (purpose, any::<bool>()).prop_map(|(purpose, ended)| Input::TokenFailed {
+            purpose,
+            reason: "x".into(),
+            ended: ended.then_some(EndReason::SessionExpired),
+        }),
+        conn.clone().prop_map(|conn| Input::Opened { conn }),
+        (
+            conn.clone(),
+            prop_oneof![Just(401u16), Just(403), Just(500)]
+        )
+            .prop_map(|(conn, status)| Input::UpgradeRejected { conn, status }),
+        conn.clone().prop_map(|conn| Input::ConnectFailed {
+            conn,
+            error: "x".into()
+        }),
+        conn.clone().prop_map(|conn| Input::AuthSucceeded { conn }),
+        conn.clone().prop_map(|conn| Input::AuthFailed {
+            conn,
+            message: "x".into()
+        }),
+        conn.clone()
+            .prop_map(|conn| Input::SnapshotReceived { conn }),
+        conn.clone().prop_map(|conn| Input::Activity { conn }),
+        (
+            conn,
+            prop_oneof![
+                Just(None),
+                Just(Some(1000u16)),
+                Just(Some(1006)),
+                Just(Some(4001)),
+                Just(Some(4403))
+            ]
+        )
+            .prop_map(|(conn, code)| Input::Closed {
+                conn,
+                code,
+                reason: String::new()
+            }),
+        (1u64..5).prop_map(|generation| Input::TokenRefreshed { generation }),
+        Just(Input::ReconnectNow),
+        Just(Input::Wake),
+        Just(Input::Stop),
+        Just(Input::SessionEnded {
+            reason: EndReason::LoggedOut
+        }),
+        Just(Input::SignedIn),
+        Just(Input::Tick),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn machine_invariants_hold_for_any_input_sequence(
+        in_band in any::<bool>(),
+        max_attempts in prop::option::of(1u32..6),
+        seed in any::<u64>(),
+        steps in prop::collection::vec((any_input(), 0u64..40_000), 1..120),
+    ) {
+        let mut cfg = config(in_band);
+        cfg.reconnect.max_attempts = max_attempts;
+        let cap = cfg.reconnect.cap;
+        let mut machine = ConnectionMachine::new(cfg, seed);
+        let mut now = Instant::now();
+        let mut stopped = false;
+        for (input, advance_ms) in steps {
+            now += Duration::from_millis(advance_ms);
+            let was_signed_out = matches!(machine.state(), ConnectionState::SignedOut { .. });
+            let is_sign_in = input == Input::SignedIn;
+            // Feed a Tick whenever a deadline passed, as the driver would.
+            if machine.poll_timeout().is_some_and(|t| t <= now) {
+                machine.handle(Input::Tick, now);
+            }
+            machine.handle(input, now);
+            let actions: Vec<_> = std::iter::from_fn(|| machine.poll_action()).collect();
+            let events: Vec<_> = std::iter::from_fn(|| machine.poll_event()).collect();
+
+            // Never two live sockets outside a handover.
+            prop_assert!(machine.live_sockets() <= 1 || machine.in_handover());
+            prop_assert!(machine.live_sockets() <= 2);
+            if machine.in_handover() {
+                prop_assert_eq!(machine.state(), &ConnectionState::Connected);
+            }
+            // Never a reconnect after stop: a stopped machine does nothing at all.
+            if stopped {
+                prop_assert!(actions.is_empty(), "actions after stop: {:?}", actions);
+                prop_assert!(events.is_empty());
+                prop_assert_eq!(machine.state(), &ConnectionState::Stopped);
+            }
+            // Backoff always within [0, cap].
+            for change in &events {
+                if let Some(delay) = change.retry_in {
+                    prop_assert!(delay <= cap);
+                }
+                if let ConnectionState::Reconnecting { retry_in_ms, .. } = change.to {
+                    prop_assert!(Duration::from_millis(retry_in_ms) <= cap);
+                }
+            }
+            // SignedOut is left only by a login (or a stop).
+            if was_signed_out && !is_sign_in {
+                let still = matches!(machine.state(), ConnectionState::SignedOut { .. } | ConnectionState::Stopped);
+                prop_assert!(still, "left SignedOut without a login: {:?}", machine.state());
+            }
+            if machine.state() == &ConnectionState::Stopped {
+                stopped = true;
+            }
+        }
+    }
+}

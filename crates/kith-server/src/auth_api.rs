@@ -1,0 +1,314 @@
+//! The HTTP auth API, shaped like Django REST framework SimpleJWT with refresh rotation
+//! and blacklisting: login, refresh, verify, logout.
+//!
+//! Besides the JSON body, login and refresh set an httpOnly `refresh_token` cookie and
+//! repeat the access token as `token`, so cookie-based and "token"-field clients work too.
+
+use crate::clock::now_unix;
+use crate::error::{ApiError, ServerError};
+use crate::jwt::{Claims, TokenError, TokenType};
+use crate::state::{CounterCells, RefreshMode, Shared};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+const REFRESH_COOKIE: &str = "refresh_token";
+const COOKIE_PATH: &str = "/api/auth/";
+
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    let mut router = Router::new();
+    // Django wants the trailing slash; accept the bare path too.
+    for (path, handler) in [
+        ("/api/auth/login/", post(login)),
+        ("/api/auth/token/refresh/", post(refresh)),
+        ("/api/auth/token/verify/", post(verify)),
+        ("/api/auth/logout/", post(logout)),
+    ] {
+        router = router
+            .route(path, handler.clone())
+            .route(path.trim_end_matches('/'), handler);
+    }
+    router
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Response, ApiError> {
+    let body: LoginBody = parse_json(&body)?;
+    let user = shared
+        .db
+        .lock()
+        .check_password(&body.username, &body.password)?;
+    let Some(user) = user else {
+        CounterCells::bump(&shared.counters.logins_rejected);
+        tracing::info!(user = %body.username, "login refused: bad credentials");
+        return Err(ApiError::unauthorized(
+            "No active account found with the given credentials",
+        ));
+    };
+    let (access, refresh) = issue_pair(&shared, user.id, &user.username)?;
+    CounterCells::bump(&shared.counters.logins);
+    tracing::info!(user = %user.username, "login");
+    let body = json!({
+        "access": access,
+        "refresh": refresh,
+        "token": access,
+        "user": { "id": user.id, "username": user.username },
+    });
+    Ok(with_refresh_cookie(
+        Json(body).into_response(),
+        &refresh,
+        shared.refresh_ttl,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+struct RefreshBody {
+    #[serde(default)]
+    refresh: Option<String>,
+}
+
+async fn refresh(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let counters = &shared.counters;
+    CounterCells::bump(&counters.refreshes);
+    match shared.refresh_mode() {
+        RefreshMode::Normal => {}
+        RefreshMode::Reject => {
+            CounterCells::bump(&counters.refresh_rejected);
+            return Err(ApiError::token_not_valid());
+        }
+        RefreshMode::Fail500 => return Err(ApiError::internal()),
+    }
+    let body: RefreshBody = parse_optional_json(&body)?;
+    let Some(token) = body
+        .refresh
+        .filter(|t| !t.is_empty())
+        .or_else(|| cookie(&headers, REFRESH_COOKIE))
+    else {
+        CounterCells::bump(&counters.refresh_rejected);
+        return Err(ApiError::token_not_valid());
+    };
+    let claims = match shared.keys.verify(&token, TokenType::Refresh) {
+        Ok(claims) => claims,
+        Err(e) => {
+            CounterCells::bump(&counters.refresh_rejected);
+            tracing::info!(reason = %e, "refresh refused");
+            return Err(ApiError::token_not_valid());
+        }
+    };
+    let (user, newly_blacklisted) = {
+        let mut db = shared.db.lock();
+        let user = db.user_by_id(claims.user_id)?;
+        let newly = db.blacklist(&claims.jti, claims.exp, now_unix())?;
+        (user, newly)
+    };
+    if !newly_blacklisted {
+        CounterCells::bump(&counters.refresh_reuse);
+        CounterCells::bump(&counters.refresh_rejected);
+        tracing::warn!(user = %claims.username, "refresh refused: token was already used");
+        return Err(ApiError::token_not_valid());
+    }
+    let Some(user) = user else {
+        CounterCells::bump(&counters.refresh_rejected);
+        return Err(ApiError::token_not_valid());
+    };
+    let (access, refresh) = issue_pair(&shared, user.id, &user.username)?;
+    tracing::info!(user = %user.username, "refresh rotated");
+    let body = json!({ "access": access, "refresh": refresh, "token": access });
+    Ok(with_refresh_cookie(
+        Json(body).into_response(),
+        &refresh,
+        shared.refresh_ttl,
+    ))
+}
+
+#[derive(Deserialize)]
+struct VerifyBody {
+    token: String,
+}
+
+async fn verify(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Response, ApiError> {
+    let body: VerifyBody = parse_json(&body)?;
+    let valid = match shared.keys.verify(&body.token, TokenType::Access) {
+        Ok(_) => true,
+        Err(TokenError::WrongType) => match shared.keys.verify(&body.token, TokenType::Refresh) {
+            Ok(claims) => !shared.db.lock().is_blacklisted(&claims.jti)?,
+            Err(_) => false,
+        },
+        Err(_) => false,
+    };
+    if valid {
+        Ok(Json(json!({})).into_response())
+    } else {
+        Err(ApiError::token_not_valid())
+    }
+}
+
+async fn logout(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Some(bearer) = bearer(&headers) else {
+        return Err(ApiError::unauthorized(
+            "Authentication credentials were not provided.",
+        ));
+    };
+    let access = shared
+        .keys
+        .verify(&bearer, TokenType::Access)
+        .map_err(|_| ApiError::token_not_valid())?;
+    let body: RefreshBody = parse_optional_json(&body)?;
+    let Some(token) = body
+        .refresh
+        .filter(|t| !t.is_empty())
+        .or_else(|| cookie(&headers, REFRESH_COOKIE))
+    else {
+        return Err(ApiError::bad_request("refresh: This field is required."));
+    };
+    let refresh: Claims = shared
+        .keys
+        .verify(&token, TokenType::Refresh)
+        .map_err(|_| ApiError::token_not_valid())?;
+    if refresh.user_id != access.user_id {
+        return Err(ApiError::token_not_valid());
+    }
+    shared
+        .db
+        .lock()
+        .blacklist(&refresh.jti, refresh.exp, now_unix())?;
+    tracing::info!(user = %access.username, "logout");
+    let mut resp = StatusCode::RESET_CONTENT.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{REFRESH_COOKIE}=; Path={COOKIE_PATH}; HttpOnly; SameSite=Lax; Max-Age=0"
+    )) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(resp)
+}
+
+/// Signs a fresh access + refresh pair.
+fn issue_pair(
+    shared: &Shared,
+    user_id: u64,
+    username: &str,
+) -> Result<(String, String), ServerError> {
+    let access = shared
+        .keys
+        .issue(TokenType::Access, user_id, username, shared.access_ttl)?;
+    let refresh = shared
+        .keys
+        .issue(TokenType::Refresh, user_id, username, shared.refresh_ttl)?;
+    Ok((access.token, refresh.token))
+}
+
+fn with_refresh_cookie(mut resp: Response, refresh: &str, ttl: Duration) -> Response {
+    let cookie = format!(
+        "{REFRESH_COOKIE}={refresh}; Path={COOKIE_PATH}; HttpOnly; SameSite=Lax; Max-Age={}",
+        ttl.as_secs()
+    );
+    match HeaderValue::from_str(&cookie) {
+        Ok(v) => {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+        Err(_) => tracing::error!("refresh cookie is not a valid header value"),
+    }
+    resp
+}
+
+/// Parses a JSON body; any failure is a 400 with a `detail`.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            // serde's message names the field ("missing field `password`").
+            ApiError::bad_request(format!("Invalid request body: {e}"))
+        } else {
+            ApiError::bad_request("JSON parse error")
+        }
+    })
+}
+
+/// Like `parse_json`, but an empty body counts as `{}` (for cookie-only requests).
+fn parse_optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    // A non-object (say `null`) with no usable field is treated as empty as well.
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(_)) => parse_json(body),
+        Ok(_) => Ok(T::default()),
+        Err(_) => Err(ApiError::bad_request("JSON parse error")),
+    }
+}
+
+/// The token of an `Authorization: Bearer <t>` (or `JWT <t>`) header.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            let token = token.trim();
+            ((scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("jwt"))
+                && !token.is_empty())
+            .then(|| token.to_owned())
+        })
+}
+
+/// The value of a cookie sent in any `Cookie` header.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            let v = v.trim().trim_matches('"');
+            (k.trim() == name && !v.is_empty()).then(|| v.to_owned())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_cookie_and_bearer() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("a=1; refresh_token=xyz"));
+        h.append(header::AUTHORIZATION, HeaderValue::from_static("Bearer  t.o.k "));
+        assert_eq!(cookie(&h, "refresh_token").as_deref(), Some("xyz"));
+        assert_eq!(cookie(&h, "b"), None);
+        assert_eq!(bearer(&h).as_deref(), Some("t.o.k"));
+        let mut h = HeaderMap::new();
+        h.append(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer(&h), None);
+    }
+
+    #[test]
+    fn optional_json_accepts_empty() {
+        let b: RefreshBody = parse_optional_json(b"").unwrap_or_default();
+        assert!(b.refresh.is_none());
+        assert!(parse_optional_json::<RefreshBody>(b"{nope").is_err());
+        let b: Result<RefreshBody, _> = parse_optional_json(br#"{"refresh":"r"}"#);
+        assert_eq!(b.ok().and_then(|b| b.refresh).as_deref(), Some("r"));
+    }
+}

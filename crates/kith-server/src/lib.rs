@@ -1,0 +1,237 @@
+//! Kith's reference backend: a SimpleJWT-style auth API and the friends presence
+//! WebSocket, plus the fault switches tests need.
+//!
+//! Tests and the CLI start it in-process with [`spawn`] and drive it with the
+//! [`AdminHandle`]; the `kith-server` binary runs the same thing standalone.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kith_server::ServerError> {
+//! let server = kith_server::spawn(kith_server::ServerConfig::for_tests()).await?;
+//! let admin = server.admin();
+//! admin.create_user("alice", "pw")?;
+//! println!("{}", server.ws_url());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod admin;
+mod auth_api;
+mod clock;
+mod db;
+mod demo;
+mod error;
+mod jwt;
+mod state;
+mod ws;
+
+pub use admin::AdminHandle;
+pub use db::UserId;
+pub use demo::{DEMO_PASSWORD, DEMO_USER};
+pub use error::ServerError;
+pub use state::{Counters, RefreshMode};
+
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use axum::Router;
+use state::Shared;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// How long `shutdown` waits for HTTP connections to finish before cutting them off.
+const HTTP_DRAIN: Duration = Duration::from_secs(5);
+/// How long `shutdown` waits for sockets to finish their closing handshake.
+const SOCKET_DRAIN: Duration = Duration::from_secs(3);
+
+/// What to run: where to listen, token lifetimes, storage, demo data, admin access.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free one (see [`RunningServer::addr`]).
+    pub bind: SocketAddr,
+    /// Lifetime of access tokens.
+    pub access_ttl: Duration,
+    /// Lifetime of refresh tokens (each rotation issues a token with a full lifetime).
+    pub refresh_ttl: Duration,
+    /// SQLite file; `None` keeps everything in memory for this run only.
+    pub db_path: Option<PathBuf>,
+    /// Seed the demo world and keep changing statuses.
+    pub demo: bool,
+    /// Enables the `/admin/*` HTTP API with this bearer token (loopback peers only).
+    pub admin_token: Option<String>,
+}
+
+impl ServerConfig {
+    /// 127.0.0.1 on a free port, access tokens for 60 s, refresh tokens for a day,
+    /// in-memory database, no demo data, admin token `test-admin`.
+    pub fn for_tests() -> Self {
+        Self {
+            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            access_ttl: Duration::from_secs(60),
+            refresh_ttl: Duration::from_secs(24 * 3600),
+            db_path: None,
+            demo: false,
+            admin_token: Some("test-admin".to_owned()),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    /// The binary's defaults: 127.0.0.1:8000, 5 min access, 7 days refresh, in memory.
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000),
+            access_ttl: Duration::from_secs(5 * 60),
+            refresh_ttl: Duration::from_secs(7 * 24 * 3600),
+            db_path: None,
+            demo: false,
+            admin_token: None,
+        }
+    }
+}
+
+/// A server running on the current tokio runtime. Dropping it without [`shutdown`]
+/// still tells it to stop, but does not wait.
+///
+/// [`shutdown`]: RunningServer::shutdown
+pub struct RunningServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    serve: Option<JoinHandle<()>>,
+    demo: Option<JoinHandle<()>>,
+    tasks: Option<mpsc::Receiver<()>>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the database, binds the listener and starts serving in background tasks.
+pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    let db = db::Db::open(config.db_path.as_deref())?;
+    let secret = {
+        let mut store = db.lock();
+        store.prune_blacklist(clock::now_unix())?;
+        store.signing_secret()?
+    };
+    let (shared, tasks) = Shared::new(
+        db,
+        jwt::Keys::new(&secret),
+        config.access_ttl,
+        config.refresh_ttl,
+        config.admin_token.clone(),
+    );
+    let shared = Arc::new(shared);
+    if config.demo {
+        demo::seed(&shared)?;
+    }
+
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    let listener = listener.tap_io(|tcp| {
+        // Presence messages are small; do not let Nagle hold them back.
+        let _ = tcp.set_nodelay(true);
+    });
+    let app = router(&shared).into_make_service_with_connect_info::<SocketAddr>();
+    let mut stop = shared.shutdown.subscribe();
+    let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|down| *down).await;
+    });
+    let serve = tokio::spawn(async move {
+        if let Err(e) = serving.await {
+            tracing::error!(error = %e, "server stopped with an error");
+        }
+    });
+    let demo = config.demo.then(|| tokio::spawn(demo::run(shared.clone())));
+    tracing::info!(%addr, demo = config.demo, admin = config.admin_token.is_some(), "kith-server started");
+    Ok(RunningServer {
+        addr,
+        shared,
+        serve: Some(serve),
+        demo,
+        tasks: Some(tasks),
+    })
+}
+
+fn router(shared: &Arc<Shared>) -> Router {
+    Router::new()
+        .merge(auth_api::routes())
+        .route(ws::WS_PATH, get(ws::upgrade))
+        .route(ws::WS_PATH.trim_end_matches('/'), get(ws::upgrade))
+        .merge(admin::routes(shared))
+        .with_state(shared.clone())
+}
+
+impl RunningServer {
+    /// The address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://HOST:PORT`, with loopback in place of an unspecified bind address.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.connect_addr())
+    }
+
+    /// `ws://HOST:PORT/ws/friends/status/`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}{}", self.connect_addr(), ws::WS_PATH)
+    }
+
+    /// In-process control of this server.
+    pub fn admin(&self) -> AdminHandle {
+        AdminHandle::new(self.shared.clone())
+    }
+
+    /// Stops accepting, closes every socket with 1001 (silent ones are just dropped),
+    /// waits for them briefly and releases the port, which can be bound again at once.
+    pub async fn shutdown(mut self) {
+        self.shared.shutdown.send_replace(true);
+        self.shared.close_tasks();
+        if let Some(mut serve) = self.serve.take() {
+            if tokio::time::timeout(HTTP_DRAIN, &mut serve).await.is_err() {
+                tracing::warn!("HTTP connections did not finish in time, aborting them");
+                serve.abort();
+                let _ = serve.await;
+            }
+        }
+        if let Some(mut tasks) = self.tasks.take() {
+            // Ends when every socket task has dropped its sender.
+            if tokio::time::timeout(SOCKET_DRAIN, tasks.recv()).await.is_err() {
+                tracing::warn!("some sockets did not close in time");
+            }
+        }
+        if let Some(demo) = self.demo.take() {
+            demo.abort();
+            let _ = demo.await;
+        }
+        tracing::info!(addr = %self.addr, "kith-server stopped");
+    }
+
+    fn connect_addr(&self) -> SocketAddr {
+        let ip = match self.addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        SocketAddr::new(ip, self.addr.port())
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.shared.shutdown.send_replace(true);
+    }
+}

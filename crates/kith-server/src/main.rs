@@ -1,0 +1,79 @@
+//! `kith-server`: the reference backend as a standalone process, for the desktop app,
+//! `kith` and manual testing (`kith-server --demo`).
+
+use anyhow::Context;
+use clap::Parser;
+use kith_server::ServerConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tracing_subscriber::EnvFilter;
+
+/// Kith's reference backend: SimpleJWT-style auth API and the friends presence WebSocket.
+#[derive(Debug, Parser)]
+#[command(name = "kith-server", version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    bind: SocketAddr,
+    /// Access token lifetime (e.g. 30s, 5m).
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    access_ttl: Duration,
+    /// Refresh token lifetime (e.g. 1h, 7d).
+    #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+    refresh_ttl: Duration,
+    /// SQLite database file; without it everything is kept in memory.
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    /// Seed a `demo` user (password `demo`) with friends whose statuses keep changing.
+    #[arg(long)]
+    demo: bool,
+    /// Enable the /admin/* API (loopback only) with this bearer token.
+    #[arg(long, value_name = "TOKEN", env = "KITH_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = ServerConfig {
+        bind: args.bind,
+        access_ttl: args.access_ttl,
+        refresh_ttl: args.refresh_ttl,
+        db_path: args.db,
+        demo: args.demo,
+        admin_token: args.admin_token.filter(|t| !t.is_empty()),
+    };
+    let server = kith_server::spawn(config)
+        .await
+        .context("cannot start kith-server")?;
+    println!("kith-server listening on {}", server.http_url());
+    stop_signal().await?;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("cannot listen for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot listen for Ctrl-C")?;
+    Ok(())
+}

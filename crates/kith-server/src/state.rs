@@ -1,0 +1,357 @@
+//! The state every handler and socket shares: storage, keys, counters, fault switches and
+//! the channels that fan presence changes and admin commands out to open sockets.
+//!
+//! Presence changes are written and broadcast under the database lock, and a socket
+//! subscribes under the same lock while it reads its snapshot. That is the whole ordering
+//! argument: a subscriber sees exactly the changes with `seq` above its snapshot's, in order.
+
+use crate::clock::{now_unix, rfc3339};
+use crate::db::{Db, UserId, UserRow};
+use crate::error::ServerError;
+use crate::jwt::{Claims, Keys, TokenError, TokenType};
+use axum::extract::ws::Utf8Bytes;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, watch};
+
+/// Room for this many presence changes per socket before a slow socket is closed (1011).
+const EVENT_CAPACITY: usize = 65_536;
+
+/// How the refresh endpoint answers, switchable at run time to test client failure paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefreshMode {
+    /// Rotate as usual.
+    #[default]
+    Normal,
+    /// Answer every refresh with 401 `token_not_valid`.
+    Reject,
+    /// Answer every refresh with 500.
+    Fail500,
+}
+
+/// What the server has seen since it started (in-memory, not persisted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Successful logins.
+    pub logins: u64,
+    /// Failed logins (bad credentials).
+    pub logins_rejected: u64,
+    /// Requests to the refresh endpoint, whatever their outcome.
+    pub refreshes: u64,
+    /// Refresh requests answered 401 (including reuse and `RefreshMode::Reject`).
+    pub refresh_rejected: u64,
+    /// Refresh requests that presented an already blacklisted refresh token.
+    pub refresh_reuse: u64,
+    /// WebSocket connections that authenticated and got a snapshot.
+    pub connects_accepted: u64,
+    /// WebSocket connections refused: 401 on the upgrade, or auth_error/timeout on the
+    /// first message.
+    pub connects_rejected: u64,
+    /// Successful in-band re-authentications on open sockets.
+    pub inband_reauths: u64,
+    /// WebSocket connections open right now.
+    pub open_sockets: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct CounterCells {
+    pub logins: AtomicU64,
+    pub logins_rejected: AtomicU64,
+    pub refreshes: AtomicU64,
+    pub refresh_rejected: AtomicU64,
+    pub refresh_reuse: AtomicU64,
+    pub connects_accepted: AtomicU64,
+    pub connects_rejected: AtomicU64,
+    pub inband_reauths: AtomicU64,
+    pub open_sockets: AtomicU64,
+}
+
+impl CounterCells {
+    pub(crate) fn bump(cell: &AtomicU64) {
+        cell.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> Counters {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Counters {
+            logins: get(&self.logins),
+            logins_rejected: get(&self.logins_rejected),
+            refreshes: get(&self.refreshes),
+            refresh_rejected: get(&self.refresh_rejected),
+            refresh_reuse: get(&self.refresh_reuse),
+            connects_accepted: get(&self.connects_accepted),
+            connects_rejected: get(&self.connects_rejected),
+            inband_reauths: get(&self.inband_reauths),
+            open_sockets: get(&self.open_sockets),
+        }
+    }
+}
+
+/// Counts one open socket for as long as it lives.
+pub(crate) struct OpenSocket(Arc<Shared>);
+
+impl OpenSocket {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        CounterCells::bump(&shared.counters.open_sockets);
+        Self(shared)
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.0.counters.open_sockets.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One user's presence as sent on the wire (snapshot entry and `status_update` body).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Presence {
+    pub user_id: UserId,
+    pub username: String,
+    pub status: String,
+    pub last_seen: String,
+    pub seq: u64,
+}
+
+impl From<UserRow> for Presence {
+    fn from(row: UserRow) -> Self {
+        Self {
+            user_id: row.id,
+            username: row.username,
+            status: row.status,
+            last_seen: rfc3339(row.last_seen),
+            seq: row.seq,
+        }
+    }
+}
+
+/// What open sockets hear about the world.
+#[derive(Debug, Clone)]
+pub(crate) enum Event {
+    /// A status change; `text` is the ready-made `status_update` message.
+    Status { user_id: UserId, text: Utf8Bytes },
+    /// `a` and `b` became friends.
+    Friendship { a: UserId, b: UserId },
+}
+
+/// Admin commands addressed to every open socket.
+#[derive(Debug, Clone)]
+pub(crate) enum Control {
+    DropAll { code: u16, reason: String },
+}
+
+/// A socket's starting point: the snapshot and the subscription that continues it.
+pub(crate) struct Subscription {
+    pub seq: u64,
+    pub friends: Vec<Presence>,
+    pub friend_ids: HashSet<UserId>,
+    pub events: broadcast::Receiver<Event>,
+}
+
+pub(crate) struct Shared {
+    pub db: Db,
+    pub keys: Keys,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub admin_token: Option<String>,
+    pub counters: CounterCells,
+    refresh_mode: AtomicU8,
+    ws_reject_all: AtomicBool,
+    pub silent: watch::Sender<bool>,
+    pub shutdown: watch::Sender<bool>,
+    pub control: broadcast::Sender<Control>,
+    events: broadcast::Sender<Event>,
+    /// Every socket task holds a clone; shutdown drops this one and waits for the rest.
+    tasks: Mutex<Option<mpsc::Sender<()>>>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        db: Db,
+        keys: Keys,
+        access_ttl: Duration,
+        refresh_ttl: Duration,
+        admin_token: Option<String>,
+    ) -> (Self, mpsc::Receiver<()>) {
+        let (tasks_tx, tasks_rx) = mpsc::channel(1);
+        let shared = Self {
+            db,
+            keys,
+            access_ttl,
+            refresh_ttl,
+            admin_token,
+            counters: CounterCells::default(),
+            refresh_mode: AtomicU8::new(0),
+            ws_reject_all: AtomicBool::new(false),
+            silent: watch::Sender::new(false),
+            shutdown: watch::Sender::new(false),
+            control: broadcast::Sender::new(16),
+            events: broadcast::Sender::new(EVENT_CAPACITY),
+            tasks: Mutex::new(Some(tasks_tx)),
+        };
+        (shared, tasks_rx)
+    }
+
+    pub(crate) fn counters(&self) -> Counters {
+        self.counters.snapshot()
+    }
+
+    pub(crate) fn refresh_mode(&self) -> RefreshMode {
+        match self.refresh_mode.load(Ordering::Relaxed) {
+            1 => RefreshMode::Reject,
+            2 => RefreshMode::Fail500,
+            _ => RefreshMode::Normal,
+        }
+    }
+
+    pub(crate) fn set_refresh_mode(&self, mode: RefreshMode) {
+        let v = match mode {
+            RefreshMode::Normal => 0,
+            RefreshMode::Reject => 1,
+            RefreshMode::Fail500 => 2,
+        };
+        self.refresh_mode.store(v, Ordering::Relaxed);
+    }
+
+    pub(crate) fn ws_rejects_all(&self) -> bool {
+        self.ws_reject_all.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_ws_rejects_all(&self, on: bool) {
+        self.ws_reject_all.store(on, Ordering::Relaxed);
+    }
+
+    /// A token a socket task holds while it runs, or `None` once shutdown has begun.
+    pub(crate) fn task_token(&self) -> Option<mpsc::Sender<()>> {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .cloned()
+    }
+
+    /// Stops handing out task tokens.
+    pub(crate) fn close_tasks(&self) {
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    /// Checks an access token for a WebSocket: signature, expiry, type, the
+    /// `ws_auth_rejects_all` switch, and that the user still exists.
+    pub(crate) fn authenticate_ws(&self, token: &str) -> Result<Claims, TokenError> {
+        if self.ws_rejects_all() {
+            return Err(TokenError::Invalid);
+        }
+        let claims = self.keys.verify(token, TokenType::Access)?;
+        match self.db.lock().user_by_id(claims.user_id) {
+            Ok(Some(_)) => Ok(claims),
+            Ok(None) => Err(TokenError::Invalid),
+            Err(e) => {
+                tracing::error!(error = %e, "user lookup failed during WebSocket auth");
+                Err(TokenError::Invalid)
+            }
+        }
+    }
+
+    /// Creates a user (status "offline", last seen now).
+    pub(crate) fn create_user(&self, username: &str, password: &str) -> Result<UserId, ServerError> {
+        validate_name(username)?;
+        if password.is_empty() {
+            return Err(ServerError::InvalidInput("password is empty".into()));
+        }
+        self.db.lock().create_user(username, password, now_unix())
+    }
+
+    /// Makes two users (by name) friends of each other.
+    pub(crate) fn befriend(&self, a: &str, b: &str) -> Result<(), ServerError> {
+        if a == b {
+            return Err(ServerError::InvalidInput(
+                "a user cannot befriend themselves".into(),
+            ));
+        }
+        let mut db = self.db.lock();
+        let a_id = db
+            .user_by_name(a)?
+            .ok_or_else(|| ServerError::UnknownUser(a.to_owned()))?
+            .id;
+        let b_id = db
+            .user_by_name(b)?
+            .ok_or_else(|| ServerError::UnknownUser(b.to_owned()))?
+            .id;
+        if db.befriend(a_id, b_id)? {
+            // Sent under the lock, like status changes, so it is ordered with them.
+            let _ = self.events.send(Event::Friendship { a: a_id, b: b_id });
+        }
+        Ok(())
+    }
+
+    /// Sets a user's status (by name) and tells their friends. Returns the change's `seq`.
+    pub(crate) fn set_status(&self, username: &str, status: &str) -> Result<u64, ServerError> {
+        if status.is_empty() || status.len() > 64 {
+            return Err(ServerError::InvalidInput(
+                "status must be 1 to 64 bytes".into(),
+            ));
+        }
+        let mut db = self.db.lock();
+        let id = db
+            .user_by_name(username)?
+            .ok_or_else(|| ServerError::UnknownUser(username.to_owned()))?
+            .id;
+        let row = db.set_status(id, status, now_unix())?;
+        let seq = row.seq;
+        let presence = Presence::from(row);
+        let text = status_update_text(&presence);
+        // No receivers is fine: nobody is connected.
+        let _ = self.events.send(Event::Status { user_id: id, text });
+        drop(db);
+        tracing::debug!(user = username, status, seq, "status changed");
+        Ok(seq)
+    }
+
+    /// Subscribes to presence changes and reads the snapshot they continue from.
+    pub(crate) fn subscribe(&self, user: UserId) -> Result<Subscription, ServerError> {
+        let mut db = self.db.lock();
+        let events = self.events.subscribe();
+        let seq = db.current_seq()?;
+        let rows = db.friends_of(user)?;
+        drop(db);
+        let friend_ids = rows.iter().map(|r| r.id).collect();
+        Ok(Subscription {
+            seq,
+            friends: rows.into_iter().map(Presence::from).collect(),
+            friend_ids,
+            events,
+        })
+    }
+}
+
+fn status_update_text(p: &Presence) -> Utf8Bytes {
+    #[derive(Serialize)]
+    struct StatusUpdate<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        #[serde(flatten)]
+        presence: &'a Presence,
+    }
+    let msg = StatusUpdate {
+        kind: "status_update",
+        presence: p,
+    };
+    // Serialising plain strings and integers cannot fail; fall back to an empty object
+    // rather than panic if it ever did.
+    serde_json::to_string(&msg)
+        .unwrap_or_else(|_| "{}".to_owned())
+        .into()
+}
+
+fn validate_name(username: &str) -> Result<(), ServerError> {
+    if username.is_empty() || username.len() > 150 || username.chars().any(char::is_control) {
+        return Err(ServerError::InvalidInput(
+            "username must be 1 to 150 bytes without control characters".into(),
+        ));
+    }
+    Ok(())
+}
