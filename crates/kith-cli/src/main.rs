@@ -1,1 +1,308 @@
-fn main(){}
+//! `kith`: Kith's core in a terminal.
+//!
+//! `login` stores a session in the OS keyring, `watch` follows friends' presence as
+//! JSON lines (or readable lines with `--human`), `logout` ends the session on the
+//! server and in the keyring, `status` tells what is stored, and `demo` runs a
+//! reference server in-process and watches it, with no setup at all.
+
+mod output;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use kith_core::{
+    CredentialStore, KeyringStore, MemoryStore, Secret, ServerProfile, Session, SessionEvent,
+    TokenError, TokenManager,
+};
+
+#[derive(Parser)]
+#[command(name = "kith", version, about = "Friends' presence from your terminal")]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// Server profile (TOML). Without it, the SimpleJWT profile is used.
+    #[arg(long, global = true, env = "KITH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Server base URL; overrides the profile's `server`.
+    #[arg(long, global = true, env = "KITH_SERVER")]
+    server: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Log in and store the session in the OS keyring.
+    Login {
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input (one line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Follow friends' presence: one JSON object per line.
+    Watch {
+        /// Log in first instead of resuming the stored session.
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+        /// Readable lines instead of JSON.
+        #[arg(long)]
+        human: bool,
+    },
+    /// End the session: the server blacklists it and the keyring entry is removed.
+    Logout,
+    /// Show whether a session is stored for the server.
+    Status,
+    /// Start a demo server on 127.0.0.1 and watch it.
+    Demo {
+        #[arg(long)]
+        human: bool,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("kith: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("kith: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> Result<std::process::ExitCode> {
+    match cli.command {
+        Command::Login {
+            username,
+            password_stdin,
+        } => {
+            let profile = load_profile(&cli.server)?;
+            let password = read_password(password_stdin)?;
+            let tokens = TokenManager::new(profile, keyring()?)?;
+            tokens
+                .login(&username, password)
+                .await
+                .context("login failed")?;
+            println!(
+                "{}",
+                serde_json::json!({"event": "logged_in", "username": username, "server": tokens.account()})
+            );
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Watch {
+            username,
+            password_stdin,
+            human,
+        } => {
+            let profile = load_profile(&cli.server)?;
+            let store = keyring()?;
+            let session = match username {
+                Some(username) => {
+                    let password = read_password(password_stdin)?;
+                    Session::login(profile, store, &username, password)
+                        .await
+                        .context("login failed")?
+                }
+                None => match Session::resume(profile, store).await {
+                    Err(kith_core::SessionError::Token(TokenError::NotSignedIn)) => {
+                        bail!("no stored session: run `kith login` first, or pass --username and --password-stdin")
+                    }
+                    other => other?,
+                },
+            };
+            watch(session, human).await
+        }
+        Command::Logout => {
+            let profile = load_profile(&cli.server)?;
+            let tokens = TokenManager::new(profile, keyring()?)?;
+            match tokens.resume().await {
+                Ok(_) => {}
+                Err(TokenError::NotSignedIn) => {
+                    println!(
+                        "{}",
+                        serde_json::json!({"event": "logged_out", "was_signed_in": false})
+                    );
+                    return Ok(std::process::ExitCode::SUCCESS);
+                }
+                Err(error) => return Err(error.into()),
+            }
+            tokens.logout().await?;
+            println!(
+                "{}",
+                serde_json::json!({"event": "logged_out", "was_signed_in": true})
+            );
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Status => {
+            let profile = load_profile(&cli.server)?;
+            let store = keyring()?;
+            let tokens = TokenManager::new(profile, store.clone())?;
+            let status = match tokens.resume().await {
+                Ok(username) => serde_json::json!({
+                    "signed_in": true, "username": username, "server": tokens.account(), "store": store.describe()
+                }),
+                Err(TokenError::NotSignedIn) => serde_json::json!({
+                    "signed_in": false, "server": tokens.account(), "store": store.describe()
+                }),
+                Err(error) => return Err(error.into()),
+            };
+            println!("{status}");
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Demo { human } => demo(human).await,
+    }
+}
+
+fn load_profile(args: &ServerArgs) -> Result<ServerProfile> {
+    let mut profile = match &args.config {
+        Some(path) => ServerProfile::from_file(path)?,
+        None => ServerProfile::default(),
+    };
+    if let Some(server) = &args.server {
+        profile.server = server.clone();
+    }
+    profile.validate()?;
+    Ok(profile)
+}
+
+fn keyring() -> Result<Arc<dyn CredentialStore>> {
+    let store = KeyringStore::open()
+        .context("Kith keeps the session in the OS keyring and will not write it to a file")?;
+    Ok(Arc::new(store))
+}
+
+fn read_password(from_stdin: bool) -> Result<Secret> {
+    if !from_stdin {
+        bail!("pass --password-stdin and send the password on standard input");
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("cannot read the password from standard input")?;
+    let password = text.lines().next().unwrap_or("").to_string();
+    if password.is_empty() {
+        bail!("the password on standard input is empty");
+    }
+    Ok(Secret::new(password))
+}
+
+/// Prints events until Ctrl-C, SIGTERM or the end of the session.
+async fn watch(mut session: Session, human: bool) -> Result<std::process::ExitCode> {
+    let Some(mut events) = session.take_events() else {
+        bail!("the session's events were already taken");
+    };
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    let mut stdout = std::io::stdout().lock();
+    let mut ended = false;
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                let line = if human {
+                    Some(output::event_human(&event))
+                } else {
+                    output::event_json(&event).map(|v| v.to_string())
+                };
+                if let Some(line) = line {
+                    // A closed stdout (e.g. `| head`) ends the watch quietly.
+                    if writeln!(stdout, "{line}").and_then(|_| stdout.flush()).is_err() {
+                        break;
+                    }
+                }
+                if let SessionEvent::SessionEnded { .. } = event {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+    }
+    drop(stdout);
+    session.stop().await;
+    Ok(if ended {
+        std::process::ExitCode::from(2)
+    } else {
+        std::process::ExitCode::SUCCESS
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn demo(human: bool) -> Result<std::process::ExitCode> {
+    let mut config = kith_server::ServerConfig::for_tests();
+    config.demo = true;
+    config.admin_token = None;
+    config.access_ttl = std::time::Duration::from_secs(60);
+    let server = kith_server::spawn(config)
+        .await
+        .context("cannot start the demo server")?;
+    eprintln!(
+        "kith demo: server on {} — signed in as demo; Ctrl-C to quit",
+        server.http_url()
+    );
+    let profile = ServerProfile::simplejwt(server.http_url());
+    // The demo keeps its session in memory: nothing to set up, nothing left behind.
+    let session = Session::login(
+        profile,
+        Arc::new(MemoryStore::new()),
+        "demo",
+        Secret::new("demo"),
+    )
+    .await
+    .context("cannot sign in to the demo server")?;
+    let code = watch(session, human).await;
+    server.shutdown().await;
+    code
+}

@@ -147,9 +147,14 @@ pub async fn next(ws: &mut Ws, within: Duration) -> Option<Next> {
                     return Next::Json(serde_json::from_str(t.as_str()).expect("server sent JSON"))
                 }
                 Some(Ok(Message::Close(frame))) => {
+                    // Keep reading so tungstenite sends our half of the closing handshake.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                        while ws.next().await.is_some() {}
+                    })
+                    .await;
                     return Next::Closed(
                         frame.map(|f| (u16::from(f.code), f.reason.as_str().to_owned())),
-                    )
+                    );
                 }
                 Some(Ok(Message::Binary(_))) => panic!("server sent a binary frame"),
                 Some(Ok(_)) => continue,

@@ -1,0 +1,179 @@
+//! How `kith watch` prints session events: one JSON object per line, or readable
+//! lines with `--human`. Pure functions, so the format is tested without a terminal.
+//! No event carries a token, so nothing printed here can leak one.
+
+use kith_core::{ChangeCause, ConnectionState, SessionEvent};
+use serde_json::{json, Value};
+
+/// The JSON line for an event, or `None` for events `watch` does not print.
+pub fn event_json(event: &SessionEvent) -> Option<Value> {
+    Some(match event {
+        SessionEvent::State(change) => {
+            let retry_in_ms = match change.to {
+                ConnectionState::Reconnecting { retry_in_ms, .. } => Some(retry_in_ms),
+                _ => change.retry_in.map(|d| d.as_millis() as u64),
+            };
+            let attempt = match change.to {
+                ConnectionState::Connecting { attempt }
+                | ConnectionState::Authenticating { attempt }
+                | ConnectionState::Reconnecting { attempt, .. } => Some(attempt),
+                _ => None,
+            };
+            json!({
+                "event": "state",
+                "state": change.to.name(),
+                "reason": change.reason.code(),
+                "detail": change.reason.to_string(),
+                "retry_in_ms": retry_in_ms,
+                "attempt": attempt,
+            })
+        }
+        SessionEvent::Presence(change) => json!({
+            "event": "presence",
+            "user_id": change.user_id,
+            "username": change.username,
+            "status": change.to,
+            "previous": change.from,
+            "last_seen": change.last_seen,
+            "cause": cause_name(change.cause),
+        }),
+        SessionEvent::Resynced { friends, online } => json!({
+            "event": "resynced",
+            "friends": friends,
+            "online": online,
+        }),
+        SessionEvent::TokenRefreshed { expires_in } => json!({
+            "event": "token_refreshed",
+            "expires_in_s": expires_in.as_secs(),
+        }),
+        SessionEvent::RefreshDeferred { reason, retry_in } => json!({
+            "event": "refresh_deferred",
+            "reason": reason,
+            "retry_in_ms": retry_in.as_millis() as u64,
+        }),
+        SessionEvent::SessionEnded { reason } => json!({
+            "event": "session_ended",
+            "reason": reason.as_str(),
+        }),
+    })
+}
+
+fn cause_name(cause: ChangeCause) -> &'static str {
+    match cause {
+        ChangeCause::Live => "live",
+        ChangeCause::Resync => "resync",
+    }
+}
+
+/// A readable line for an event.
+pub fn event_human(event: &SessionEvent) -> String {
+    match event {
+        SessionEvent::State(change) => match &change.to {
+            ConnectionState::Reconnecting { retry_in_ms, .. } => format!(
+                "● reconnecting in {:.1} s ({})",
+                *retry_in_ms as f64 / 1000.0,
+                change.reason
+            ),
+            ConnectionState::SignedOut { reason } => {
+                format!("● signed out: {}", reason.as_str().replace('_', " "))
+            }
+            other => format!("● {} ({})", other.name().replace('_', " "), change.reason),
+        },
+        SessionEvent::Presence(change) => {
+            let name = if change.username.is_empty() {
+                change.user_id.to_string()
+            } else {
+                change.username.clone()
+            };
+            let quiet = if change.cause == ChangeCause::Resync {
+                " (resync)"
+            } else {
+                ""
+            };
+            match (&change.from, &change.to) {
+                (_, None) => format!("  {name} is no longer a friend{quiet}"),
+                (None, Some(to)) => format!("  {name} is {to}{quiet}"),
+                (Some(from), Some(to)) => format!("  {name}: {from} → {to}{quiet}"),
+            }
+        }
+        SessionEvent::Resynced { friends, online } => {
+            format!("  {online} of {friends} friends online")
+        }
+        SessionEvent::TokenRefreshed { expires_in } => {
+            format!("  token refreshed, valid for {} s", expires_in.as_secs())
+        }
+        SessionEvent::RefreshDeferred { reason, retry_in } => format!(
+            "  token refresh failed ({reason}); retrying in {:.1} s",
+            retry_in.as_secs_f64()
+        ),
+        SessionEvent::SessionEnded { reason } => {
+            format!("● session ended: {}", reason.as_str().replace('_', " "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kith_core::{EndReason, FriendId, PresenceChange, Reason, StateChange};
+    use std::time::Duration;
+
+    #[test]
+    fn state_lines_carry_reason_and_retry() {
+        let event = SessionEvent::State(StateChange {
+            from: ConnectionState::Connected,
+            to: ConnectionState::Reconnecting {
+                attempt: 2,
+                retry_in_ms: 750,
+            },
+            reason: Reason::KeepaliveTimeout,
+            retry_in: Some(Duration::from_millis(750)),
+        });
+        let line = event_json(&event).unwrap();
+        assert_eq!(line["event"], "state");
+        assert_eq!(line["state"], "reconnecting");
+        assert_eq!(line["reason"], "keepalive_timeout");
+        assert_eq!(line["retry_in_ms"], 750);
+        assert_eq!(
+            event_human(&event),
+            "● reconnecting in 0.8 s (keepalive timeout)"
+        );
+    }
+
+    #[test]
+    fn presence_lines_name_previous_and_cause() {
+        let event = SessionEvent::Presence(PresenceChange {
+            user_id: FriendId::from(7),
+            username: "alice".into(),
+            from: Some("offline".into()),
+            to: Some("online".into()),
+            last_seen: None,
+            cause: ChangeCause::Resync,
+        });
+        let line = event_json(&event).unwrap();
+        assert_eq!(line["user_id"], "7");
+        assert_eq!(line["status"], "online");
+        assert_eq!(line["previous"], "offline");
+        assert_eq!(line["cause"], "resync");
+        assert_eq!(event_human(&event), "  alice: offline → online (resync)");
+    }
+
+    #[test]
+    fn session_end_and_refresh_lines() {
+        let ended = event_json(&SessionEvent::SessionEnded {
+            reason: EndReason::SessionExpired,
+        })
+        .unwrap();
+        assert_eq!(ended["reason"], "session_expired");
+        let refreshed = event_json(&SessionEvent::TokenRefreshed {
+            expires_in: Duration::from_secs(300),
+        })
+        .unwrap();
+        assert_eq!(refreshed["expires_in_s"], 300);
+        assert_eq!(
+            refreshed.as_object().unwrap().len(),
+            2,
+            "nothing but the expiry"
+        );
+    }
+}
