@@ -39,6 +39,9 @@ pub const AUTH_CLOSE_CODES: &[u16] = &[1008, 4001, 4401];
 pub const FORBIDDEN_CLOSE_CODE: u16 = 4403;
 /// Normal closure.
 pub const NORMAL_CLOSE: u16 = 1000;
+/// An auth close this close to the token's expiry is the server enforcing expiry
+/// (clocks and JWT timestamps are only good to the second), not a rejection.
+pub const EXPIRY_TOLERANCE: Duration = Duration::from_secs(1);
 
 /// The connection's public state, as the UI shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -803,7 +806,7 @@ impl ConnectionMachine {
             }
             Some(code) if AUTH_CLOSE_CODES.contains(&code) => {
                 let was_live = primary.phase == Phase::Live;
-                let token_expired = now >= primary.token_expires_at;
+                let token_expired = now + EXPIRY_TOLERANCE >= primary.token_expires_at;
                 if was_live && token_expired {
                     // The server enforced expiry on a socket whose token ran out before a
                     // handover could finish. Not a rejection: reconnect now with a fresh token.

@@ -40,13 +40,23 @@ pub fn token_timing(
     received_wall: SystemTime,
     policy: &RefreshPolicy,
 ) -> TokenTiming {
-    let local_secs = unix_secs(received_wall);
-    // The server's "now": its Date header, else the token's iat (just issued), else ours.
-    let server_now = server_date
-        .map(unix_secs)
+    let local = since_epoch(received_wall);
+    // The server's "now" to the second: its Date header, else the token's iat (just
+    // issued), else our own clock.
+    let anchor_secs = server_date
+        .map(|date| since_epoch(date).as_secs())
         .or(claims.iat)
-        .unwrap_or(local_secs);
-    let remaining = Duration::from_secs(claims.exp.saturating_sub(server_now));
+        .unwrap_or(local.as_secs());
+    let anchor = Duration::from_secs(anchor_secs);
+    // Both sources are whole seconds. When our clock falls inside the server's second,
+    // it agrees with the server and gives sub-second precision. Otherwise it is wrong:
+    // assume the server is at the end of its second, so expiry is never overestimated.
+    let server_now = if local >= anchor && local < anchor + Duration::from_secs(1) {
+        local
+    } else {
+        anchor + Duration::from_secs(1)
+    };
+    let remaining = Duration::from_secs(claims.exp).saturating_sub(server_now);
     let lifetime = match claims.iat {
         Some(iat) => Duration::from_secs(claims.exp.saturating_sub(iat)),
         None => remaining,
@@ -58,7 +68,7 @@ pub fn token_timing(
         expires_at: received_at + remaining,
         refresh_at: received_at + refresh_in,
         expires_wall: received_wall + remaining,
-        skew_secs: server_now as i64 - local_secs as i64,
+        skew_secs: anchor_secs as i64 - local.as_secs() as i64,
     }
 }
 
@@ -90,10 +100,8 @@ pub fn rebase_after_wake(
     }
 }
 
-fn unix_secs(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+fn since_epoch(time: SystemTime) -> Duration {
+    time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO)
 }
 
 #[cfg(test)]
@@ -165,12 +173,33 @@ mod tests {
         // Local clock two hours ahead, then two hours behind.
         let ahead = token_timing(claims, Some(at(1_000_000)), now, at(1_007_200), &policy);
         let behind = token_timing(claims, Some(at(1_000_000)), now, at(992_800), &policy);
-        assert_eq!(right.refresh_at, ahead.refresh_at);
-        assert_eq!(right.refresh_at, behind.refresh_at);
+        assert_eq!(right.refresh_at - now, Duration::from_secs(45));
+        // A wrong clock can't be trusted below the second: at most 1 s earlier, never later.
+        assert_eq!(ahead.refresh_at, behind.refresh_at);
+        assert_eq!(right.refresh_at - ahead.refresh_at, Duration::from_secs(1));
         assert_eq!(ahead.skew_secs, -7_200);
         assert_eq!(behind.skew_secs, 7_200);
         // The wall-clock expiry moves with the local clock, so it stays consistent.
-        assert_eq!(ahead.expires_wall, at(1_007_260));
+        assert_eq!(ahead.expires_wall, at(1_007_259));
+    }
+
+    #[test]
+    fn a_correct_clock_gives_sub_second_precision() {
+        let now = Instant::now();
+        // Issued at 1000.7 s server time: iat and Date both say 1000.
+        let received = at(1_000) + Duration::from_millis(700);
+        let timing = token_timing(
+            TokenClaims {
+                exp: 1_002,
+                iat: Some(1_000),
+            },
+            Some(at(1_000)),
+            now,
+            received,
+            &RefreshPolicy::default(),
+        );
+        assert_eq!(timing.expires_at - now, Duration::from_millis(1_300));
+        assert_eq!(timing.refresh_at - now, Duration::from_millis(800));
     }
 
     #[test]

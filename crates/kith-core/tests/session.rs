@@ -1,0 +1,407 @@
+//! A real session against the reference server on 127.0.0.1: token churn with
+//! make-before-break handovers, restarts, half-open peers, rejected tokens, failing
+//! refreshes, logout. Nothing is mocked: HTTP and WebSocket go over real sockets.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use kith_core::token::{AuthClient, AuthError, CredentialStore};
+use kith_core::{
+    ChangeCause, ConnectionState, EndReason, MemoryStore, Reason, SessionEvent, TokenManager,
+};
+use kith_server::{RefreshMode, ServerConfig};
+
+/// Live status changes of `friend`, in arrival order.
+fn live_statuses(log: &EventLog, friend: &str) -> Vec<String> {
+    log.seen
+        .iter()
+        .filter_map(|(_, e)| match e {
+            SessionEvent::Presence(change)
+                if change.username == friend && change.cause == ChangeCause::Live =>
+            {
+                change.to.clone()
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_second_tokens_for_thirty_seconds_lose_and_duplicate_nothing() {
+    let (server, admin) = start_server(config_with_ttl(Duration::from_secs(2))).await;
+    let store = MemoryStore::new();
+    let (session, mut log) = login(fast_profile(&server), &store).await;
+    log.wait_for("the first snapshot", Duration::from_secs(5), |e| {
+        matches!(e, SessionEvent::Resynced { .. })
+    })
+    .await;
+
+    // Every status is unique, so a lost update shows as a gap and a duplicate as a repeat.
+    let started = Instant::now();
+    let mut sent = Vec::new();
+    let mut i = 0u32;
+    while started.elapsed() < Duration::from_secs(30) {
+        i += 1;
+        let status = format!("s{i}");
+        admin.set_status("alice", &status).expect("set status");
+        sent.push(status);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let last = sent.last().cloned().unwrap_or_default();
+    log.wait_for(
+        "the last update",
+        Duration::from_secs(5),
+        |e| matches!(e, SessionEvent::Presence(c) if c.to.as_deref() == Some(last.as_str())),
+    )
+    .await;
+    let received = live_statuses(&log, "alice");
+    assert_eq!(received.len(), sent.len(), "every update exactly once");
+    assert_eq!(received, sent, "in order, none missing, none repeated");
+
+    let counters = admin.counters();
+    assert_eq!(counters.refresh_reuse, 0, "no refresh token was sent twice");
+    // 2 s tokens refresh 0.5 s ahead of expiry: about every 1.5 s.
+    let refreshes = session.tokens().refresh_requests();
+    assert!(
+        (15..=25).contains(&refreshes),
+        "expected about 20 refreshes in 30 s, got {refreshes}"
+    );
+    assert_eq!(counters.refreshes, refreshes);
+    // Each refresh was a handover, never a reconnect.
+    let states = log.states();
+    assert!(
+        !states
+            .iter()
+            .any(|s| matches!(s, ConnectionState::Reconnecting { .. })),
+        "no reconnects: {states:?}"
+    );
+    let handovers = log
+        .seen
+        .iter()
+        .filter(|(_, e)| matches!(e, SessionEvent::State(c) if c.reason == Reason::Handover))
+        .count() as u64;
+    assert!(
+        handovers + 2 >= refreshes,
+        "{handovers} handovers for {refreshes} refreshes"
+    );
+    // Rotated refresh tokens were persisted every time.
+    assert_eq!(store.save_count() as u64, refreshes + 1);
+    session.stop().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_fresh_token_calls_share_one_refresh() {
+    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let store = MemoryStore::new();
+    let tokens = TokenManager::new(fast_profile(&server), Arc::new(store.clone())).unwrap();
+    tokens
+        .login(USER, kith_core::Secret::new(PASSWORD))
+        .await
+        .unwrap();
+    // A second manager resumes from the store: it holds a refresh token and no access token.
+    let resumed = TokenManager::new(fast_profile(&server), Arc::new(store.clone())).unwrap();
+    resumed.resume().await.unwrap();
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let tokens = resumed.clone();
+            tokio::spawn(async move { tokens.fresh_token().await })
+        })
+        .collect();
+    let mut generations = HashSet::new();
+    for call in calls {
+        let token = call.await.unwrap().expect("fresh token");
+        generations.insert(token.generation);
+    }
+    assert_eq!(generations.len(), 1, "everyone got the same token");
+    assert_eq!(resumed.refresh_requests(), 1);
+    assert_eq!(admin.counters().refreshes, 1);
+    assert_eq!(admin.counters().refresh_reuse, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_restart_reconnects_within_the_backoff_bound_and_keeps_the_session() {
+    let dir = tempdir();
+    let mut config = ServerConfig::for_tests();
+    config.db_path = Some(dir.join("kith.sqlite"));
+    let (server, _admin) = start_server(config.clone()).await;
+    let profile = fast_profile(&server);
+    let store = MemoryStore::new();
+    let (session, mut log) = login(profile.clone(), &store).await;
+    log.wait_for_state("connected", Duration::from_secs(5))
+        .await;
+
+    let addr = server.addr();
+    server.shutdown().await;
+    log.wait_for_state("reconnecting", Duration::from_secs(5))
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    config.bind = addr;
+    let restarted = kith_server::spawn(config)
+        .await
+        .expect("restart on the same port");
+    let accepting_again = Instant::now();
+    let connected = log
+        .wait_for_state("connected", Duration::from_secs(10))
+        .await;
+    let took = connected.duration_since(accepting_again);
+    // The retry delay never exceeds the cap, plus the connect itself.
+    assert!(
+        took <= profile.reconnect.cap + Duration::from_secs(1),
+        "reconnected {took:?} after the server came back"
+    );
+    // Same session: a live update flows without signing in again.
+    restarted.admin().set_status("bob", "busy").unwrap();
+    log.wait_for("bob's update", Duration::from_secs(5), |e| {
+        matches!(e, SessionEvent::Presence(c) if c.username == "bob" && c.to.as_deref() == Some("busy"))
+    })
+    .await;
+    assert!(!log
+        .seen
+        .iter()
+        .any(|(_, e)| matches!(e, SessionEvent::SessionEnded { .. })));
+    session.stop().await;
+    restarted.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_open_server_is_detected_within_the_bound_then_reconnected() {
+    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let profile = fast_profile(&server);
+    let bound = profile.socket.ping_interval + profile.socket.dead_grace;
+    let (session, mut log) = login(profile, &MemoryStore::new()).await;
+    log.wait_for_state("connected", Duration::from_secs(5))
+        .await;
+
+    admin.set_silent(true);
+    let silent_since = Instant::now();
+    let detected = log
+        .wait_for(
+            "keepalive timeout",
+            Duration::from_secs(10),
+            |e| matches!(e, SessionEvent::State(c) if c.reason == Reason::KeepaliveTimeout),
+        )
+        .await;
+    let took = detected.duration_since(silent_since);
+    assert!(
+        took <= bound + Duration::from_millis(500),
+        "detected after {took:?}, bound {bound:?}"
+    );
+    admin.set_silent(false);
+    log.wait_for_state("connected", Duration::from_secs(10))
+        .await;
+    session.stop().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_rejecting_every_token_gets_one_forced_refresh_then_signs_out() {
+    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    admin.set_ws_auth_rejects_all(true);
+    let store = MemoryStore::new();
+    let (session, mut log) = login(fast_profile(&server), &store).await;
+    log.wait_for_state("signed_out", Duration::from_secs(10))
+        .await;
+    log.drain_for(Duration::from_secs(2)).await;
+
+    let counters = admin.counters();
+    assert!(counters.connects_rejected <= 2, "{counters:?}");
+    assert_eq!(counters.connects_accepted, 0);
+    assert_eq!(session.tokens().refresh_requests(), 1, "one forced refresh");
+    assert_eq!(
+        session.state(),
+        ConnectionState::SignedOut {
+            reason: EndReason::AuthRejected
+        }
+    );
+    assert!(log.seen.iter().any(|(_, e)| matches!(
+        e,
+        SessionEvent::SessionEnded {
+            reason: EndReason::AuthRejected
+        }
+    )));
+    assert_eq!(
+        store.load(session.tokens().account()).unwrap(),
+        None,
+        "credentials are cleared"
+    );
+    session.stop().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_failing_with_500_keeps_the_session_and_resumes_after_recovery() {
+    let (server, admin) = start_server(config_with_ttl(Duration::from_secs(2))).await;
+    let store = MemoryStore::new();
+    let (session, mut log) = login(fast_profile(&server), &store).await;
+    log.wait_for_state("connected", Duration::from_secs(5))
+        .await;
+
+    admin.set_refresh_mode(RefreshMode::Fail500);
+    log.wait_for("a deferred refresh", Duration::from_secs(5), |e| {
+        matches!(e, SessionEvent::RefreshDeferred { .. })
+    })
+    .await;
+    // The token runs out; the server closes the socket; Kith keeps trying without logging out.
+    log.wait_for_state("reconnecting", Duration::from_secs(10))
+        .await;
+    log.drain_for(Duration::from_secs(3)).await;
+    assert!(store.load(session.tokens().account()).unwrap().is_some());
+
+    admin.set_refresh_mode(RefreshMode::Normal);
+    log.wait_for_state("connected", Duration::from_secs(10))
+        .await;
+    assert!(!log
+        .seen
+        .iter()
+        .any(|(_, e)| matches!(e, SessionEvent::SessionEnded { .. })));
+    assert_eq!(admin.counters().refresh_reuse, 0);
+    session.stop().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_refresh_ends_the_session_once() {
+    let (server, admin) = start_server(config_with_ttl(Duration::from_secs(2))).await;
+    let store = MemoryStore::new();
+    let (session, mut log) = login(fast_profile(&server), &store).await;
+    log.wait_for_state("connected", Duration::from_secs(5))
+        .await;
+    admin.set_refresh_mode(RefreshMode::Reject);
+    log.wait_for("session end", Duration::from_secs(10), |e| {
+        matches!(
+            e,
+            SessionEvent::SessionEnded {
+                reason: EndReason::SessionExpired
+            }
+        )
+    })
+    .await;
+    log.drain_for(Duration::from_secs(3)).await;
+    assert_eq!(
+        admin.counters().refreshes,
+        1,
+        "no retry of a rejected refresh"
+    );
+    assert_eq!(
+        session.state(),
+        ConnectionState::SignedOut {
+            reason: EndReason::SessionExpired
+        }
+    );
+    assert_eq!(store.load(session.tokens().account()).unwrap(), None);
+    session.stop().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_after_a_drop_resyncs_and_marks_changes_as_resync() {
+    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let (session, mut log) = login(fast_profile(&server), &MemoryStore::new()).await;
+    log.wait_for("the first snapshot", Duration::from_secs(5), |e| {
+        matches!(e, SessionEvent::Resynced { .. })
+    })
+    .await;
+    // Silence the server so the change made meanwhile is only learned from the resync.
+    admin.set_silent(true);
+    admin.set_status("carol", "online").unwrap();
+    log.wait_for_state("reconnecting", Duration::from_secs(10))
+        .await;
+    admin.set_silent(false);
+    session.reconnect_now();
+    log.wait_for("carol via resync", Duration::from_secs(10), |e| {
+        matches!(e, SessionEvent::Presence(c) if c.username == "carol" && c.to.as_deref() == Some("online"))
+    })
+    .await;
+    let carol = log
+        .seen
+        .iter()
+        .rev()
+        .find_map(|(_, e)| match e {
+            SessionEvent::Presence(c) if c.username == "carol" => Some(c.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(carol.cause, ChangeCause::Resync);
+    assert_eq!(carol.from.as_deref(), Some("offline"));
+    session.stop().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_closes_cleanly_and_never_reconnects() {
+    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let (session, mut log) = login(fast_profile(&server), &MemoryStore::new()).await;
+    log.wait_for_state("connected", Duration::from_secs(5))
+        .await;
+    assert_eq!(admin.counters().open_sockets, 1);
+    session.stop().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(admin.counters().open_sockets, 0);
+    let accepted = admin.counters().connects_accepted;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(admin.counters().connects_accepted, accepted);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_blacklists_the_refresh_token_and_clears_the_store() {
+    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let store = MemoryStore::new();
+    let (session, mut log) = login(fast_profile(&server), &store).await;
+    log.wait_for_state("connected", Duration::from_secs(5))
+        .await;
+    let account = session.tokens().account().to_string();
+    let stored = store.load(&account).unwrap().expect("stored after login");
+    session.logout().await.unwrap();
+    assert_eq!(store.load(&account).unwrap(), None);
+    let client = AuthClient::new(fast_profile(&server)).unwrap();
+    let reuse = client.refresh(&stored.refresh).await;
+    assert!(
+        matches!(reuse, Err(AuthError::Rejected { .. })),
+        "{reuse:?}"
+    );
+    assert_eq!(admin.counters().refresh_reuse, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_credentials_are_a_clear_error_with_no_retry() {
+    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let result = kith_core::Session::login(
+        fast_profile(&server),
+        Arc::new(MemoryStore::new()),
+        USER,
+        kith_core::Secret::new("wrong"),
+    )
+    .await;
+    let Err(error) = result else {
+        panic!("login with a wrong password succeeded")
+    };
+    let text = error.to_string();
+    assert!(text.contains("401"), "{text}");
+    assert!(
+        !text.contains("wrong"),
+        "the password is not echoed: {text}"
+    );
+    assert_eq!(admin.counters().logins_rejected, 1);
+    server.shutdown().await;
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "kith-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
