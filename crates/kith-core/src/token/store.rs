@@ -124,8 +124,18 @@ pub const KEYRING_SERVICE: &str = "kith";
 /// The OS keyring: Secret Service on Linux, Keychain on macOS, Credential Manager on
 /// Windows.
 pub struct KeyringStore {
-    store: Arc<keyring_core::CredentialStore>,
+    /// Always `Some` until dropped; see the `Drop` impl.
+    store: Option<Arc<keyring_core::CredentialStore>>,
     service: String,
+}
+
+impl Drop for KeyringStore {
+    fn drop(&mut self) {
+        // Dropping the platform store closes its D-Bus proxies with a blocking call.
+        if let Some(store) = self.store.take() {
+            off_runtime(move || drop(store));
+        }
+    }
 }
 
 impl KeyringStore {
@@ -138,21 +148,36 @@ impl KeyringStore {
     pub fn open_with_service(service: &str) -> Result<Self, StoreError> {
         let store = platform_store()?;
         Ok(KeyringStore {
-            store,
+            store: Some(store),
             service: service.to_string(),
         })
     }
 
     fn entry(&self, account: &str) -> Result<keyring_core::Entry, StoreError> {
-        self.store
-            .build(&self.service, account, None)
-            .map_err(map_keyring_error)
+        let store = self
+            .store
+            .as_ref()
+            .ok_or_else(|| StoreError::Backend("keyring store already closed".into()))?;
+        off_runtime(|| store.build(&self.service, account, None)).map_err(map_keyring_error)
     }
+}
+
+/// Runs a blocking keyring call where it may block. The platform stores drive D-Bus
+/// with their own `block_on`, which panics on a thread that belongs to a tokio runtime;
+/// there, the call moves to a short-lived plain thread.
+fn off_runtime<T: Send>(call: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return call();
+    }
+    std::thread::scope(|scope| match scope.spawn(call).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
 }
 
 #[cfg(target_os = "linux")]
 fn platform_store() -> Result<Arc<keyring_core::CredentialStore>, StoreError> {
-    let store = zbus_secret_service_keyring_store::Store::new().map_err(|error| {
+    let store = off_runtime(zbus_secret_service_keyring_store::Store::new).map_err(|error| {
         StoreError::NoKeyring(format!(
             "the Secret Service (e.g. gnome-keyring) is not reachable on D-Bus: {error}"
         ))
@@ -179,7 +204,8 @@ fn map_keyring_error(error: keyring_core::Error) -> StoreError {
 
 impl CredentialStore for KeyringStore {
     fn load(&self, account: &str) -> Result<Option<StoredCredentials>, StoreError> {
-        match self.entry(account)?.get_password() {
+        let entry = self.entry(account)?;
+        match off_runtime(|| entry.get_password()) {
             Ok(text) => StoredCredentials::decode(&text).map(Some),
             Err(keyring_core::Error::NoEntry) => Ok(None),
             Err(error) => Err(map_keyring_error(error)),
@@ -187,13 +213,14 @@ impl CredentialStore for KeyringStore {
     }
 
     fn save(&self, account: &str, credentials: &StoredCredentials) -> Result<(), StoreError> {
-        self.entry(account)?
-            .set_password(&credentials.encode())
-            .map_err(map_keyring_error)
+        let entry = self.entry(account)?;
+        let encoded = credentials.encode();
+        off_runtime(|| entry.set_password(&encoded)).map_err(map_keyring_error)
     }
 
     fn clear(&self, account: &str) -> Result<(), StoreError> {
-        match self.entry(account)?.delete_credential() {
+        let entry = self.entry(account)?;
+        match off_runtime(|| entry.delete_credential()) {
             Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
             Err(error) => Err(map_keyring_error(error)),
         }

@@ -1,0 +1,165 @@
+//! The `kith` binary end to end: login into the real OS keyring, status, watch as JSON
+//! lines with a live update, a clean stop on SIGTERM (close 1000), logout.
+//! The server is the reference server on 127.0.0.1. Needs a D-Bus session with an
+//! unlocked Secret Service, so it is `#[ignore]`d in a plain `cargo test` and run by
+//! `cargo xtask test` inside `dbus-run-session`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kith_server::ServerConfig;
+
+fn kith(server: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kith"));
+    command.args(["--server", server]);
+    command
+}
+
+fn run_with_stdin(mut command: Command, stdin: &str) -> (bool, String, String) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kith runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write password");
+    let output = child.wait_with_output().expect("kith finishes");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a D-Bus session with an unlocked Secret Service; run by `cargo xtask test`"]
+async fn login_status_watch_logout_through_the_keyring() {
+    let server = kith_server::spawn(ServerConfig::for_tests())
+        .await
+        .expect("server");
+    let admin = server.admin();
+    admin.create_user("me", "pw").unwrap();
+    admin.create_user("alice", "pw").unwrap();
+    admin.befriend("me", "alice").unwrap();
+    let url = server.http_url();
+
+    // A wrong password: clear error, nothing stored.
+    let mut login = kith(&url);
+    login.args(["login", "--username", "me", "--password-stdin"]);
+    let (ok, _, stderr) = run_with_stdin(login, "nope\n");
+    assert!(!ok);
+    assert!(stderr.contains("401"), "{stderr}");
+
+    let mut login = kith(&url);
+    login.args(["login", "--username", "me", "--password-stdin"]);
+    let (ok, stdout, stderr) = run_with_stdin(login, "pw\n");
+    assert!(ok, "login failed: {stderr}");
+    assert!(stdout.contains("logged_in"), "{stdout}");
+
+    let status = kith(&url).arg("status").output().unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["signed_in"], true);
+    assert_eq!(status["username"], "me");
+
+    // watch resumes the stored session.
+    let mut watch = kith(&url)
+        .arg("watch")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = watch.stdout.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let mut wait_line = |what: &str, pred: &dyn Fn(&serde_json::Value) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = lines_rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no {what} line; got {lines:#?}"));
+            let value: serde_json::Value =
+                serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+            lines.push(line);
+            if pred(&value) {
+                return;
+            }
+        }
+    };
+    wait_line("connected", &|v| {
+        v["event"] == "state" && v["state"] == "connected"
+    });
+    wait_line("alice's snapshot", &|v| {
+        v["event"] == "presence" && v["username"] == "alice" && v["cause"] == "resync"
+    });
+    admin.set_status("alice", "online").unwrap();
+    wait_line("alice online", &|v| {
+        v["event"] == "presence"
+            && v["username"] == "alice"
+            && v["status"] == "online"
+            && v["previous"] == "offline"
+            && v["cause"] == "live"
+    });
+    assert_eq!(admin.counters().open_sockets, 1);
+
+    // SIGTERM: a clean stop with close 1000.
+    unsafe {
+        libc::kill(watch.id() as i32, libc::SIGTERM);
+    }
+    let exit = watch.wait().unwrap();
+    assert!(exit.success(), "watch exited with {exit:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(admin.counters().open_sockets, 0);
+    for line in &lines {
+        assert!(!line.contains("eyJ"), "a token was printed: {line}");
+    }
+
+    let logout = kith(&url).arg("logout").output().unwrap();
+    assert!(logout.status.success());
+    let status = kith(&url).arg("status").output().unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["signed_in"], false);
+    server.shutdown().await;
+}
+
+#[test]
+fn watch_without_a_session_says_what_to_do() {
+    // No keyring is needed to see the message when none is reachable either: both
+    // cases must end with a clear error and a non-zero exit, never a panic.
+    let output = Command::new(env!("CARGO_BIN_EXE_kith"))
+        .args(["--server", "http://127.0.0.1:9", "watch"])
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            "unix:path=/nonexistent/kith-no-bus",
+        )
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("keyring"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn plaintext_to_a_remote_server_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_kith"))
+        .args(["--server", "http://presence.example.com", "status"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("allow_insecure_remote"), "{stderr}");
+}
