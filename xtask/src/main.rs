@@ -1,1 +1,164 @@
-fn main(){}
+//! Kith's own commands, so that running and testing the project is one command each on
+//! a fresh Debian or Ubuntu machine:
+//!
+//! - `cargo xtask run`: the demo (`kith demo --human`), after installing what it needs;
+//! - `cargo xtask test`: fmt check, clippy with `-D warnings`, every test, and the tests
+//!   that need a desktop session (the OS keyring) inside `dbus-run-session` with an
+//!   unlocked gnome-keyring.
+//!
+//! Plain `std::process` is enough here; a task-runner crate would add nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// Debian packages the tests need: a D-Bus session bus and a Secret Service.
+const TEST_PACKAGES: &[&str] = &["dbus", "gnome-keyring", "pkg-config"];
+/// Debian packages the build needs (a C compiler for bundled SQLite).
+const BUILD_PACKAGES: &[&str] = &["gcc", "pkg-config"];
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let task = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let root = workspace_root()?;
+    std::env::set_current_dir(&root).context("cannot enter the workspace")?;
+    match task.as_str() {
+        "run" => run(&rest),
+        "test" => test(),
+        _ => {
+            eprintln!("usage: cargo xtask <run|test>\n\n  run   start the demo (kith demo --human)\n  test  fmt, clippy and every test, including the keyring tests in a D-Bus session");
+            bail!("unknown task {task:?}")
+        }
+    }
+}
+
+fn workspace_root() -> Result<PathBuf> {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .context("xtask lives inside the workspace")
+}
+
+fn run(extra: &[String]) -> Result<()> {
+    ensure_debian_packages(BUILD_PACKAGES)?;
+    let mut args = vec!["run", "--package", "kith-cli", "--bin", "kith", "--", "demo"];
+    if extra.is_empty() {
+        args.push("--human");
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    args.extend(extra);
+    cargo(&args)
+}
+
+fn test() -> Result<()> {
+    let mut packages = BUILD_PACKAGES.to_vec();
+    packages.extend(TEST_PACKAGES);
+    ensure_debian_packages(&packages)?;
+    ensure_rust_components()?;
+    step("cargo fmt --check");
+    cargo(&["fmt", "--all", "--check"])?;
+    step("cargo clippy -D warnings");
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    step("cargo test (all crates)");
+    cargo(&["test", "--workspace"])?;
+    step("desktop-session tests: OS keyring in a D-Bus session");
+    // The empty line on stdin is what unlocks gnome-keyring; zero bytes does not.
+    let script = "set -e\n\
+        echo '' | gnome-keyring-daemon --unlock --components=secrets >/dev/null\n\
+        cargo test --workspace -- --ignored\n";
+    status(
+        Command::new("dbus-run-session").args(["--", "bash", "-c", script]),
+        "dbus-run-session",
+    )
+}
+
+fn step(name: &str) {
+    eprintln!("\n==> {name}");
+}
+
+fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    status(Command::new(cargo).args(args), &format!("cargo {}", args.join(" ")))
+}
+
+fn status(command: &mut Command, what: &str) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
+
+fn ensure_rust_components() -> Result<()> {
+    for (probe, component) in [("clippy", "clippy"), ("fmt", "rustfmt")] {
+        let present = Command::new("cargo")
+            .args([probe, "--version"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if !present {
+            status(
+                Command::new("rustup").args(["component", "add", component]),
+                "rustup component add",
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Installs the Debian packages that are missing (with sudo when not root).
+fn ensure_debian_packages(packages: &[&str]) -> Result<()> {
+    if !Path::new("/usr/bin/dpkg").exists() {
+        eprintln!("xtask: not a Debian system; make sure these are installed: {packages:?}");
+        return Ok(());
+    }
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|package| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", package])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+                .unwrap_or(false)
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    step(&format!("installing Debian packages: {}", missing.join(" ")));
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let apt = |args: &[&str]| -> Result<()> {
+        let mut command = if is_root {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.arg("apt-get");
+            sudo
+        };
+        command
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        status(&mut command, "apt-get")
+    };
+    apt(&["update", "-qq"])?;
+    let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    install.extend(&missing);
+    apt(&install)
+}

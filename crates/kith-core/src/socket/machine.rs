@@ -855,7 +855,7 @@ impl ConnectionMachine {
             });
             return;
         }
-        if !self.primary.as_ref().is_some_and(|c| c.id == conn) {
+        if self.primary() != Some(conn) {
             return;
         }
         let Some(primary) = self.primary.take() else {
@@ -892,7 +892,7 @@ impl ConnectionMachine {
             self.candidate = None;
             return;
         }
-        if !self.primary.as_ref().is_some_and(|c| c.id == conn) {
+        if self.primary() != Some(conn) {
             return;
         }
         self.primary = None;
