@@ -208,7 +208,10 @@ struct Mode {
     mode: RefreshMode,
 }
 
-async fn refresh_mode(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Response, ApiError> {
+async fn refresh_mode(
+    State(shared): State<Arc<Shared>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let b: Mode = parse_json(&body)?;
     admin(shared).set_refresh_mode(b.mode);
     Ok(Json(json!({})).into_response())

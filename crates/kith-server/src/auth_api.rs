@@ -293,8 +293,14 @@ mod tests {
     #[test]
     fn finds_cookie_and_bearer() {
         let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("a=1; refresh_token=xyz"));
-        h.append(header::AUTHORIZATION, HeaderValue::from_static("Bearer  t.o.k "));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; refresh_token=xyz"),
+        );
+        h.append(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer  t.o.k "),
+        );
         assert_eq!(cookie(&h, "refresh_token").as_deref(), Some("xyz"));
         assert_eq!(cookie(&h, "b"), None);
         assert_eq!(bearer(&h).as_deref(), Some("t.o.k"));

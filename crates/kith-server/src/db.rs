@@ -117,7 +117,9 @@ impl Store<'_> {
             return hex::decode(hex_secret.trim())
                 .ok()
                 .filter(|s| s.len() >= 32)
-                .ok_or_else(|| ServerError::Corrupt("the stored signing secret is not valid".into()));
+                .ok_or_else(|| {
+                    ServerError::Corrupt("the stored signing secret is not valid".into())
+                });
         }
         let mut secret = vec![0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
@@ -169,7 +171,10 @@ impl Store<'_> {
         };
         let salt = hex::decode(salt)
             .map_err(|_| ServerError::Corrupt(format!("bad salt for user {username:?}")))?;
-        if !ct_eq(hash_password(&salt, password).as_bytes(), expected.as_bytes()) {
+        if !ct_eq(
+            hash_password(&salt, password).as_bytes(),
+            expected.as_bytes(),
+        ) {
             return Ok(None);
         }
         self.user_by_name(username)

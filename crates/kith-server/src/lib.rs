@@ -209,7 +209,10 @@ impl RunningServer {
         }
         if let Some(mut tasks) = self.tasks.take() {
             // Ends when every socket task has dropped its sender.
-            if tokio::time::timeout(SOCKET_DRAIN, tasks.recv()).await.is_err() {
+            if tokio::time::timeout(SOCKET_DRAIN, tasks.recv())
+                .await
+                .is_err()
+            {
                 tracing::warn!("some sockets did not close in time");
             }
         }

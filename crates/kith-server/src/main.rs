@@ -29,7 +29,12 @@ struct Args {
     #[arg(long)]
     demo: bool,
     /// Enable the /admin/* API (loopback only) with this bearer token.
-    #[arg(long, value_name = "TOKEN", env = "KITH_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "KITH_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
     admin_token: Option<String>,
 }
 
@@ -40,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
     let config = ServerConfig {
@@ -50,30 +56,58 @@ async fn main() -> anyhow::Result<()> {
         demo: args.demo,
         admin_token: args.admin_token.filter(|t| !t.is_empty()),
     };
+    // Listen for signals before announcing the address: whoever reads that line may
+    // send SIGTERM at once.
+    let stop = StopSignal::new()?;
     let server = kith_server::spawn(config)
         .await
         .context("cannot start kith-server")?;
     println!("kith-server listening on {}", server.http_url());
-    stop_signal().await?;
+    stop.wait().await?;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
 }
 
 /// Ctrl-C, or SIGTERM on Unix.
-async fn stop_signal() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
+#[cfg(unix)]
+struct StopSignal {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl StopSignal {
+    fn new() -> anyhow::Result<Self> {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("cannot listen for Ctrl-C")?,
-            _ = term.recv() => {}
-        }
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
+            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        })
     }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot listen for Ctrl-C")?;
-    Ok(())
+
+    async fn wait(mut self) -> anyhow::Result<()> {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        Ok(())
+    }
+}
+
+/// Ctrl-C.
+#[cfg(not(unix))]
+struct StopSignal;
+
+#[cfg(not(unix))]
+impl StopSignal {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self)
+    }
+
+    async fn wait(self) -> anyhow::Result<()> {
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot listen for Ctrl-C")
+    }
 }

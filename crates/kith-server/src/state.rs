@@ -257,7 +257,11 @@ impl Shared {
     }
 
     /// Creates a user (status "offline", last seen now).
-    pub(crate) fn create_user(&self, username: &str, password: &str) -> Result<UserId, ServerError> {
+    pub(crate) fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<UserId, ServerError> {
         validate_name(username)?;
         if password.is_empty() {
             return Err(ServerError::InvalidInput("password is empty".into()));

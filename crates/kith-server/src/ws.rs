@@ -207,13 +207,16 @@ async fn run(shared: Arc<Shared>, socket: WebSocket, pre_auth: Option<Claims>) {
             // Dropped while silent: the TCP connection goes without a close frame.
             return;
         }
+        // Biased: admin switches and expiry win over traffic, and a busy presence stream
+        // cannot starve the client's frames (pings, re-auth).
         let step = tokio::select! {
+            biased;
             r = shutdown.changed() => if r.is_err() { Step::End } else { Step::Continue },
             r = silent.changed() => if r.is_err() { Step::End } else { Step::Continue },
             c = control.recv() => conn.on_control(c).await,
             () = &mut deadline => conn.on_deadline(&phase).await,
-            e = next_event(&mut phase) => conn.on_event(&mut phase, e).await,
             m = conn.socket.recv() => conn.on_frame(&mut phase, m, deadline.as_mut()).await,
+            e = next_event(&mut phase) => conn.on_event(&mut phase, e).await,
         };
         if step == Step::End {
             return;
@@ -412,7 +415,9 @@ impl Conn {
             }
             Phase::Live(live) => {
                 let Some(v) = parsed.as_ref() else {
-                    return self.send_error("malformed", "message is not valid JSON").await;
+                    return self
+                        .send_error("malformed", "message is not valid JSON")
+                        .await;
                 };
                 let Some(kind) = kind else {
                     return self

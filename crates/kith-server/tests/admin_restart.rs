@@ -70,9 +70,21 @@ async fn admin_api_drives_the_world() {
     )
     .await;
     assert_eq!(status, 409);
-    let (status, _) = admin_post(&base, "/admin/friends", t, json!({ "a": "dave", "b": "alice" })).await;
+    let (status, _) = admin_post(
+        &base,
+        "/admin/friends",
+        t,
+        json!({ "a": "dave", "b": "alice" }),
+    )
+    .await;
     assert_eq!(status, 200);
-    let (status, _) = admin_post(&base, "/admin/friends", t, json!({ "a": "dave", "b": "zed" })).await;
+    let (status, _) = admin_post(
+        &base,
+        "/admin/friends",
+        t,
+        json!({ "a": "dave", "b": "zed" }),
+    )
+    .await;
     assert_eq!(status, 404);
 
     let mut ws = connect(&server, &access_token(&server, "alice").await).await;
@@ -98,7 +110,14 @@ async fn admin_api_drives_the_world() {
         assert_eq!(admin_post(&base, path, t, body).await.0, 200, "{path}");
     }
     assert_eq!(
-        admin_post(&base, "/admin/refresh-mode", t, json!({ "mode": "sideways" })).await.0,
+        admin_post(
+            &base,
+            "/admin/refresh-mode",
+            t,
+            json!({ "mode": "sideways" })
+        )
+        .await
+        .0,
         400
     );
     let (status, _) = admin_post(
@@ -211,8 +230,10 @@ async fn demo_seeding_is_idempotent_and_lively() {
     let snap = next_json(&mut ws).await;
     let friends = snap["friends"].as_array().expect("friends");
     assert_eq!(friends.len(), 8);
-    let statuses: std::collections::HashSet<&str> =
-        friends.iter().filter_map(|f| f["status"].as_str()).collect();
+    let statuses: std::collections::HashSet<&str> = friends
+        .iter()
+        .filter_map(|f| f["status"].as_str())
+        .collect();
     assert!(statuses.len() > 1, "mixed statuses: {statuses:?}");
     // The demo task changes someone every 2-4 s.
     let update = tokio::time::timeout(Duration::from_secs(6), next_json(&mut ws))

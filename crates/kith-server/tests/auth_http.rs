@@ -74,7 +74,10 @@ async fn refresh_rotates_and_counts_reuse() {
 
     let (status, body) = post(&url, json!({ "refresh": old })).await;
     assert_eq!(status, 200);
-    let new = body["refresh"].as_str().expect("rotated refresh").to_owned();
+    let new = body["refresh"]
+        .as_str()
+        .expect("rotated refresh")
+        .to_owned();
     assert_ne!(new, old);
     assert_eq!(body["token"], body["access"]);
     assert!(body["access"].is_string());
@@ -231,6 +234,9 @@ async fn refresh_modes_fail_on_demand() {
     assert_eq!(status, 200);
 
     let c = admin.counters();
-    assert_eq!((c.refreshes, c.refresh_rejected, c.refresh_reuse), (3, 1, 0));
+    assert_eq!(
+        (c.refreshes, c.refresh_rejected, c.refresh_reuse),
+        (3, 1, 0)
+    );
     server.shutdown().await;
 }
