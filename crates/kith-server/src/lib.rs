@@ -48,7 +48,8 @@ const HTTP_DRAIN: Duration = Duration::from_secs(5);
 const SOCKET_DRAIN: Duration = Duration::from_secs(3);
 
 /// What to run: where to listen, token lifetimes, storage, demo data, admin access.
-#[derive(Debug, Clone)]
+/// Its `Debug` output hides the admin token.
+#[derive(Clone)]
 pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free one (see [`RunningServer::addr`]).
     pub bind: SocketAddr,
@@ -76,6 +77,22 @@ impl ServerConfig {
             demo: false,
             admin_token: Some("test-admin".to_owned()),
         }
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("bind", &self.bind)
+            .field("access_ttl", &self.access_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .field("db_path", &self.db_path)
+            .field("demo", &self.demo)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
     }
 }
 

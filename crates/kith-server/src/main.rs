@@ -10,7 +10,7 @@ use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 /// Kith's reference backend: SimpleJWT-style auth API and the friends presence WebSocket.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "kith-server", version, about)]
 struct Args {
     /// Address to listen on.
