@@ -44,7 +44,15 @@ fn workspace_root() -> Result<PathBuf> {
 
 fn run(extra: &[String]) -> Result<()> {
     ensure_debian_packages(BUILD_PACKAGES)?;
-    let mut args = vec!["run", "--package", "kith-cli", "--bin", "kith", "--", "demo"];
+    let mut args = vec![
+        "run",
+        "--package",
+        "kith-cli",
+        "--bin",
+        "kith",
+        "--",
+        "demo",
+    ];
     if extra.is_empty() {
         args.push("--human");
     }
@@ -88,7 +96,10 @@ fn step(name: &str) {
 
 fn cargo(args: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    status(Command::new(cargo).args(args), &format!("cargo {}", args.join(" ")))
+    status(
+        Command::new(cargo).args(args),
+        &format!("cargo {}", args.join(" ")),
+    )
 }
 
 fn status(command: &mut Command, what: &str) -> Result<()> {
@@ -138,7 +149,10 @@ fn ensure_debian_packages(packages: &[&str]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    step(&format!("installing Debian packages: {}", missing.join(" ")));
+    step(&format!(
+        "installing Debian packages: {}",
+        missing.join(" ")
+    ));
     let is_root = Command::new("id")
         .arg("-u")
         .output()
@@ -152,9 +166,7 @@ fn ensure_debian_packages(packages: &[&str]) -> Result<()> {
             sudo.arg("apt-get");
             sudo
         };
-        command
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive");
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
         status(&mut command, "apt-get")
     };
     apt(&["update", "-qq"])?;
