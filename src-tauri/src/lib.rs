@@ -1,0 +1,85 @@
+//! Kith's desktop shell (Tauri 2): a tray presence indicator, one small window and
+//! native notifications, on top of kith-core. Thin by design: decisions a test would
+//! want to check live in kith-core or in the pure modules here ([`tray_view`],
+//! [`notify_rules`]); the rest wires core events to the tray, the UI and notifications.
+//!
+//! Flags: `--hidden` starts in the tray only (no window, no webview: a login launch
+//! uses it); `--demo` starts the in-process demo server and signs in to it.
+
+mod autostart;
+mod bridge;
+mod commands;
+mod logging;
+mod notifications;
+pub mod notify_rules;
+pub mod settings;
+mod state;
+mod tray;
+pub mod tray_view;
+mod window;
+
+use tauri::{Manager, RunEvent};
+
+use crate::state::AppState;
+
+/// Starts the app; returns when the user quits.
+pub fn run() {
+    let hidden = std::env::args().any(|a| a == "--hidden");
+    let demo = std::env::args().any(|a| a == "--demo");
+    let app = tauri::Builder::default()
+        // First, so a second launch only focuses this one: two sessions would race
+        // each other over refresh-token rotation.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            window::open(app);
+        }))
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec!["--hidden"]),
+        ))
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            logging::init(&handle);
+            let config_dir = app.path().app_config_dir()?;
+            app.manage(AppState::new(config_dir.join("settings.json")));
+            tray::create(&handle)?;
+            if !hidden {
+                window::open(&handle);
+            }
+            tauri::async_runtime::spawn(async move {
+                if demo {
+                    if let Err(error) = commands::start_demo(&handle).await {
+                        tracing::error!(%error, "cannot start the demo");
+                    }
+                } else {
+                    commands::resume_at_startup(&handle).await;
+                }
+            });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::get_view,
+            commands::sign_in,
+            commands::try_demo,
+            commands::sign_out,
+            commands::reconnect_now,
+            commands::save_settings,
+        ])
+        .build(tauri::generate_context!("../tauri.conf.json"));
+    let app = match app {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("kith: cannot start: {error}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|_app, event| {
+        // Closing the window destroys it; the tray and the session live on.
+        // Only an explicit exit (Quit) ends the app.
+        if let RunEvent::ExitRequested { api, code, .. } = event {
+            if code.is_none() {
+                api.prevent_exit();
+            }
+        }
+    });
+}

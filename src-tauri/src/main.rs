@@ -1,0 +1,8 @@
+//! Entry point of the Kith desktop app; everything is in the library (`kith_app`).
+
+// No console window on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+fn main() {
+    kith_app::run();
+}

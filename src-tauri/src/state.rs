@@ -1,0 +1,189 @@
+//! The app's state shared by commands, the tray and the session bridge, and the
+//! shapes sent to the UI. No payload here ever holds a token or a password.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use kith_core::{ConnectionState, EndReason, Session, StateChange};
+use kith_server::RunningServer;
+use serde::Serialize;
+
+use crate::settings::Settings;
+
+/// Event names, one per concern.
+pub const EVENT_CONNECTION: &str = "kith://connection";
+pub const EVENT_PRESENCE: &str = "kith://presence";
+pub const EVENT_SESSION: &str = "kith://session";
+pub const EVENT_SETTINGS: &str = "kith://settings";
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConnectionView {
+    pub state: &'static str,
+    pub reason: &'static str,
+    pub detail: String,
+    pub retry_in_ms: Option<u64>,
+    pub attempt: Option<u32>,
+}
+
+impl ConnectionView {
+    pub fn idle() -> Self {
+        ConnectionView {
+            state: "idle",
+            reason: "started",
+            detail: String::new(),
+            retry_in_ms: None,
+            attempt: None,
+        }
+    }
+
+    pub fn from_change(change: &StateChange) -> Self {
+        let (retry_in_ms, attempt) = match change.to {
+            ConnectionState::Reconnecting {
+                attempt,
+                retry_in_ms,
+            } => (Some(retry_in_ms), Some(attempt)),
+            ConnectionState::Connecting { attempt }
+            | ConnectionState::Authenticating { attempt } => (None, Some(attempt)),
+            _ => (None, None),
+        };
+        ConnectionView {
+            state: change.to.name(),
+            reason: change.reason.code(),
+            detail: change.reason.to_string(),
+            retry_in_ms,
+            attempt,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FriendView {
+    pub user_id: String,
+    pub username: String,
+    /// `None` in a presence event means the friend was removed.
+    pub status: Option<String>,
+    pub last_seen: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SessionView {
+    pub signed_in: bool,
+    pub username: Option<String>,
+    pub server: Option<String>,
+    pub demo: bool,
+    pub reason: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PresencePayload {
+    pub replace: bool,
+    pub friends: Vec<FriendView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FullView {
+    pub session: SessionView,
+    pub connection: ConnectionView,
+    pub friends: Vec<FriendView>,
+    pub settings: Settings,
+}
+
+/// What the UI and the tray show, kept current by the bridge.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub session: SessionView,
+    pub connection: ConnectionView,
+    pub state: ConnectionState,
+    pub friends: HashMap<String, FriendView>,
+}
+
+impl Default for View {
+    fn default() -> Self {
+        View {
+            session: SessionView {
+                signed_in: false,
+                username: None,
+                server: None,
+                demo: false,
+                reason: None,
+            },
+            connection: ConnectionView::idle(),
+            state: ConnectionState::Idle,
+            friends: HashMap::new(),
+        }
+    }
+}
+
+impl View {
+    pub fn online_names(&self) -> Vec<String> {
+        self.friends
+            .values()
+            .filter(|f| f.status.as_deref().is_some_and(|s| s != "offline"))
+            .map(|f| f.username.clone())
+            .collect()
+    }
+
+    pub fn signed_out(&mut self, reason: Option<EndReason>) {
+        self.session.signed_in = false;
+        self.session.reason = reason.map(EndReason::as_str);
+        if let Some(reason) = reason {
+            self.state = ConnectionState::SignedOut { reason };
+        }
+    }
+}
+
+/// A running session and what belongs to it.
+pub struct Running {
+    pub session: Session,
+    pub bridge: tauri::async_runtime::JoinHandle<()>,
+    /// The in-process demo server, when this is the demo.
+    pub demo_server: Option<RunningServer>,
+}
+
+pub struct AppState {
+    pub settings_path: PathBuf,
+    pub settings: Mutex<Settings>,
+    pub view: Mutex<View>,
+    pub running: tokio::sync::Mutex<Option<Running>>,
+}
+
+impl AppState {
+    pub fn new(settings_path: PathBuf) -> Self {
+        let settings = Settings::load(&settings_path);
+        AppState {
+            settings_path,
+            settings: Mutex::new(settings),
+            view: Mutex::new(View::default()),
+            running: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.settings.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub fn with_view<T>(&self, f: impl FnOnce(&mut View) -> T) -> Option<T> {
+        self.view.lock().ok().map(|mut view| f(&mut view))
+    }
+
+    pub fn full_view(&self) -> FullView {
+        let settings = self.settings();
+        self.with_view(|view| {
+            let mut friends: Vec<FriendView> = view.friends.values().cloned().collect();
+            friends.sort_by(|a, b| a.username.cmp(&b.username));
+            FullView {
+                session: view.session.clone(),
+                connection: view.connection.clone(),
+                friends,
+                settings: settings.clone(),
+            }
+        })
+        .unwrap_or_else(|| FullView {
+            session: View::default().session,
+            connection: ConnectionView::idle(),
+            friends: Vec::new(),
+            settings,
+        })
+    }
+}

@@ -1,0 +1,184 @@
+//! The tray: the main surface. One icon per connection state, a tooltip (and, where
+//! the platform has no tooltips, a status line atop the menu) and the menu: Open Kith,
+//! the online friends, Reconnect now, Do not disturb, Launch at login, Sign out, Quit.
+//! What to show is decided by the pure [`tray_view`](crate::tray_view); this module
+//! only applies it.
+
+use std::sync::Mutex;
+
+use tauri::image::Image;
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
+use tauri::{AppHandle, Manager, Wry};
+
+use crate::state::AppState;
+use crate::tray_view::{tray_view, TrayInput, TrayView};
+
+/// Index in the menu where the online friends start (after status, separator, Open, separator).
+const FRIENDS_AT: usize = 4;
+
+pub struct Tray {
+    icon: TrayIcon<Wry>,
+    menu: Menu<Wry>,
+    status: MenuItem<Wry>,
+    reconnect: MenuItem<Wry>,
+    dnd: CheckMenuItem<Wry>,
+    autostart: CheckMenuItem<Wry>,
+    sign_out: MenuItem<Wry>,
+    friends: Mutex<Vec<MenuItem<Wry>>>,
+    last: Mutex<Option<TrayView>>,
+}
+
+pub fn create(app: &AppHandle) -> tauri::Result<()> {
+    let settings = app.state::<AppState>().settings();
+    let status = MenuItem::with_id(app, "status", "Kith — not signed in", false, None::<&str>)?;
+    let open = MenuItem::with_id(app, "open", "Open Kith", true, None::<&str>)?;
+    let reconnect = MenuItem::with_id(app, "reconnect", "Reconnect now", false, None::<&str>)?;
+    let dnd = CheckMenuItem::with_id(
+        app,
+        "dnd",
+        "Do not disturb",
+        true,
+        settings.do_not_disturb,
+        None::<&str>,
+    )?;
+    let autostart = CheckMenuItem::with_id(
+        app,
+        "autostart",
+        "Launch at login",
+        true,
+        settings.launch_at_login,
+        None::<&str>,
+    )?;
+    let sign_out = MenuItem::with_id(app, "sign_out", "Sign out", false, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit Kith", true, None::<&str>)?;
+    let menu = Menu::with_items(
+        app,
+        &[
+            &status,
+            &PredefinedMenuItem::separator(app)?,
+            &open,
+            &PredefinedMenuItem::separator(app)?,
+            &PredefinedMenuItem::separator(app)?,
+            &reconnect,
+            &dnd,
+            &autostart,
+            &sign_out,
+            &PredefinedMenuItem::separator(app)?,
+            &quit,
+        ],
+    )?;
+    let icon = TrayIconBuilder::with_id("kith")
+        .icon(Image::from_bytes(
+            crate::tray_view::TrayIcon::SignedOut.png(),
+        )?)
+        .tooltip("Kith — not signed in")
+        .menu(&menu)
+        .show_menu_on_left_click(false)
+        .on_menu_event(|app, event| crate::commands::on_menu(app, event.id().as_ref()))
+        .on_tray_icon_event(|tray, event| {
+            if let TrayIconEvent::Click {
+                button: MouseButton::Left,
+                button_state: MouseButtonState::Up,
+                ..
+            } = event
+            {
+                crate::window::toggle(tray.app_handle());
+            }
+        })
+        .build(app)?;
+    app.manage(Tray {
+        icon,
+        menu,
+        status,
+        reconnect,
+        dnd,
+        autostart,
+        sign_out,
+        friends: Mutex::new(Vec::new()),
+        last: Mutex::new(None),
+    });
+    refresh(app);
+    Ok(())
+}
+
+/// Recomputes the tray from the app state and applies what changed.
+pub fn refresh(app: &AppHandle) {
+    let Some(tray) = app.try_state::<Tray>() else {
+        return;
+    };
+    let state = app.state::<AppState>();
+    let Some(view) = state.with_view(|v| {
+        let online = v.online_names();
+        tray_view(&TrayInput {
+            signed_in: v.session.signed_in,
+            state: &v.state,
+            online: &online,
+            total_friends: v.friends.len(),
+        })
+    }) else {
+        return;
+    };
+    let Ok(mut last) = tray.last.lock() else {
+        return;
+    };
+    if last.as_ref() == Some(&view) {
+        return;
+    }
+    if let Err(error) = apply(app, &tray, last.as_ref(), &view) {
+        tracing::warn!(%error, "cannot update the tray");
+    }
+    *last = Some(view);
+}
+
+fn apply(
+    app: &AppHandle,
+    tray: &Tray,
+    last: Option<&TrayView>,
+    view: &TrayView,
+) -> tauri::Result<()> {
+    if last.map(|l| l.icon) != Some(view.icon) {
+        tray.icon
+            .set_icon(Some(Image::from_bytes(view.icon.png())?))?;
+    }
+    if last.map(|l| &l.tooltip) != Some(&view.tooltip) {
+        tray.icon.set_tooltip(Some(&view.tooltip))?;
+        tray.status.set_text(&view.tooltip)?;
+    }
+    tray.reconnect.set_enabled(view.can_reconnect)?;
+    tray.sign_out.set_enabled(view.signed_in)?;
+    let same_friends = last.is_some_and(|l| {
+        l.online_friends == view.online_friends && l.more_online == view.more_online
+    });
+    if !same_friends {
+        let Ok(mut items) = tray.friends.lock() else {
+            return Ok(());
+        };
+        for item in items.drain(..) {
+            tray.menu.remove(&item)?;
+        }
+        let mut labels: Vec<String> = view
+            .online_friends
+            .iter()
+            .map(|n| format!("● {n}"))
+            .collect();
+        if view.more_online > 0 {
+            labels.push(format!("and {} more online", view.more_online));
+        }
+        for (offset, label) in labels.iter().enumerate() {
+            let item = MenuItem::new(app, label, false, None::<&str>)?;
+            tray.menu.insert(&item, FRIENDS_AT + offset)?;
+            items.push(item);
+        }
+    }
+    Ok(())
+}
+
+/// Mirrors the settings' check items.
+pub fn sync_checks(app: &AppHandle) {
+    if let Some(tray) = app.try_state::<Tray>() {
+        let settings = app.state::<AppState>().settings();
+        let _ = tray.dnd.set_checked(settings.do_not_disturb);
+        let _ = tray.autostart.set_checked(settings.launch_at_login);
+    }
+}

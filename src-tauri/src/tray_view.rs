@@ -1,0 +1,230 @@
+//! What the tray shows for a given connection state and friends list: which icon,
+//! what tooltip, which friends in the menu. A pure function, tested on its own; the
+//! tray module only applies the result.
+
+use kith_core::{ConnectionState, EndReason};
+
+/// One tray icon per kind of state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrayIcon {
+    Connected,
+    Connecting,
+    Offline,
+    SignedOut,
+}
+
+impl TrayIcon {
+    pub fn png(self) -> &'static [u8] {
+        match self {
+            TrayIcon::Connected => include_bytes!("../../icons/tray-connected.png"),
+            TrayIcon::Connecting => include_bytes!("../../icons/tray-connecting.png"),
+            TrayIcon::Offline => include_bytes!("../../icons/tray-offline.png"),
+            TrayIcon::SignedOut => include_bytes!("../../icons/tray-signed-out.png"),
+        }
+    }
+}
+
+/// The tray's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrayView {
+    pub icon: TrayIcon,
+    pub tooltip: String,
+    /// Online friends for the menu, at most [`MENU_FRIENDS`], by name.
+    pub online_friends: Vec<String>,
+    /// "and 3 more" when more friends are online than the menu lists.
+    pub more_online: usize,
+    pub can_reconnect: bool,
+    pub signed_in: bool,
+}
+
+/// How many online friends the tray menu lists.
+pub const MENU_FRIENDS: usize = 10;
+
+/// Inputs of the mapping.
+pub struct TrayInput<'a> {
+    pub signed_in: bool,
+    pub state: &'a ConnectionState,
+    /// Names of the friends currently online (any status but "offline").
+    pub online: &'a [String],
+    pub total_friends: usize,
+}
+
+pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
+    let mut online: Vec<String> = input.online.to_vec();
+    online.sort_by_key(|name| name.to_lowercase());
+    let more_online = online.len().saturating_sub(MENU_FRIENDS);
+    online.truncate(MENU_FRIENDS);
+    let (icon, tooltip, can_reconnect) = if !input.signed_in {
+        let tooltip = match input.state {
+            ConnectionState::SignedOut { reason } => {
+                format!("Signed out — {}", end_reason_text(*reason))
+            }
+            _ => "Kith — not signed in".to_string(),
+        };
+        (TrayIcon::SignedOut, tooltip, false)
+    } else {
+        match input.state {
+            ConnectionState::Connected => (
+                TrayIcon::Connected,
+                format!(
+                    "Kith — {} of {} {} online",
+                    input.online.len(),
+                    input.total_friends,
+                    if input.total_friends == 1 {
+                        "friend"
+                    } else {
+                        "friends"
+                    }
+                ),
+                false,
+            ),
+            ConnectionState::Idle
+            | ConnectionState::Connecting { .. }
+            | ConnectionState::Authenticating { .. } => (
+                TrayIcon::Connecting,
+                "Kith — connecting…".to_string(),
+                false,
+            ),
+            ConnectionState::Reconnecting { retry_in_ms, .. } => (
+                TrayIcon::Connecting,
+                format!("Reconnecting in {} s", retry_in_ms.div_ceil(1000)),
+                true,
+            ),
+            ConnectionState::GaveUp => (
+                TrayIcon::Offline,
+                "Kith — offline; choose Reconnect now to try again".to_string(),
+                true,
+            ),
+            ConnectionState::SignedOut { reason } => (
+                TrayIcon::SignedOut,
+                format!("Signed out — {}", end_reason_text(*reason)),
+                false,
+            ),
+            ConnectionState::Stopped => (TrayIcon::Offline, "Kith — stopped".to_string(), true),
+        }
+    };
+    let connected = icon == TrayIcon::Connected;
+    TrayView {
+        icon,
+        tooltip,
+        online_friends: if connected { online } else { Vec::new() },
+        more_online: if connected { more_online } else { 0 },
+        can_reconnect,
+        signed_in: input.signed_in,
+    }
+}
+
+/// Words for why a session ended.
+pub fn end_reason_text(reason: EndReason) -> &'static str {
+    match reason {
+        EndReason::SessionExpired => "session expired",
+        EndReason::AuthRejected => "the server no longer accepts this sign-in",
+        EndReason::Forbidden => "access refused by the server",
+        EndReason::LoggedOut => "signed out",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn connected_shows_who_is_online() {
+        let online = names(&["carol", "Alice", "bob"]);
+        let view = tray_view(&TrayInput {
+            signed_in: true,
+            state: &ConnectionState::Connected,
+            online: &online,
+            total_friends: 12,
+        });
+        assert_eq!(view.icon, TrayIcon::Connected);
+        assert_eq!(view.tooltip, "Kith — 3 of 12 friends online");
+        assert_eq!(view.online_friends, names(&["Alice", "bob", "carol"]));
+        assert!(!view.can_reconnect);
+    }
+
+    #[test]
+    fn the_menu_lists_at_most_ten() {
+        let online: Vec<String> = (0..14).map(|i| format!("f{i:02}")).collect();
+        let view = tray_view(&TrayInput {
+            signed_in: true,
+            state: &ConnectionState::Connected,
+            online: &online,
+            total_friends: 20,
+        });
+        assert_eq!(view.online_friends.len(), 10);
+        assert_eq!(view.more_online, 4);
+    }
+
+    #[test]
+    fn reconnecting_rounds_the_countdown_up() {
+        let view = tray_view(&TrayInput {
+            signed_in: true,
+            state: &ConnectionState::Reconnecting {
+                attempt: 3,
+                retry_in_ms: 3_200,
+            },
+            online: &[],
+            total_friends: 5,
+        });
+        assert_eq!(view.icon, TrayIcon::Connecting);
+        assert_eq!(view.tooltip, "Reconnecting in 4 s");
+        assert!(view.can_reconnect);
+        assert!(view.online_friends.is_empty());
+    }
+
+    #[test]
+    fn each_state_has_its_icon() {
+        let cases = [
+            (
+                ConnectionState::Connecting { attempt: 1 },
+                TrayIcon::Connecting,
+            ),
+            (
+                ConnectionState::Authenticating { attempt: 1 },
+                TrayIcon::Connecting,
+            ),
+            (ConnectionState::GaveUp, TrayIcon::Offline),
+            (
+                ConnectionState::SignedOut {
+                    reason: EndReason::SessionExpired,
+                },
+                TrayIcon::SignedOut,
+            ),
+        ];
+        for (state, icon) in cases {
+            let view = tray_view(&TrayInput {
+                signed_in: true,
+                state: &state,
+                online: &[],
+                total_friends: 0,
+            });
+            assert_eq!(view.icon, icon, "{state:?}");
+        }
+    }
+
+    #[test]
+    fn signed_out_says_why() {
+        let view = tray_view(&TrayInput {
+            signed_in: false,
+            state: &ConnectionState::SignedOut {
+                reason: EndReason::SessionExpired,
+            },
+            online: &[],
+            total_friends: 0,
+        });
+        assert_eq!(view.icon, TrayIcon::SignedOut);
+        assert_eq!(view.tooltip, "Signed out — session expired");
+        let never = tray_view(&TrayInput {
+            signed_in: false,
+            state: &ConnectionState::Idle,
+            online: &[],
+            total_friends: 0,
+        });
+        assert_eq!(never.tooltip, "Kith — not signed in");
+    }
+}

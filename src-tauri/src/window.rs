@@ -1,0 +1,36 @@
+//! The one window. Closing it destroys the webview (and with it WebKit's processes);
+//! the tray and the session keep running, and opening it creates it again.
+
+use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder};
+
+pub const MAIN: &str = "main";
+
+/// Shows the window, creating it if it does not exist.
+pub fn open(app: &AppHandle) {
+    if let Some(window) = app.get_webview_window(MAIN) {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+        return;
+    }
+    let built = WebviewWindowBuilder::new(app, MAIN, WebviewUrl::App("index.html".into()))
+        .title("Kith")
+        .inner_size(380.0, 560.0)
+        .min_inner_size(320.0, 400.0)
+        .build();
+    if let Err(error) = built {
+        tracing::error!(%error, "cannot open the window");
+    }
+}
+
+/// Opens the window, or destroys it if it is open.
+pub fn toggle(app: &AppHandle) {
+    match app.get_webview_window(MAIN) {
+        Some(window) => {
+            if let Err(error) = window.destroy() {
+                tracing::warn!(%error, "cannot close the window");
+            }
+        }
+        None => open(app),
+    }
+}
