@@ -13,10 +13,32 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-/// Debian packages the tests need: a D-Bus session bus and a Secret Service.
-const TEST_PACKAGES: &[&str] = &["dbus", "gnome-keyring", "pkg-config"];
-/// Debian packages the build needs (a C compiler for bundled SQLite).
-const BUILD_PACKAGES: &[&str] = &["gcc", "pkg-config"];
+/// Debian packages the build needs: a C compiler for bundled SQLite, and WebKitGTK and
+/// friends for the Tauri app.
+const BUILD_PACKAGES: &[&str] = &[
+    "gcc",
+    "pkg-config",
+    "libwebkit2gtk-4.1-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+    "libxdo-dev",
+    "libssl-dev",
+];
+/// Debian packages the tests need: a D-Bus session bus, a Secret Service, an X server,
+/// WebKit's WebDriver, a notification daemon, and secret-tool to inspect the keyring.
+const TEST_PACKAGES: &[&str] = &[
+    "dbus",
+    "dbus-x11",
+    "gnome-keyring",
+    "libsecret-tools",
+    "xvfb",
+    "xauth",
+    "webkit2gtk-driver",
+    "dunst",
+    "python3-pip",
+];
+/// Python packages of the WebDriver test, pinned.
+const PYTHON_PACKAGES: &[&str] = &["selenium==4.51.0", "pytest==9.2.0"];
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -26,9 +48,16 @@ fn main() -> Result<()> {
     std::env::set_current_dir(&root).context("cannot enter the workspace")?;
     match task.as_str() {
         "run" => run(&rest),
+        "run-cli" => run_cli(&rest),
         "test" => test(),
+        "e2e" => {
+            let mut packages = BUILD_PACKAGES.to_vec();
+            packages.extend(TEST_PACKAGES);
+            ensure_debian_packages(&packages)?;
+            e2e()
+        }
         _ => {
-            eprintln!("usage: cargo xtask <run|test>\n\n  run   start the demo (kith demo --human)\n  test  fmt, clippy and every test, including the keyring tests in a D-Bus session");
+            eprintln!("usage: cargo xtask <run|run-cli|test|e2e>\n\n  run      start the desktop app with the demo (kith-app --demo)\n  run-cli  the demo in a terminal (kith demo --human)\n  test     fmt, clippy and every test, including the keyring and end-to-end tests\n  e2e      only the end-to-end test of the desktop app");
             bail!("unknown task {task:?}")
         }
     }
@@ -42,8 +71,19 @@ fn workspace_root() -> Result<PathBuf> {
         .context("xtask lives inside the workspace")
 }
 
+/// The desktop app with the demo. Without a display (a bare server), it says so.
 fn run(extra: &[String]) -> Result<()> {
     ensure_debian_packages(BUILD_PACKAGES)?;
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!("xtask: no display; `cargo xtask run-cli` runs the same demo in the terminal");
+    }
+    let mut args = vec!["run", "--package", "kith-app", "--", "--demo"];
+    args.extend(extra.iter().map(String::as_str));
+    cargo(&args)
+}
+
+fn run_cli(extra: &[String]) -> Result<()> {
+    ensure_debian_packages(&["gcc", "pkg-config"])?;
     let mut args = vec![
         "run",
         "--package",
@@ -87,7 +127,55 @@ fn test() -> Result<()> {
     status(
         Command::new("dbus-run-session").args(["--", "bash", "-c", script]),
         "dbus-run-session",
+    )?;
+    e2e()
+}
+
+/// The real app through WebDriver, in a headless desktop session.
+fn e2e() -> Result<()> {
+    step("end-to-end: the desktop app through WebDriver");
+    ensure_tauri_driver()?;
+    let mut pip = vec!["-m", "pip", "install", "-q", "--disable-pip-version-check"];
+    if pip_needs_break_system_packages() {
+        pip.push("--break-system-packages");
+    }
+    pip.extend(PYTHON_PACKAGES);
+    status(Command::new("python3").args(&pip), "pip install")?;
+    cargo(&["build", "--package", "kith-app", "--package", "kith-server"])?;
+    // xvfb-run first, then dbus-run-session: D-Bus-activated services must reach the display.
+    status(
+        Command::new("xvfb-run").args([
+            "-a",
+            "-s",
+            "-screen 0 1280x800x24",
+            "dbus-run-session",
+            "--",
+            "bash",
+            "tests/e2e/session.sh",
+        ]),
+        "the end-to-end test",
     )
+}
+
+fn ensure_tauri_driver() -> Result<()> {
+    let present = Command::new("tauri-driver")
+        .arg("--help")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !present {
+        cargo(&["install", "tauri-driver", "--version", "^2", "--locked"])?;
+    }
+    Ok(())
+}
+
+/// Debian 12's pip refuses to install into the system Python without this flag.
+fn pip_needs_break_system_packages() -> bool {
+    Command::new("python3")
+        .args(["-c", "import sys, sysconfig, os; p = os.path.join(sysconfig.get_path('stdlib'), 'EXTERNALLY-MANAGED'); sys.exit(0 if os.path.exists(p) else 1)"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 fn step(name: &str) {

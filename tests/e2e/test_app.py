@@ -1,0 +1,231 @@
+"""The real Kith app, driven through WebDriver (tauri-driver + WebKitWebDriver).
+
+Against a reference server with an admin token, on 127.0.0.1, it signs in, sees the
+friend list, sees a status flip in the UI and as a D-Bus Notify call, sees the banner
+go to reconnecting when the server dies and back to connected when it returns, signs
+out and checks the keyring entry is gone, and saves screenshots. The steps share one
+app session and run in order. Run by tests/e2e/session.sh inside a desktop session.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.options import ArgOptions
+
+ADMIN = "e2e-admin"
+WAIT = 20.0
+APP = os.environ["KITH_APP"]
+SERVER = os.environ["KITH_SERVER"]
+WORK = Path(os.environ["KITH_E2E_WORK"])
+OUT = Path(os.environ["KITH_E2E_OUT"])
+NOTIFY_LOG = Path(os.environ["KITH_E2E_NOTIFY_LOG"])
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=WAIT):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def until(what, check, timeout=WAIT):
+    """Polls `check` until it returns something truthy; fails with `what` on timeout."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except Exception as error:  # the DOM may be mid-update; try again
+            last = error
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+class ReferenceServer:
+    """kith-server as a child process, restartable on the same port and database."""
+
+    def __init__(self):
+        if not Path(SERVER).exists():
+            raise AssertionError(f"{SERVER} is missing: build it with `cargo build -p kith-server`")
+        self.port = free_port()
+        self.db = WORK / "server.sqlite"
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        log = open(WORK / "server.log", "ab")
+        self.proc = subprocess.Popen(
+            [SERVER, "--bind", f"127.0.0.1:{self.port}", "--admin-token", ADMIN,
+             "--db", str(self.db), "--access-ttl", "60s"],
+            stdout=log, stderr=log)
+        wait_port(self.port)
+
+    def stop(self):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
+    def admin(self, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url + path, data=data, method="POST" if data else "GET",
+            headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read().decode()
+            return json.loads(text) if text else None
+
+
+@pytest.fixture(scope="module")
+def server():
+    server = ReferenceServer()
+    server.start()
+    server.admin("/admin/users", {"username": "me", "password": "pw"})
+    for friend in ["alice", "bob", "carol"]:
+        server.admin("/admin/users", {"username": friend, "password": "pw"})
+        server.admin("/admin/friends", {"a": "me", "b": friend})
+    server.admin("/admin/status", {"username": "bob", "status": "online"})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def driver():
+    tauri_driver = shutil.which("tauri-driver") or str(Path.home() / ".cargo/bin/tauri-driver")
+    cargo_bin = Path(os.environ.get("CARGO_HOME", "/root/.cargo")) / "bin" / "tauri-driver"
+    if not Path(tauri_driver).exists() and cargo_bin.exists():
+        tauri_driver = str(cargo_bin)
+    if not Path(tauri_driver).exists():
+        raise AssertionError("tauri-driver is missing: cargo install tauri-driver --version ^2 --locked")
+    if not Path(APP).exists():
+        raise AssertionError(f"{APP} is missing: build it with `cargo build -p kith-app`")
+    port = free_port()
+    log = open(WORK / "tauri-driver.log", "ab")
+    proc = subprocess.Popen([tauri_driver, "--port", str(port)], stdout=log, stderr=log)
+    try:
+        wait_port(port)
+        options = ArgOptions()
+        options.set_capability("browserName", "wry")
+        options.set_capability("tauri:options", {"application": APP})
+        drv = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+        yield drv
+        drv.quit()
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def element(drv, css):
+    return drv.find_element(By.CSS_SELECTOR, css)
+
+
+def visible(drv, css):
+    found = drv.find_elements(By.CSS_SELECTOR, css)
+    return bool(found) and found[0].is_displayed()
+
+
+def friend_statuses(drv):
+    """{name: data-status} of the rows in the friend list, read from the DOM."""
+    return drv.execute_script(
+        "const out = {};"
+        "for (const row of document.querySelectorAll('#friends li.friend')) {"
+        "  out[row.querySelector('.name').textContent.trim()] = row.dataset.status;"
+        "}"
+        "return out;")
+
+
+def friend_status(drv, name):
+    return friend_statuses(drv).get(name)
+
+
+def keyring_entries():
+    result = subprocess.run(["secret-tool", "search", "--all", "service", "kith"],
+                            capture_output=True, text=True)
+    return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("attribute.username")]
+
+
+def test_1_sign_in(server, driver):
+    until("the sign-in form", lambda: visible(driver, "#view-signin"))
+    element(driver, "#server-url").clear()
+    element(driver, "#server-url").send_keys(server.url)
+    element(driver, "#username").send_keys("me")
+    element(driver, "#password").send_keys("pw")
+    element(driver, "#signin-submit").click()
+    until("the main view", lambda: visible(driver, "#view-main"))
+    assert element(driver, "#password").get_attribute("value") == "", "the password field is cleared"
+    assert keyring_entries(), "the refresh token is in the keyring"
+
+
+def test_2_friend_list_shows(server, driver):
+    until("three friends", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#friends li.friend")) == 3)
+    statuses = friend_statuses(driver)
+    assert statuses.get("bob") == "online", statuses
+    assert friend_status(driver, "alice") == "offline"
+    until("the connected banner", lambda: element(driver, "#banner").get_attribute("data-state") == "connected")
+
+
+def test_3_status_flip_updates_ui_and_notifies(server, driver):
+    before = NOTIFY_LOG.read_text(errors="replace").count("member=Notify")
+    server.admin("/admin/status", {"username": "alice", "status": "online"})
+    until("alice online in the list", lambda: friend_status(driver, "alice") == "online")
+    log = until("a Notify call on D-Bus",
+                lambda: (lambda t: t if t.count("member=Notify") > before else None)(
+                    NOTIFY_LOG.read_text(errors="replace")))
+    assert "alice is online" in log, log[-2000:]
+    driver.save_screenshot(str(OUT / "kith-friends.png"))
+
+
+def test_4_server_down_shows_reconnecting(server, driver):
+    server.stop()
+    until("the reconnecting banner",
+          lambda: element(driver, "#banner").get_attribute("data-state") == "reconnecting")
+    assert visible(driver, "#retry-now")
+    assert "Reconnecting" in element(driver, "#banner-text").text
+    driver.save_screenshot(str(OUT / "kith-reconnecting.png"))
+
+
+def test_5_server_back_reconnects(server, driver):
+    server.start()
+    until("the connected banner again",
+          lambda: element(driver, "#banner").get_attribute("data-state") == "connected", timeout=40)
+    until("the friends again", lambda: friend_status(driver, "alice") == "online")
+    driver.save_screenshot(str(OUT / "kith.png"))
+
+
+def test_6_sign_out_removes_the_keyring_entry(server, driver):
+    assert keyring_entries(), "an entry exists before signing out"
+    element(driver, "#open-settings").click()
+    until("the settings panel", lambda: visible(driver, "#sign-out"))
+    element(driver, "#sign-out").click()
+    until("the sign-in form", lambda: visible(driver, "#view-signin"))
+    until("no keyring entry", lambda: not keyring_entries())
+
+
+def test_7_screenshot(driver):
+    path = OUT / "kith-signed-out.png"
+    driver.save_screenshot(str(path))
+    assert path.stat().st_size > 1000
+    assert (OUT / "kith.png").stat().st_size > 1000

@@ -1,0 +1,66 @@
+// The only door to the Rust side. Every Tauri command and event name the UI uses is
+// here, so the contract with src-tauri can be read (and changed) in one place, and
+// every rejection reaches the UI as a plain readable Error.
+
+function tauri() {
+  const api = window.__TAURI__;
+  if (!api?.core?.invoke || !api?.event?.listen) {
+    throw new Error("The Tauri API is not available (withGlobalTauri must be on).");
+  }
+  return api;
+}
+
+/** A rejection from a command, whatever its shape, as readable text. */
+export function errorText(error) {
+  if (typeof error === "string") return error;
+  if (error && typeof error.message === "string") return error.message;
+  try {
+    return JSON.stringify(error);
+  } catch {
+    return String(error);
+  }
+}
+
+async function invoke(command, args) {
+  try {
+    return await tauri().core.invoke(command, args);
+  } catch (error) {
+    throw new Error(errorText(error));
+  }
+}
+
+/** { session, connection, friends, settings } as the Rust side knows them now. */
+export const getView = () => invoke("get_view");
+
+/**
+ * Signs in. `request` is { server, profilePath, username, password, allowInsecure };
+ * the password is handed over and not kept here.
+ */
+export const signIn = (request) => invoke("sign_in", { request });
+
+export const tryDemo = () => invoke("try_demo");
+export const signOut = () => invoke("sign_out");
+export const reconnectNow = () => invoke("reconnect_now");
+
+/** Saves the full settings object; resolves to the settings as saved. */
+export const saveSettings = (settings) => invoke("save_settings", { settings });
+
+export const EVENTS = Object.freeze({
+  connection: "kith://connection",
+  presence: "kith://presence",
+  session: "kith://session",
+  settings: "kith://settings",
+});
+
+/**
+ * Registers one handler per event kind ({ connection, presence, session, settings },
+ * each given the payload) and resolves once all are listening.
+ */
+export async function listenAll(handlers) {
+  const { listen } = tauri().event;
+  await Promise.all(
+    Object.entries(handlers).map(([kind, handler]) =>
+      listen(EVENTS[kind], (event) => handler(event.payload)),
+    ),
+  );
+}

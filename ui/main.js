@@ -1,0 +1,172 @@
+// Starts the UI and routes what the Rust side says to the part of the page that shows
+// it. Listeners are registered before the first get_view, and anything that arrives
+// while get_view is on its way wins over (or is replayed onto) its answer, so no
+// update is lost between the two. Nothing here decides anything about the session.
+
+import * as ipc from "./ipc.js";
+import { Banner } from "./banner.js";
+import { FriendList } from "./friends.js";
+import { signInReasonText } from "./format.js";
+import { SettingsPanel } from "./settings.js";
+import { SignInForm } from "./signin.js";
+
+const $ = (id) => document.getElementById(id);
+
+const friends = new FriendList({
+  list: $("friends"),
+  empty: $("friends-empty"),
+  count: $("online-count"),
+  filter: $("filter"),
+  template: $("friend-row"),
+});
+
+const banner = new Banner(
+  { banner: $("banner"), text: $("banner-text"), retry: $("retry-now"), fallbackFocus: $("filter") },
+  () => ipc.reconnectNow(),
+);
+
+const settings = new SettingsPanel(
+  {
+    dialog: $("settings"),
+    open: $("open-settings"),
+    close: $("close-settings"),
+    server: $("settings-server"),
+    account: $("settings-account"),
+    error: $("settings-error"),
+    signOut: $("sign-out"),
+  },
+  { onSignedOut: () => refreshOrReport() },
+);
+
+const signin = new SignInForm(
+  {
+    form: $("signin-form"),
+    server: $("server-url"),
+    profile: $("profile-path"),
+    username: $("username"),
+    password: $("password"),
+    allowInsecure: $("allow-insecure"),
+    submit: $("signin-submit"),
+    demo: $("try-demo"),
+    error: $("signin-error"),
+    reason: $("signin-reason"),
+  },
+  { onSignedIn: () => refreshOrReport() },
+);
+
+/** How many events of each kind have arrived, so a late get_view cannot undo them. */
+const seen = { session: 0, connection: 0, presence: 0, settings: 0 };
+/** Presence events received while a get_view is pending, replayed onto its answer. */
+let presenceLog = null;
+
+function showSession(session) {
+  const signedIn = Boolean(session?.signed_in);
+  const view = signedIn ? "main" : "signin";
+  const changed = document.body.dataset.view !== view;
+  document.body.dataset.view = view;
+  $("view-signin").hidden = signedIn;
+  $("view-main").hidden = !signedIn;
+  settings.setSession(session);
+
+  if (signedIn) {
+    $("account-name").textContent = session.username ?? "";
+    $("demo-badge").hidden = !session.demo;
+  } else {
+    settings.hide();
+    friends.clear();
+    $("filter").value = "";
+    friends.setFilter("");
+    signin.setReason(signInReasonText(session?.reason));
+  }
+  if (changed) {
+    if (signedIn) $("filter").focus();
+    else signin.focusFirst();
+  }
+}
+
+function showSettings(value) {
+  settings.setSettings(value);
+  signin.prefill(value);
+}
+
+function onPresence(payload) {
+  if (!payload) return;
+  seen.presence++;
+  presenceLog?.push(payload);
+  if (payload.replace) friends.replace(payload.friends);
+  else friends.update(payload.friends);
+}
+
+/** Asks for the whole view and shows every part no event has already superseded. */
+async function refresh() {
+  const before = { ...seen };
+  const log = (presenceLog = []);
+  let view;
+  try {
+    view = await ipc.getView();
+  } finally {
+    if (presenceLog === log) presenceLog = null;
+  }
+  if (seen.session === before.session) showSession(view.session);
+  if (seen.settings === before.settings) showSettings(view.settings);
+  if (seen.connection === before.connection) banner.show(view.connection);
+  // A snapshot event already gave a full list; otherwise start from the view's list
+  // and replay the changes that came in meanwhile (re-applying one is harmless).
+  if (!log.some((payload) => payload.replace)) {
+    friends.replace(view.friends);
+    for (const payload of log) friends.update(payload.friends);
+  }
+}
+
+function refreshOrReport() {
+  refresh().catch((error) => console.error("get_view failed:", error.message));
+}
+
+function showFatal(message) {
+  const el = $("app-error");
+  el.textContent = message;
+  el.hidden = false;
+}
+
+// "/" jumps to the filter, as in many list UIs.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+  if ($("view-main").hidden || $("settings").open) return;
+  if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
+  event.preventDefault();
+  $("filter").focus();
+});
+
+// "last seen … ago" goes stale slowly: rewrite it once a minute, and not while hidden.
+setInterval(() => {
+  if (!document.hidden) friends.refreshTimes();
+}, 60_000);
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) friends.refreshTimes();
+});
+
+async function start() {
+  try {
+    await ipc.listenAll({
+      connection: (connection) => {
+        seen.connection++;
+        banner.show(connection);
+      },
+      presence: onPresence,
+      session: (session) => {
+        seen.session++;
+        showSession(session);
+      },
+      settings: (value) => {
+        seen.settings++;
+        showSettings(value);
+      },
+    });
+    await refresh();
+  } catch (error) {
+    console.error(error);
+    showFatal(`Kith could not start its window: ${error.message}`);
+  }
+}
+
+start();

@@ -1,0 +1,122 @@
+// The sign-in screen. It collects what the Rust side needs to sign in, hands it over
+// in one call, and forgets the password as soon as that call returns, whatever the
+// outcome. It never sees a token: success is just "the call resolved".
+
+import * as ipc from "./ipc.js";
+
+export class SignInForm {
+  /**
+   * @param {object} els { form, server, profile, username, password, allowInsecure,
+   *                       submit, demo, error, reason }
+   * @param {object} hooks { onSignedIn(): void } called after sign_in or try_demo resolves
+   */
+  constructor(els, { onSignedIn }) {
+    Object.assign(this, els);
+    this.onSignedIn = onSignedIn;
+    this.pending = false;
+    this.submitLabel = this.submit.textContent;
+    this.demoLabel = this.demo.textContent;
+    this.touched = new Set(); // fields the user edited: settings no longer overwrite them
+
+    for (const field of [this.server, this.profile, this.allowInsecure]) {
+      field.addEventListener("input", () => this.touched.add(field));
+    }
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.signIn();
+    });
+    this.demo.addEventListener("click", () => this.tryDemo());
+  }
+
+  /** Prefills server, profile and the insecure flag from saved settings. */
+  prefill(settings) {
+    if (!settings) return;
+    const set = (field, apply) => {
+      if (!this.touched.has(field)) apply();
+    };
+    set(this.server, () => (this.server.value = settings.server ?? ""));
+    set(this.profile, () => (this.profile.value = settings.profile_path ?? ""));
+    set(this.allowInsecure, () => (this.allowInsecure.checked = Boolean(settings.allow_insecure)));
+  }
+
+  /** The line above the form saying why the last session ended ("" hides it). */
+  setReason(text) {
+    this.reason.textContent = text;
+    this.reason.hidden = text === "";
+  }
+
+  focusFirst() {
+    (this.username.value.trim() === "" ? this.username : this.password).focus();
+  }
+
+  async signIn() {
+    if (this.pending) return;
+    const username = this.username.value.trim();
+    if (username === "") return this.fail("Enter your username.", this.username);
+    if (this.password.value === "") return this.fail("Enter your password.", this.password);
+
+    let request = {
+      server: this.server.value.trim() || null,
+      profilePath: this.profile.value.trim() || null,
+      username,
+      password: this.password.value,
+      allowInsecure: this.allowInsecure.checked,
+    };
+    this.setPending(this.submit, "Signing in…");
+    let failed = null;
+    try {
+      await ipc.signIn(request);
+    } catch (error) {
+      failed = error;
+    } finally {
+      request = null;
+      this.password.value = ""; // success or failure, the password leaves the page now
+      this.setPending(null);
+    }
+    if (failed) return this.fail(failed.message, this.password);
+    this.succeeded();
+  }
+
+  async tryDemo() {
+    if (this.pending) return;
+    this.setPending(this.demo, "Starting the demo…");
+    let failed = null;
+    try {
+      await ipc.tryDemo();
+    } catch (error) {
+      failed = error;
+    } finally {
+      this.password.value = "";
+      this.setPending(null);
+    }
+    if (failed) return this.fail(failed.message, this.demo);
+    this.succeeded();
+  }
+
+  succeeded() {
+    this.showError("");
+    this.setReason("");
+    this.onSignedIn();
+  }
+
+  fail(message, focus) {
+    this.showError(message);
+    focus?.focus();
+  }
+
+  showError(message) {
+    this.error.textContent = message;
+    this.error.hidden = message === "";
+  }
+
+  /** Marks one button as working (with its busy label) and blocks both; null restores. */
+  setPending(button, label) {
+    this.pending = button !== null;
+    this.form.setAttribute("aria-busy", String(this.pending));
+    this.submit.disabled = this.pending;
+    this.demo.disabled = this.pending;
+    this.submit.textContent = button === this.submit ? label : this.submitLabel;
+    this.demo.textContent = button === this.demo ? label : this.demoLabel;
+    if (this.pending) this.showError("");
+  }
+}
