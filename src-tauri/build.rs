@@ -8,6 +8,7 @@ const COMMANDS: &[&str] = &[
     "sign_out",
     "reconnect_now",
     "save_settings",
+    "close_window",
 ];
 
 fn main() {

@@ -64,6 +64,7 @@ pub fn run() {
             commands::sign_out,
             commands::reconnect_now,
             commands::save_settings,
+            commands::close_window,
         ])
         .build(tauri::generate_context!("../tauri.conf.json"));
     let app = match app {

@@ -56,8 +56,9 @@ fn main() -> Result<()> {
             ensure_debian_packages(&packages)?;
             e2e()
         }
+        "footprint" => footprint(),
         _ => {
-            eprintln!("usage: cargo xtask <run|run-cli|test|e2e>\n\n  run      start the desktop app with the demo (kith-app --demo)\n  run-cli  the demo in a terminal (kith demo --human)\n  test     fmt, clippy and every test, including the keyring and end-to-end tests\n  e2e      only the end-to-end test of the desktop app");
+            eprintln!("usage: cargo xtask <run|run-cli|test|e2e>\n\n  run      start the desktop app with the demo (kith-app --demo)\n  run-cli  the demo in a terminal (kith demo --human)\n  test     fmt, clippy and every test, including the keyring and end-to-end tests\n  e2e      only the end-to-end test of the desktop app\n  footprint  memory of the release app: window open, closed, --hidden");
             bail!("unknown task {task:?}")
         }
     }
@@ -131,16 +132,53 @@ fn test() -> Result<()> {
     e2e()
 }
 
-/// The real app through WebDriver, in a headless desktop session.
-fn e2e() -> Result<()> {
-    step("end-to-end: the desktop app through WebDriver");
+/// Memory of the release app with its window open, closed, and started `--hidden`.
+fn footprint() -> Result<()> {
+    let mut packages = BUILD_PACKAGES.to_vec();
+    packages.extend(TEST_PACKAGES);
+    ensure_debian_packages(&packages)?;
     ensure_tauri_driver()?;
+    ensure_python_packages()?;
+    cargo(&[
+        "build",
+        "--release",
+        "--package",
+        "kith-app",
+        "--package",
+        "kith-server",
+    ])?;
+    let app = std::env::current_dir()?.join("target/release/kith-app");
+    status(
+        Command::new("xvfb-run")
+            .args([
+                "-a",
+                "-s",
+                "-screen 0 1280x800x24",
+                "dbus-run-session",
+                "--",
+                "bash",
+                "tests/e2e/session.sh",
+                "footprint",
+            ])
+            .env("KITH_FOOTPRINT_APP", app),
+        "the footprint measurement",
+    )
+}
+
+fn ensure_python_packages() -> Result<()> {
     let mut pip = vec!["-m", "pip", "install", "-q", "--disable-pip-version-check"];
     if pip_needs_break_system_packages() {
         pip.push("--break-system-packages");
     }
     pip.extend(PYTHON_PACKAGES);
-    status(Command::new("python3").args(&pip), "pip install")?;
+    status(Command::new("python3").args(&pip), "pip install")
+}
+
+/// The real app through WebDriver, in a headless desktop session.
+fn e2e() -> Result<()> {
+    step("end-to-end: the desktop app through WebDriver");
+    ensure_tauri_driver()?;
+    ensure_python_packages()?;
     cargo(&["build", "--package", "kith-app", "--package", "kith-server"])?;
     // xvfb-run first, then dbus-run-session: D-Bus-activated services must reach the display.
     status(
