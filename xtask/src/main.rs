@@ -36,6 +36,7 @@ const TEST_PACKAGES: &[&str] = &[
     "webkit2gtk-driver",
     "dunst",
     "python3-pip",
+    "python3-venv",
 ];
 /// Python packages of the WebDriver test, pinned.
 const PYTHON_PACKAGES: &[&str] = &["selenium==4.51.0", "pytest==9.2.0"];
@@ -120,13 +121,17 @@ fn test() -> Result<()> {
     ])?;
     step("cargo test (all crates)");
     cargo(&["test", "--workspace"])?;
-    step("desktop-session tests: OS keyring in a D-Bus session");
+    step("peer backends: Django venv, Node packages");
+    let peer_python = install_peer_packages()?;
+    step("desktop-session and peer tests: OS keyring in a D-Bus session, real peer backends");
     // The empty line on stdin is what unlocks gnome-keyring; zero bytes does not.
     let script = "set -e\n\
         echo '' | gnome-keyring-daemon --unlock --components=secrets >/dev/null\n\
-        cargo test --workspace -- --ignored\n";
+        cargo test --workspace -- --ignored --test-threads=1\n";
     status(
-        Command::new("dbus-run-session").args(["--", "bash", "-c", script]),
+        Command::new("dbus-run-session")
+            .args(["--", "bash", "-c", script])
+            .env("KITH_PEER_PYTHON", peer_python),
         "dbus-run-session",
     )?;
     e2e()
@@ -193,6 +198,51 @@ fn e2e() -> Result<()> {
         ]),
         "the end-to-end test",
     )
+}
+
+/// A venv with the Django peer's packages, and the Node peers' packages; returns the
+/// venv's Python.
+fn install_peer_packages() -> Result<PathBuf> {
+    let has_node = Command::new("node")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has_node {
+        ensure_debian_packages(&["nodejs", "npm"])?;
+    }
+    let venv = std::env::current_dir()?.join("target/peer-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        status(
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            "python3 -m venv",
+        )?;
+    }
+    status(
+        Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+            "tests/peers/django/requirements.txt",
+        ]),
+        "pip install (Django peer)",
+    )?;
+    status(
+        Command::new("npm").args([
+            "ci",
+            "--prefix",
+            "tests/peers/node",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ]),
+        "npm ci (Node peers)",
+    )?;
+    Ok(python)
 }
 
 fn ensure_tauri_driver() -> Result<()> {

@@ -32,6 +32,9 @@ struct ServerArgs {
     /// Server profile (TOML). Without it, the SimpleJWT profile is used.
     #[arg(long, global = true, env = "KITH_CONFIG")]
     config: Option<PathBuf>,
+    /// A built-in profile: django-simplejwt, bearer-cookie, auth-message or socketio.
+    #[arg(long, global = true, env = "KITH_PRESET", conflicts_with = "config")]
+    preset: Option<String>,
     /// Server base URL; overrides the profile's `server`.
     #[arg(long, global = true, env = "KITH_SERVER")]
     server: Option<String>,
@@ -185,9 +188,10 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
 }
 
 fn load_profile(args: &ServerArgs) -> Result<ServerProfile> {
-    let mut profile = match &args.config {
-        Some(path) => ServerProfile::from_file(path)?,
-        None => ServerProfile::default(),
+    let mut profile = match (&args.config, &args.preset) {
+        (Some(path), _) => ServerProfile::from_file(path)?,
+        (None, Some(preset)) => ServerProfile::preset(preset, ServerProfile::default().server)?,
+        (None, None) => ServerProfile::default(),
     };
     if let Some(server) = &args.server {
         profile.server = server.clone();

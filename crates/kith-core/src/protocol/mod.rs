@@ -2,11 +2,12 @@
 
 pub mod messages;
 pub mod profile;
+pub mod socketio;
 
 pub use messages::{
     parse_server_message, FriendId, FriendRecord, LastSeen, MessageError, ServerMessage,
 };
 pub use profile::{
     AuthApiProfile, ProfileError, ReconnectPolicy, RefreshPolicy, RefreshTransport, ServerProfile,
-    SocketProfile, WsAuthTransport,
+    SocketProfile, WireProtocol, WsAuthTransport,
 };

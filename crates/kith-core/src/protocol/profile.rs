@@ -81,10 +81,24 @@ pub enum WsAuthTransport {
     Message,
 }
 
+/// How messages are framed on the socket.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WireProtocol {
+    /// One JSON object per text frame (seeds 000–002, 004).
+    #[default]
+    Json,
+    /// Engine.IO v4 / Socket.IO v5 over WebSocket (seed 003); the token travels in
+    /// the CONNECT packet's `auth`.
+    SocketIo,
+}
+
 /// The presence socket.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SocketProfile {
+    /// Message framing: `json` or `socket_io`.
+    pub protocol: WireProtocol,
     /// Auth transports, combined on every connect.
     pub auth: Vec<WsAuthTransport>,
     /// Interval of WebSocket ping frames.
@@ -173,6 +187,7 @@ impl Default for AuthApiProfile {
 impl Default for SocketProfile {
     fn default() -> Self {
         SocketProfile {
+            protocol: WireProtocol::Json,
             auth: vec![WsAuthTransport::Query {
                 param: "token".into(),
             }],
@@ -341,9 +356,59 @@ impl ServerProfile {
             })
     }
 
-    /// Whether the socket authenticates by message, and so re-authenticates in-band.
+    /// Whether the socket is authenticated by a message after opening (an `auth`
+    /// message, or Socket.IO's CONNECT), so that Kith waits for its acknowledgement.
+    pub fn authenticates_by_message(&self) -> bool {
+        self.socket.protocol == WireProtocol::SocketIo
+            || self.socket.auth.contains(&WsAuthTransport::Message)
+    }
+
+    /// Whether a refreshed token is presented on the open socket (`auth` message) rather
+    /// than by a make-before-break handover. Socket.IO has no in-band re-auth.
     pub fn authenticates_in_band(&self) -> bool {
-        self.socket.auth.contains(&WsAuthTransport::Message)
+        self.socket.protocol == WireProtocol::Json
+            && self.socket.auth.contains(&WsAuthTransport::Message)
+    }
+
+    /// A named preset for one of the backend styles Kith is tested against, pointed at
+    /// `server`: `django-simplejwt`, `bearer-cookie`, `auth-message` or `socketio`.
+    pub fn preset(name: &str, server: impl Into<String>) -> Result<Self, ProfileError> {
+        let mut profile = ServerProfile::simplejwt(server);
+        match name {
+            "django-simplejwt" => {}
+            "bearer-cookie" => {
+                profile.name = name.into();
+                profile.auth.access_field = "token".into();
+                profile.auth.refresh_transport = RefreshTransport::Cookie;
+                profile.auth.refresh_cookie = "refresh_token".into();
+                profile.socket.auth = vec![WsAuthTransport::Bearer];
+            }
+            "auth-message" => {
+                profile.name = name.into();
+                profile.socket.auth = vec![
+                    WsAuthTransport::Query {
+                        param: "token".into(),
+                    },
+                    WsAuthTransport::Message,
+                ];
+                profile.socket.app_ping = true;
+            }
+            "socketio" => {
+                profile.name = name.into();
+                profile.ws_path = "/socket.io/".into();
+                profile.socket.protocol = WireProtocol::SocketIo;
+                profile.socket.auth = vec![WsAuthTransport::Message];
+            }
+            other => {
+                return Err(ProfileError::Invalid {
+                    field: "preset",
+                    reason: format!(
+                        "unknown preset {other:?}; known: django-simplejwt, bearer-cookie, auth-message, socketio"
+                    ),
+                })
+            }
+        }
+        Ok(profile)
     }
 
     /// A stable key naming this backend in the credential store.
@@ -440,6 +505,18 @@ mod tests {
         ServerProfile::simplejwt("http://localhost:8000")
             .validate()
             .unwrap();
+    }
+
+    #[test]
+    fn profile_files_match_the_presets() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../profiles");
+        for name in ["django-simplejwt", "bearer-cookie", "auth-message", "socketio"] {
+            let file = ServerProfile::from_file(&dir.join(format!("{name}.toml")))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let preset = ServerProfile::preset(name, file.server.clone()).unwrap();
+            assert_eq!(file, preset, "profiles/{name}.toml differs from the preset");
+        }
+        assert!(ServerProfile::preset("carrier-pigeon", "http://127.0.0.1").is_err());
     }
 
     #[test]

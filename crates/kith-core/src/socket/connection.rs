@@ -12,7 +12,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::protocol::{parse_server_message, MessageError, ServerMessage};
+use crate::protocol::messages::{auth_message, APP_PING};
+use crate::protocol::socketio::{self, Inbound};
+use crate::protocol::{parse_server_message, MessageError, ServerMessage, WireProtocol};
+use crate::secret::Secret;
 use crate::socket::machine::ConnId;
 
 /// What a socket reports to the driver.
@@ -34,18 +37,26 @@ pub enum ConnEvent {
     },
 }
 
-/// What the driver asks a socket to send.
+/// What the driver asks a socket to send; the socket frames it for its protocol.
 #[derive(Debug)]
 pub enum Outgoing {
-    Text(String),
+    /// Present this access token (auth message, or Socket.IO CONNECT).
+    Auth(Secret),
+    /// A WebSocket ping frame.
     Ping,
-    Close { code: u16, reason: &'static str },
+    /// The app-level keepalive (`{"type":"PING"}`); Engine.IO has its own heartbeat.
+    AppPing,
+    Close {
+        code: u16,
+        reason: &'static str,
+    },
 }
 
 /// Connects with `request` and runs the socket until it closes.
 pub async fn run_connection(
     conn: ConnId,
     request: Request,
+    protocol: WireProtocol,
     max_message_bytes: usize,
     events: mpsc::Sender<(ConnId, ConnEvent)>,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
@@ -84,13 +95,41 @@ pub async fn run_connection(
     }
     let mut close_code: Option<u16> = None;
     let mut close_reason = String::new();
+    // Socket.IO: CONNECT may only follow Engine.IO's open packet.
+    let mut engine_open = protocol == WireProtocol::Json;
+    let mut held_auth: Option<String> = None;
     loop {
         tokio::select! {
             frame = socket.next() => {
                 let event = match frame {
-                    Some(Ok(Message::Text(text))) => {
+                    Some(Ok(Message::Text(text))) if protocol == WireProtocol::Json => {
                         ConnEvent::Message(parse_server_message(text.as_str(), max_message_bytes))
                     }
+                    Some(Ok(Message::Text(text))) => match socketio::decode(text.as_str(), max_message_bytes) {
+                        Ok(Inbound::Open) => {
+                            engine_open = true;
+                            if let Some(packet) = held_auth.take() {
+                                if socket.send(Message::Text(packet.into())).await.is_err() {
+                                    continue;
+                                }
+                            }
+                            ConnEvent::Activity
+                        }
+                        Ok(Inbound::Ping) => {
+                            let _ = socket.send(Message::Text(socketio::PONG.into())).await;
+                            ConnEvent::Activity
+                        }
+                        Ok(Inbound::Alive) => ConnEvent::Activity,
+                        Ok(Inbound::Closed) => {
+                            close_politely(&mut socket, 1000, "server disconnected").await;
+                            let _ = events
+                                .send((conn, ConnEvent::Closed { code: None, reason: "the server ended the Socket.IO session".into() }))
+                                .await;
+                            return;
+                        }
+                        Ok(Inbound::Message(message)) => ConnEvent::Message(Ok(message)),
+                        Err(error) => ConnEvent::Message(Err(error)),
+                    },
                     Some(Ok(Message::Close(frame))) => {
                         if let Some(frame) = frame {
                             close_code = Some(u16::from(frame.code));
@@ -119,7 +158,22 @@ pub async fn run_connection(
             }
             command = outgoing.recv() => {
                 let result = match command {
-                    Some(Outgoing::Text(text)) => socket.send(Message::Text(text.into())).await,
+                    Some(Outgoing::Auth(token)) => match protocol {
+                        WireProtocol::Json => socket.send(Message::Text(auth_message(token.expose()).into())).await,
+                        WireProtocol::SocketIo => {
+                            let packet = socketio::connect_packet(token.expose());
+                            if engine_open {
+                                socket.send(Message::Text(packet.into())).await
+                            } else {
+                                held_auth = Some(packet);
+                                Ok(())
+                            }
+                        }
+                    },
+                    Some(Outgoing::AppPing) => match protocol {
+                        WireProtocol::Json => socket.send(Message::Text(APP_PING.into())).await,
+                        WireProtocol::SocketIo => Ok(()),
+                    },
                     Some(Outgoing::Ping) => socket.send(Message::Ping(Default::default())).await,
                     Some(Outgoing::Close { code, reason }) => {
                         close_politely(&mut socket, code, reason).await;

@@ -14,7 +14,6 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::presence::{ChangeCause, PresenceChange, PresenceStore};
-use crate::protocol::messages::{auth_message, APP_PING};
 use crate::protocol::{ServerMessage, ServerProfile};
 use crate::socket::connection::{run_connection, ConnEvent, Outgoing};
 use crate::socket::machine::{
@@ -84,6 +83,9 @@ pub(crate) struct Driver {
     closing: Vec<JoinHandle<()>>,
     latest_token: Option<AccessToken>,
     feeding: Option<ConnId>,
+    /// The socket a handover replaced, until it has closed: updates it delivers late
+    /// still count (the store drops what the new socket already brought).
+    retiring: Option<ConnId>,
     conn_events_tx: mpsc::Sender<(ConnId, ConnEvent)>,
     fetch_tx: mpsc::UnboundedSender<(FetchPurpose, Result<AccessToken, TokenError>)>,
 }
@@ -127,6 +129,7 @@ impl Driver {
             closing: Vec::new(),
             latest_token: None,
             feeding: None,
+            retiring: None,
             conn_events_tx,
             fetch_tx,
         };
@@ -252,16 +255,14 @@ impl Driver {
             Action::Open { conn } => self.open(conn),
             Action::SendAuth { conn } => {
                 if let (Some(handle), Some(token)) = (self.conns.get(&conn), &self.latest_token) {
-                    let _ = handle
-                        .outgoing
-                        .send(Outgoing::Text(auth_message(token.token.expose())));
+                    let _ = handle.outgoing.send(Outgoing::Auth(token.token.clone()));
                 }
             }
             Action::SendPing { conn, app } => {
                 if let Some(handle) = self.conns.get(&conn) {
                     let _ = handle.outgoing.send(Outgoing::Ping);
                     if app {
-                        let _ = handle.outgoing.send(Outgoing::Text(APP_PING.to_string()));
+                        let _ = handle.outgoing.send(Outgoing::AppPing);
                     }
                 }
             }
@@ -317,6 +318,7 @@ impl Driver {
         let task = tokio::spawn(run_connection(
             conn,
             request,
+            self.profile.socket.protocol,
             self.profile.socket.max_message_bytes,
             self.conn_events_tx.clone(),
             outgoing_rx,
@@ -334,7 +336,9 @@ impl Driver {
     }
 
     fn promote(&mut self, conn: ConnId, meaning: SnapshotMeaning) {
-        self.feeding = Some(conn);
+        if let Some(previous) = self.feeding.replace(conn).filter(|p| *p != conn) {
+            self.retiring = Some(previous);
+        }
         let Some(handle) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -439,7 +443,7 @@ impl Driver {
     /// Applies a presence message from the promoted socket, buffers one from a socket
     /// not yet promoted, and drops one from a socket already replaced.
     fn route(&mut self, conn: ConnId, message: ServerMessage) {
-        if self.feeding == Some(conn) {
+        if self.feeding == Some(conn) || self.retiring == Some(conn) {
             self.apply(conn, message);
         } else if let Some(handle) = self.conns.get_mut(&conn) {
             handle.buffered.push(message);

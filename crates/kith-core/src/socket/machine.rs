@@ -274,7 +274,10 @@ pub enum Action {
 /// Timing and transport facts the machine needs from the profile.
 #[derive(Debug, Clone)]
 pub struct MachineConfig {
-    pub in_band_auth: bool,
+    /// The socket is authenticated by a message after opening; wait for its ack.
+    pub auth_by_message: bool,
+    /// A refreshed token is presented on the open socket instead of a handover.
+    pub in_band_reauth: bool,
     pub app_ping: bool,
     pub snapshot_on_connect: bool,
     pub ping_interval: Duration,
@@ -287,7 +290,8 @@ pub struct MachineConfig {
 impl MachineConfig {
     pub fn from_profile(profile: &ServerProfile) -> Self {
         MachineConfig {
-            in_band_auth: profile.authenticates_in_band(),
+            auth_by_message: profile.authenticates_by_message(),
+            in_band_reauth: profile.authenticates_in_band(),
             app_ping: profile.socket.app_ping,
             snapshot_on_connect: profile.socket.snapshot_on_connect,
             ping_interval: profile.socket.ping_interval,
@@ -672,7 +676,7 @@ impl ConnectionMachine {
     }
 
     fn on_opened(&mut self, conn: ConnId, now: Instant) {
-        let in_band = self.config.in_band_auth;
+        let in_band = self.config.auth_by_message;
         let is_primary = self.primary.as_ref().is_some_and(|c| c.id == conn);
         let Some(c) = self.conn_mut(conn) else { return };
         if c.phase != Phase::Opening {
@@ -781,7 +785,7 @@ impl ConnectionMachine {
         {
             return;
         }
-        let purpose = if self.config.in_band_auth {
+        let purpose = if self.config.in_band_reauth {
             FetchPurpose::InBand
         } else {
             FetchPurpose::Handover

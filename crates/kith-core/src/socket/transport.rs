@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::http::header::{
     HeaderValue, AUTHORIZATION, COOKIE, SEC_WEBSOCKET_PROTOCOL,
 };
 
-use crate::protocol::{ProfileError, ServerProfile, WsAuthTransport};
+use crate::protocol::{ProfileError, ServerProfile, WireProtocol, WsAuthTransport};
 use crate::secret::{redact_url, Secret};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,11 @@ pub enum RequestError {
 /// The upgrade request with the token placed as the profile says.
 pub fn upgrade_request(profile: &ServerProfile, token: &Secret) -> Result<Request, RequestError> {
     let mut url = profile.socket_url()?;
+    if profile.socket.protocol == WireProtocol::SocketIo {
+        url.query_pairs_mut()
+            .append_pair("EIO", "4")
+            .append_pair("transport", "websocket");
+    }
     for transport in &profile.socket.auth {
         if let WsAuthTransport::Query { param } = transport {
             url.query_pairs_mut().append_pair(param, token.expose());

@@ -1,0 +1,1 @@
+# Why: marks the Django project package (settings, URLconf, ASGI entry point) of the Kith test peer.

@@ -1,0 +1,1 @@
+# Why: package marker so Django finds the presence app's management commands.

@@ -1,0 +1,1 @@
+# Why: package marker so Django finds `manage.py seed`.

@@ -1,0 +1,1 @@
+# Why: package marker for the presence app's migrations.
