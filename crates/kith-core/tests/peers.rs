@@ -107,7 +107,9 @@ impl Peer {
                 );
                 let mut command = Command::new("node");
                 command.arg(script).current_dir(dir);
-                command.env("PING_INTERVAL_MS", "2000").env("PING_TIMEOUT_MS", "3000");
+                command
+                    .env("PING_INTERVAL_MS", "2000")
+                    .env("PING_TIMEOUT_MS", "3000");
                 command
             }
         };
@@ -132,7 +134,10 @@ impl Peer {
             }
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    panic!("the peer exited with {status} before listening:\n{}", self.log_tail());
+                    panic!(
+                        "the peer exited with {status} before listening:\n{}",
+                        self.log_tail()
+                    );
                 }
             }
             if Instant::now() > deadline {
@@ -179,7 +184,11 @@ impl Peer {
             .send()
             .await
             .expect("the peer's control API answers");
-        assert!(response.status().is_success(), "set_status: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "set_status: {}",
+            response.status()
+        );
     }
 
     async fn counters(&self) -> serde_json::Value {
@@ -257,19 +266,31 @@ async fn check_backend(preset: &str, kind: PeerKind) {
         Err(other) => panic!("{preset}: expected a rejection, got {other}"),
         Ok(_) => panic!("{preset}: a wrong password was accepted"),
     }
-    assert!(started.elapsed() < Duration::from_secs(5), "{preset}: no retry loop");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{preset}: no retry loop"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = peer.counters().await;
-    assert_eq!(before["refreshes"], after["refreshes"], "{preset}: nothing else was tried");
+    assert_eq!(
+        before["refreshes"], after["refreshes"],
+        "{preset}: nothing else was tried"
+    );
     assert_eq!(before["connects"], after["connects"]);
 
     // Login and live updates.
     let store = MemoryStore::new();
-    let mut session = Session::login(profile.clone(), Arc::new(store.clone()), "me", Secret::new("pw"))
-        .await
-        .unwrap_or_else(|error| panic!("{preset}: login failed: {error}"));
+    let mut session = Session::login(
+        profile.clone(),
+        Arc::new(store.clone()),
+        "me",
+        Secret::new("pw"),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{preset}: login failed: {error}"));
     let mut log = EventLog::new(session.take_events().expect("events"));
-    log.wait_for_state("connected", Duration::from_secs(10)).await;
+    log.wait_for_state("connected", Duration::from_secs(10))
+        .await;
     peer.set_status("bob", "online").await;
     wait_status(&mut log, "bob", "online").await;
 
@@ -287,22 +308,34 @@ async fn check_backend(preset: &str, kind: PeerKind) {
     }
     let last = sent.last().cloned().unwrap_or_default();
     wait_status(&mut log, "alice", &last).await;
-    assert_eq!(live_statuses(&log, "alice"), sent, "{preset}: every update exactly once, in order");
+    assert_eq!(
+        live_statuses(&log, "alice"),
+        sent,
+        "{preset}: every update exactly once, in order"
+    );
     let refreshes = session.tokens().refresh_requests();
-    assert!(refreshes >= 2, "{preset}: tokens were refreshed during the run ({refreshes})");
+    assert!(
+        refreshes >= 2,
+        "{preset}: tokens were refreshed during the run ({refreshes})"
+    );
     assert!(
         !log.states().iter().any(|s| s.name() == "reconnecting"),
         "{preset}: refreshes never dropped the connection: {:?}",
         log.states()
     );
     let counters = peer.counters().await;
-    assert_eq!(counters["refresh_reuse"], 0, "{preset}: no refresh token reused: {counters}");
+    assert_eq!(
+        counters["refresh_reuse"], 0,
+        "{preset}: no refresh token reused: {counters}"
+    );
 
     // Recovery after a peer restart: same port, same data; the session survives.
     peer.kill();
-    log.wait_for_state("reconnecting", Duration::from_secs(10)).await;
+    log.wait_for_state("reconnecting", Duration::from_secs(10))
+        .await;
     peer.spawn().await;
-    log.wait_for_state("connected", Duration::from_secs(30)).await;
+    log.wait_for_state("connected", Duration::from_secs(30))
+        .await;
     peer.set_status("carol", "away").await;
     wait_status(&mut log, "carol", "away").await;
 
@@ -311,9 +344,11 @@ async fn check_backend(preset: &str, kind: PeerKind) {
     peer.signal(libc::SIGSTOP);
     let frozen = Instant::now();
     let detected = log
-        .wait_for("keepalive timeout", Duration::from_secs(15), |e| {
-            matches!(e, SessionEvent::State(c) if c.reason == Reason::KeepaliveTimeout)
-        })
+        .wait_for(
+            "keepalive timeout",
+            Duration::from_secs(15),
+            |e| matches!(e, SessionEvent::State(c) if c.reason == Reason::KeepaliveTimeout),
+        )
         .await;
     let took = detected.duration_since(frozen);
     assert!(
@@ -321,7 +356,8 @@ async fn check_backend(preset: &str, kind: PeerKind) {
         "{preset}: half-open detected after {took:?} (bound {bound:?})"
     );
     peer.signal(libc::SIGCONT);
-    log.wait_for_state("connected", Duration::from_secs(30)).await;
+    log.wait_for_state("connected", Duration::from_secs(30))
+        .await;
     // (A restarted peer forgot statuses, so pick one no friend has.)
     peer.set_status("bob", "back").await;
     wait_status(&mut log, "bob", "back").await;
@@ -329,7 +365,9 @@ async fn check_backend(preset: &str, kind: PeerKind) {
     let counters = peer.counters().await;
     assert_eq!(counters["refresh_reuse"], 0, "{preset}: {counters}");
     assert!(
-        !log.seen.iter().any(|(_, e)| matches!(e, SessionEvent::SessionEnded { .. })),
+        !log.seen
+            .iter()
+            .any(|(_, e)| matches!(e, SessionEvent::SessionEnded { .. })),
         "{preset}: the session never ended"
     );
     session.stop().await;

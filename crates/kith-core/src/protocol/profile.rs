@@ -510,7 +510,12 @@ mod tests {
     #[test]
     fn profile_files_match_the_presets() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../profiles");
-        for name in ["django-simplejwt", "bearer-cookie", "auth-message", "socketio"] {
+        for name in [
+            "django-simplejwt",
+            "bearer-cookie",
+            "auth-message",
+            "socketio",
+        ] {
             let file = ServerProfile::from_file(&dir.join(format!("{name}.toml")))
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             let preset = ServerProfile::preset(name, file.server.clone()).unwrap();
