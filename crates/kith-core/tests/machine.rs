@@ -275,6 +275,13 @@ fn silence_past_ping_interval_plus_grace_is_a_dead_connection() {
     assert_eq!(now, t0 + machine.config().dead_after());
     let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
     assert_eq!(change.reason, Reason::KeepaliveTimeout);
+    // The dead socket is closed, so nothing it delivers later can count.
+    assert!(drain(&mut machine).contains(&Action::Close {
+        conn: 1,
+        code: 1000,
+        reason: "keepalive timeout"
+    }));
+    assert_eq!(machine.live_sockets(), 0);
 }
 
 #[test]
@@ -466,6 +473,9 @@ fn wake_probes_the_socket_on_a_short_deadline() {
     machine.handle(Input::Tick, probe_deadline);
     let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
     assert_eq!(change.reason, Reason::WakeProbeFailed);
+    assert!(drain(&mut machine)
+        .iter()
+        .any(|a| matches!(a, Action::Close { conn: 1, .. })));
     assert!(matches!(
         machine.state(),
         ConnectionState::Reconnecting { .. }

@@ -903,6 +903,17 @@ impl ConnectionMachine {
         self.schedule_retry(reason, now);
     }
 
+    /// The machine itself decided a socket is dead (no answer in time): close it, so
+    /// nothing it still delivers can count, then back off as for any transient failure.
+    fn give_up_on(&mut self, conn: ConnId, why: &'static str, reason: Reason, now: Instant) {
+        self.actions.push_back(Action::Close {
+            conn,
+            code: NORMAL_CLOSE,
+            reason: why,
+        });
+        self.on_transient_failure(conn, reason, now);
+    }
+
     fn schedule_retry(&mut self, reason: Reason, now: Instant) {
         self.close_all("reconnecting");
         self.clear_timers();
@@ -953,7 +964,7 @@ impl ConnectionMachine {
             .filter(|c| c.deadline.is_some_and(|d| now >= d))
         {
             let id = c.id;
-            self.on_transient_failure(id, Reason::ConnectTimeout, now);
+            self.give_up_on(id, "connect timeout", Reason::ConnectTimeout, now);
             return;
         }
         if self.state != ConnectionState::Connected {
@@ -969,13 +980,23 @@ impl ConnectionMachine {
         }
         if self.probe_deadline.is_some_and(|t| now >= t) {
             self.probe_deadline = None;
-            self.on_transient_failure(primary.id, Reason::WakeProbeFailed, now);
+            self.give_up_on(
+                primary.id,
+                "no answer after wake",
+                Reason::WakeProbeFailed,
+                now,
+            );
             return;
         }
         if self.dead_check_at.is_some_and(|t| now >= t) {
             let silent_until = primary.last_rx + self.config.dead_after();
             if now >= silent_until {
-                self.on_transient_failure(primary.id, Reason::KeepaliveTimeout, now);
+                self.give_up_on(
+                    primary.id,
+                    "keepalive timeout",
+                    Reason::KeepaliveTimeout,
+                    now,
+                );
                 return;
             }
             self.dead_check_at = Some(silent_until);
