@@ -343,11 +343,17 @@ async fn reconnect_after_a_drop_resyncs_and_marks_changes_as_resync() {
 async fn stop_closes_cleanly_and_never_reconnects() {
     let (server, admin) = start_server(ServerConfig::for_tests()).await;
     let (session, mut log) = login(fast_profile(&server), &MemoryStore::new()).await;
-    log.wait_for_state("connected", Duration::from_secs(5))
-        .await;
+    log.wait_for("the first snapshot", Duration::from_secs(5), |e| {
+        matches!(e, SessionEvent::Resynced { .. })
+    })
+    .await;
     assert_eq!(admin.counters().open_sockets, 1);
     session.stop().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // stop() returns once the closing handshake is done; the server's count follows.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while admin.counters().open_sockets != 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(admin.counters().open_sockets, 0);
     let accepted = admin.counters().connects_accepted;
     tokio::time::sleep(Duration::from_secs(2)).await;
