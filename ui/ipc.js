@@ -44,6 +44,8 @@ export const reconnectNow = () => invoke("reconnect_now");
 
 /** Saves the full settings object; resolves to the settings as saved. */
 export const saveSettings = (settings) => invoke("save_settings", { settings });
+// Closes the window and destroys the webview; Kith stays in the tray.
+export const closeWindow = () => invoke("close_window");
 
 export const EVENTS = Object.freeze({
   connection: "kith://connection",

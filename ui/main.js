@@ -142,6 +142,13 @@ document.addEventListener("keydown", (event) => {
   $("filter").focus();
 });
 
+// Ctrl+W (Cmd+W) closes the window, as in other desktop apps; Kith stays in the tray.
+document.addEventListener("keydown", (event) => {
+  if (event.key.toLowerCase() !== "w" || !(event.ctrlKey || event.metaKey) || event.altKey) return;
+  event.preventDefault();
+  ipc.closeWindow().catch((error) => console.error("close_window failed:", error.message));
+});
+
 // "last seen … ago" goes stale slowly: rewrite it once a minute, and not while hidden.
 setInterval(() => {
   if (!document.hidden) friends.refreshTimes();

@@ -1,6 +1,7 @@
 // The sign-in screen. It collects what the Rust side needs to sign in, hands it over
-// in one call, and forgets the password as soon as that call returns, whatever the
-// outcome. It never sees a token: success is just "the call resolved".
+// in one call, and empties the password field as soon as the password is handed over
+// (and again when the call returns, whatever the outcome). It never sees a token:
+// success is just "the call resolved".
 
 import * as ipc from "./ipc.js";
 
@@ -62,6 +63,9 @@ export class SignInForm {
       password: this.password.value,
       allowInsecure: this.allowInsecure.checked,
     };
+    // The field is emptied as soon as the password is handed over, not only when the
+    // call returns: the session event that shows the friends list can come first.
+    this.password.value = "";
     this.setPending(this.submit, "Signing in…");
     let failed = null;
     try {
@@ -70,7 +74,7 @@ export class SignInForm {
       failed = error;
     } finally {
       request = null;
-      this.password.value = ""; // success or failure, the password leaves the page now
+      this.password.value = ""; // success or failure, nothing of it stays on the page
       this.setPending(null);
     }
     if (failed) return this.fail(failed.message, this.password);
