@@ -1,34 +1,27 @@
 //! Carries one session's events to the UI, the tray and notifications.
 //!
-//! Presence bursts are coalesced: live changes are sent at most every
-//! [`UI_FRAME`] (about 30 updates a second), and a snapshot, however large, goes out
-//! as one `replace` event once it has been applied. State changes go out at once.
+//! State changes go out at once. Presence goes through the [`PresenceBatcher`]
+//! (at most ~30 UI updates a second; a snapshot as one event) and the [`Notifier`]
+//! (settled, grouped, live changes only). This task only keeps time for them.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kith_core::{ChangeCause, SessionEvent};
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::mpsc;
 
+use crate::batcher::{Batch, PresenceBatcher};
 use crate::notify_rules::Notifier;
 use crate::state::{
     AppState, ConnectionView, FriendView, PresencePayload, EVENT_CONNECTION, EVENT_PRESENCE,
     EVENT_SESSION,
 };
 
-/// Minimum spacing of presence events to the UI.
-pub const UI_FRAME: Duration = Duration::from_millis(33);
-
 pub async fn run(app: AppHandle, mut events: mpsc::UnboundedReceiver<SessionEvent>) {
     let mut notifier = Notifier::new();
-    let mut pending: HashMap<String, FriendView> = HashMap::new();
-    let mut replace_pending = false;
-    let mut in_resync = false;
-    let mut last_flush = Instant::now() - UI_FRAME;
-    let mut flush_at: Option<Instant> = None;
+    let mut batcher = PresenceBatcher::new();
     loop {
-        let deadline = [flush_at, notifier.next_deadline()]
+        let deadline = [batcher.deadline(), notifier.next_deadline()]
             .into_iter()
             .flatten()
             .min();
@@ -41,103 +34,92 @@ pub async fn run(app: AppHandle, mut events: mpsc::UnboundedReceiver<SessionEven
         tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { break };
-                let now = Instant::now();
-                let mut schedule = false;
-                match event {
-                    SessionEvent::State(change) => {
-                        let view = ConnectionView::from_change(&change);
-                        let state = app.state::<AppState>();
-                        state.with_view(|v| {
-                            v.connection = view.clone();
-                            v.state = change.to.clone();
-                        });
-                        if !matches!(change.to, kith_core::ConnectionState::Connected) {
-                            in_resync = false;
-                        }
-                        let _ = app.emit(EVENT_CONNECTION, view);
-                        crate::tray::refresh(&app);
-                    }
-                    SessionEvent::Presence(change) => {
-                        let friend = FriendView {
-                            user_id: change.user_id.to_string(),
-                            username: change.username.clone(),
-                            status: change.to.clone(),
-                            last_seen: change.last_seen.as_ref().map(|l| l.0.clone()),
-                        };
-                        app.state::<AppState>().with_view(|v| match &friend.status {
-                            Some(_) => {
-                                v.friends.insert(friend.user_id.clone(), friend.clone());
-                            }
-                            None => {
-                                v.friends.remove(&friend.user_id);
-                            }
-                        });
-                        if change.cause == ChangeCause::Resync {
-                            in_resync = true;
-                        } else {
-                            notifier.push(&change, now);
-                            pending.insert(friend.user_id.clone(), friend);
-                            schedule = !in_resync;
-                        }
-                    }
-                    SessionEvent::Resynced { .. } => {
-                        in_resync = false;
-                        replace_pending = true;
-                        pending.clear();
-                        schedule = true;
-                    }
-                    SessionEvent::TokenRefreshed { .. } | SessionEvent::RefreshDeferred { .. } => {}
-                    SessionEvent::SessionEnded { reason } => {
-                        let state = app.state::<AppState>();
-                        let session = state
-                            .with_view(|v| {
-                                v.signed_out(Some(reason));
-                                v.session.clone()
-                            });
-                        if let Some(session) = session {
-                            let _ = app.emit(EVENT_SESSION, session);
-                        }
-                        crate::tray::refresh(&app);
-                    }
-                }
-                if schedule && flush_at.is_none() {
-                    flush_at = Some(now.max(last_flush + UI_FRAME));
-                }
+                on_event(&app, event, &mut batcher, &mut notifier, Instant::now());
             }
-            _ = sleep => {
-                let now = Instant::now();
-                if flush_at.is_some_and(|at| now >= at) {
-                    flush_at = None;
-                    last_flush = now;
-                    flush(&app, &mut pending, &mut replace_pending);
-                }
-                if notifier.next_deadline().is_some_and(|at| now >= at) {
-                    let prefs = app.state::<AppState>().settings().notify_prefs();
-                    for notice in notifier.poll(now, prefs) {
-                        crate::notifications::show(&app, &notice);
-                    }
-                }
+            _ = sleep => {}
+        }
+        let now = Instant::now();
+        if let Some(batch) = batcher.take(now) {
+            send_presence(&app, batch);
+        }
+        if notifier.next_deadline().is_some_and(|at| now >= at) {
+            let prefs = app.state::<AppState>().settings().notify_prefs();
+            for notice in notifier.poll(now, prefs) {
+                crate::notifications::show(&app, &notice);
             }
         }
     }
 }
 
-fn flush(app: &AppHandle, pending: &mut HashMap<String, FriendView>, replace: &mut bool) {
-    let payload = if std::mem::take(replace) {
-        pending.clear();
-        let friends = app
-            .state::<AppState>()
-            .with_view(|v| v.friends.values().cloned().collect())
-            .unwrap_or_default();
-        PresencePayload {
+fn on_event(
+    app: &AppHandle,
+    event: SessionEvent,
+    batcher: &mut PresenceBatcher,
+    notifier: &mut Notifier,
+    now: Instant,
+) {
+    let state = app.state::<AppState>();
+    match event {
+        SessionEvent::State(change) => {
+            let view = ConnectionView::from_change(&change);
+            state.with_view(|v| {
+                v.connection = view.clone();
+                v.state = change.to.clone();
+            });
+            batcher.connection_changed(now);
+            let _ = app.emit(EVENT_CONNECTION, view);
+            crate::tray::refresh(app);
+        }
+        SessionEvent::Presence(change) => {
+            let friend = FriendView {
+                user_id: change.user_id.to_string(),
+                username: change.username.clone(),
+                status: change.to.clone(),
+                last_seen: change.last_seen.as_ref().map(|l| l.0.clone()),
+            };
+            state.with_view(|v| match &friend.status {
+                Some(_) => {
+                    v.friends.insert(friend.user_id.clone(), friend.clone());
+                }
+                None => {
+                    v.friends.remove(&friend.user_id);
+                }
+            });
+            match change.cause {
+                ChangeCause::Resync => batcher.resync_change(),
+                ChangeCause::Live => {
+                    notifier.push(&change, now);
+                    batcher.live(friend, now);
+                }
+            }
+        }
+        SessionEvent::Resynced { .. } => batcher.resynced(now),
+        SessionEvent::TokenRefreshed { .. } | SessionEvent::RefreshDeferred { .. } => {}
+        SessionEvent::SessionEnded { reason } => {
+            if let Some(session) = state.with_view(|v| {
+                v.signed_out(Some(reason));
+                v.session.clone()
+            }) {
+                let _ = app.emit(EVENT_SESSION, session);
+            }
+            crate::tray::refresh(app);
+        }
+    }
+}
+
+fn send_presence(app: &AppHandle, batch: Batch) {
+    let payload = match batch {
+        Batch::Replace => PresencePayload {
             replace: true,
-            friends,
-        }
-    } else {
-        PresencePayload {
+            friends: app
+                .state::<AppState>()
+                .with_view(|v| v.friends.values().cloned().collect())
+                .unwrap_or_default(),
+        },
+        Batch::Changes(friends) => PresencePayload {
             replace: false,
-            friends: pending.drain().map(|(_, f)| f).collect(),
-        }
+            friends,
+        },
     };
     let _ = app.emit(EVENT_PRESENCE, payload);
     crate::tray::refresh(app);

@@ -7,6 +7,7 @@
 //! uses it); `--demo` starts the in-process demo server and signs in to it.
 
 mod autostart;
+mod batcher;
 mod bridge;
 mod commands;
 mod logging;
@@ -56,6 +57,11 @@ pub fn run() {
                 }
             });
             Ok(())
+        })
+        .on_window_event(|_window, event| {
+            if let tauri::WindowEvent::Destroyed = event {
+                window::release_memory_soon();
+            }
         })
         .invoke_handler(tauri::generate_handler![
             commands::get_view,

@@ -34,3 +34,17 @@ pub fn toggle(app: &AppHandle) {
         None => open(app),
     }
 }
+
+/// After the webview is gone, hands the memory it used back to the OS. glibc keeps
+/// freed heap pages in its arenas; without a trim, a tray-idle Kith would keep the
+/// window's peak footprint. Runs once WebKit has finished tearing down.
+pub fn release_memory_soon() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        // SAFETY: malloc_trim only returns free heap pages to the OS.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    });
+}

@@ -29,6 +29,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+def private_kib(pid):
+    """Memory only this process holds (Private_Clean + Private_Dirty from smaps_rollup):
+    unlike RSS it leaves out the shared libraries' pages (WebKit, GTK), which stay
+    mapped after the webview is gone and cost nothing extra per process."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    total = 0
+    for line in text.splitlines():
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            total += int(line.split()[1])
+    return total
+
+
 def processes():
     """pid -> (ppid, name, rss KiB) for every process."""
     table = {}
@@ -69,11 +84,14 @@ def tree_rss(root):
                 members.add(pid)
                 frontier.append(pid)
     breakdown = {}
+    private = 0
     for pid in members:
         if pid in table:
             _, name, rss = table[pid]
             breakdown[name] = breakdown.get(name, 0) + rss
-    return sum(breakdown.values()), breakdown
+            private += private_kib(pid)
+    breakdown["private (all processes)"] = private
+    return sum(v for k, v in breakdown.items() if not k.startswith("private")), breakdown
 
 
 def wait_for(what, check, timeout=30):
@@ -143,7 +161,7 @@ def main():
     print(f"\nKith desktop footprint ({APP})")
     print(f"{'case':<16} {'total RSS':>10}  breakdown")
     for name, (total, breakdown) in rows:
-        parts = ", ".join(f"{k} {mib(v)}" for k, v in sorted(breakdown.items(), key=lambda kv: -kv[1]))
+        parts = ", ".join(f"{k} {mib(v)}" for k, v in breakdown.items())
         print(f"{name:<16} {mib(total):>10}  {parts}")
     result = {name: {"total_kib": total, "breakdown_kib": breakdown} for name, (total, breakdown) in rows}
     result["app"] = APP

@@ -8,6 +8,8 @@
 //!
 //! Plain `std::process` is enough here; a task-runner crate would add nothing.
 
+mod bench;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -58,8 +60,9 @@ fn main() -> Result<()> {
             e2e()
         }
         "footprint" => footprint(),
+        "bench" => bench::run(),
         _ => {
-            eprintln!("usage: cargo xtask <run|run-cli|test|e2e>\n\n  run      start the desktop app with the demo (kith-app --demo)\n  run-cli  the demo in a terminal (kith demo --human)\n  test     fmt, clippy and every test, including the keyring and end-to-end tests\n  e2e      only the end-to-end test of the desktop app\n  footprint  memory of the release app: window open, closed, --hidden");
+            eprintln!("usage: cargo xtask <run|run-cli|test|e2e|footprint|bench>\n\n  run      start the desktop app with the demo (kith-app --demo)\n  run-cli  the demo in a terminal (kith demo --human)\n  test     fmt, clippy and every test, including the keyring and end-to-end tests\n  e2e      only the end-to-end test of the desktop app\n  footprint  memory of the release app: window open, closed, --hidden\n  bench    build in release mode, run the benchmarks, regenerate BENCHMARKS.md [--quick] [--with-app]");
             bail!("unknown task {task:?}")
         }
     }
@@ -154,20 +157,26 @@ fn footprint() -> Result<()> {
     ])?;
     let app = std::env::current_dir()?.join("target/release/kith-app");
     status(
-        Command::new("xvfb-run")
-            .args([
-                "-a",
-                "-s",
-                "-screen 0 1280x800x24",
-                "dbus-run-session",
-                "--",
-                "bash",
-                "tests/e2e/session.sh",
-                "footprint",
-            ])
-            .env("KITH_FOOTPRINT_APP", app),
+        desktop_session(&["footprint"]).env("KITH_FOOTPRINT_APP", app),
         "the footprint measurement",
     )
+}
+
+/// `tests/e2e/session.sh` in a headless desktop session. xvfb-run first, then
+/// dbus-run-session: D-Bus-activated services must reach the display.
+fn desktop_session(args: &[&str]) -> Command {
+    let mut command = Command::new("xvfb-run");
+    command.args([
+        "-a",
+        "-s",
+        "-screen 0 1280x800x24",
+        "dbus-run-session",
+        "--",
+        "bash",
+        "tests/e2e/session.sh",
+    ]);
+    command.args(args);
+    command
 }
 
 fn ensure_python_packages() -> Result<()> {
@@ -185,19 +194,7 @@ fn e2e() -> Result<()> {
     ensure_tauri_driver()?;
     ensure_python_packages()?;
     cargo(&["build", "--package", "kith-app", "--package", "kith-server"])?;
-    // xvfb-run first, then dbus-run-session: D-Bus-activated services must reach the display.
-    status(
-        Command::new("xvfb-run").args([
-            "-a",
-            "-s",
-            "-screen 0 1280x800x24",
-            "dbus-run-session",
-            "--",
-            "bash",
-            "tests/e2e/session.sh",
-        ]),
-        "the end-to-end test",
-    )
+    status(&mut desktop_session(&[]), "the end-to-end test")
 }
 
 /// A venv with the Django peer's packages, and the Node peers' packages; returns the

@@ -214,13 +214,10 @@ impl Drop for Peer {
 
 fn profile_for(preset: &str, peer: &Peer) -> ServerProfile {
     let mut profile = ServerProfile::preset(preset, peer.url()).expect("known preset");
-    profile.reconnect.base = Duration::from_millis(100);
-    profile.reconnect.cap = Duration::from_secs(1);
-    profile.socket.ping_interval = Duration::from_secs(1);
+    common::fast_timings(&mut profile);
+    // Peers in Python and Node answer a little slower than the in-process server.
     profile.socket.dead_grace = Duration::from_secs(2);
     profile.socket.connect_timeout = Duration::from_secs(5);
-    profile.refresh.retry_base = Duration::from_millis(200);
-    profile.refresh.retry_cap = Duration::from_secs(1);
     profile
 }
 

@@ -197,14 +197,7 @@ impl TokenManager {
             AuthError::BadResponse("the login response carries no refresh token".into())
         })?;
         let received_at = now();
-        let claims = read_claims(grant.access.expose())?;
-        let timing = token_timing(
-            claims,
-            grant.server_date,
-            received_at,
-            SystemTime::now(),
-            &self.inner.policy,
-        );
+        let timing = self.timing_of(&grant, received_at)?;
         self.persist(StoredCredentials {
             username: username.to_string(),
             refresh: refresh.clone(),
@@ -437,14 +430,7 @@ impl TokenManager {
                 .await?;
             }
         }
-        let claims = read_claims(grant.access.expose())?;
-        let timing = token_timing(
-            claims,
-            grant.server_date,
-            received_at,
-            SystemTime::now(),
-            &self.inner.policy,
-        );
+        let timing = self.timing_of(&grant, received_at)?;
         state.generation += 1;
         let held = Held {
             token: grant.access,
@@ -464,6 +450,22 @@ impl TokenManager {
         });
         self.inner.schedule_changed.notify_one();
         Ok(access)
+    }
+
+    /// When a freshly granted access token expires and is due for refresh.
+    fn timing_of(
+        &self,
+        grant: &TokenGrant,
+        received_at: Instant,
+    ) -> Result<TokenTiming, ClaimsError> {
+        let claims = read_claims(grant.access.expose())?;
+        Ok(token_timing(
+            claims,
+            grant.server_date,
+            received_at,
+            SystemTime::now(),
+            &self.inner.policy,
+        ))
     }
 
     async fn persist(&self, credentials: StoredCredentials) -> Result<(), StoreError> {

@@ -40,6 +40,12 @@ pub fn config_with_ttl(access_ttl: Duration) -> ServerConfig {
 /// The default profile pointed at `server`, with timings short enough for tests.
 pub fn fast_profile(server: &RunningServer) -> ServerProfile {
     let mut profile = ServerProfile::simplejwt(server.http_url());
+    fast_timings(&mut profile);
+    profile
+}
+
+/// Backoff, keepalive and refresh-retry timings short enough for tests.
+pub fn fast_timings(profile: &mut ServerProfile) {
     profile.reconnect.base = Duration::from_millis(100);
     profile.reconnect.cap = Duration::from_secs(1);
     profile.socket.ping_interval = Duration::from_secs(1);
@@ -47,7 +53,6 @@ pub fn fast_profile(server: &RunningServer) -> ServerProfile {
     profile.socket.connect_timeout = Duration::from_secs(3);
     profile.refresh.retry_base = Duration::from_millis(200);
     profile.refresh.retry_cap = Duration::from_secs(1);
-    profile
 }
 
 pub async fn login(profile: ServerProfile, store: &MemoryStore) -> (Session, EventLog) {
