@@ -23,9 +23,10 @@ sleep 0.5
 
 export KITH_E2E_WORK="$work"
 export KITH_E2E_NOTIFY_LOG="$work/notify.log"
-export KITH_E2E_OUT="$root/target/e2e"
-export KITH_APP="$root/target/debug/kith-app"
-export KITH_SERVER="$root/target/debug/kith-server"
+target="${CARGO_TARGET_DIR:-$root/target}"
+export KITH_E2E_OUT="$target/e2e"
+export KITH_APP="$target/debug/kith-app"
+export KITH_SERVER="$target/debug/kith-server"
 mkdir -p "$KITH_E2E_OUT"
 status=0
 if [ "${1:-}" = "footprint" ]; then

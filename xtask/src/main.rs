@@ -155,7 +155,7 @@ fn footprint() -> Result<()> {
         "--package",
         "kith-server",
     ])?;
-    let app = std::env::current_dir()?.join("target/release/kith-app");
+    let app = target_dir()?.join("release/kith-app");
     status(
         desktop_session(&["footprint"]).env("KITH_FOOTPRINT_APP", app),
         "the footprint measurement",
@@ -208,7 +208,7 @@ fn install_peer_packages() -> Result<PathBuf> {
     if !has_node {
         ensure_debian_packages(&["nodejs", "npm"])?;
     }
-    let venv = std::env::current_dir()?.join("target/peer-venv");
+    let venv = target_dir()?.join("peer-venv");
     let python = venv.join("bin/python");
     if !python.exists() {
         status(
@@ -261,6 +261,14 @@ fn pip_needs_break_system_packages() -> bool {
         .status()
         .map(|s| s.success())
         .unwrap_or(false)
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR` when set, else `target/`.
+fn target_dir() -> Result<PathBuf> {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => Ok(PathBuf::from(dir)),
+        None => Ok(std::env::current_dir()?.join("target")),
+    }
 }
 
 fn step(name: &str) {
