@@ -4,13 +4,9 @@
 //! `--with-app`), and regenerates BENCHMARKS.md and its plots (`kith-bench report`).
 //! `--quick` passes through for a short smoke run.
 
-use std::path::Path;
 use std::process::Command;
 
 use anyhow::{bail, Result};
-
-const RESULTS: &str = "target/bench/results.json";
-const APP: &str = "target/release/kith-app";
 
 pub fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(2).collect();
@@ -22,6 +18,8 @@ pub fn run() -> Result<()> {
     {
         bail!("unknown option {unknown:?}; cargo xtask bench [--quick] [--with-app]");
     }
+    // A C compiler for bundled SQLite; dbus and gnome-keyring to measure `kith watch`
+    // signed in through the OS keyring.
     super::ensure_debian_packages(&["gcc", "pkg-config", "dbus", "gnome-keyring"])?;
     super::step("cargo build --release -p kith-bench -p kith-cli");
     super::cargo(&[
@@ -33,15 +31,20 @@ pub fn run() -> Result<()> {
         "kith-cli",
     ])?;
 
+    let target = super::target_dir()?;
+    let bench = target.join("release/kith-bench");
+    let results = target.join("bench/results.json");
     let mut command = String::from("cargo xtask bench");
     for arg in &args {
         command.push(' ');
         command.push_str(arg);
     }
     super::step("kith-bench run");
-    let bench = Path::new("target/release/kith-bench");
-    let mut run = Command::new(bench);
-    run.args(["run", "--out", RESULTS, "--command", &command]);
+    let mut run = Command::new(&bench);
+    run.arg("run")
+        .arg("--out")
+        .arg(&results)
+        .args(["--command", &command]);
     if quick {
         run.arg("--quick");
     }
@@ -51,7 +54,7 @@ pub fn run() -> Result<()> {
         bail!("kith-bench run failed ({measured})");
     }
 
-    if with_app || Path::new(APP).exists() {
+    if with_app || target.join("release/kith-app").exists() {
         super::step("desktop app footprint (cargo xtask footprint)");
         if let Err(error) = super::footprint() {
             eprintln!("xtask: the desktop app's footprint was not measured: {error:#}");
@@ -60,15 +63,13 @@ pub fn run() -> Result<()> {
 
     super::step("kith-bench report");
     super::status(
-        Command::new(bench).args([
-            "report",
-            "--results",
-            RESULTS,
-            "--out",
-            "BENCHMARKS.md",
-            "--svg-dir",
-            "docs",
-        ]),
+        Command::new(&bench)
+            .arg("report")
+            .arg("--results")
+            .arg(&results)
+            .args(["--out", "BENCHMARKS.md", "--svg-dir", "docs"])
+            .arg("--app-footprint")
+            .arg(target.join("e2e/footprint.json")),
         "kith-bench report",
     )?;
     if !measured.success() {

@@ -88,25 +88,41 @@ impl PresenceStore {
                 if is_stale(known, &record) {
                     return None;
                 }
-                let previous = std::mem::replace(&mut known.status, record.status);
-                if !record.username.is_empty() && record.username != known.username {
-                    known.username = record.username;
-                }
-                if record.last_seen.is_some() {
-                    known.last_seen = record.last_seen;
-                }
-                if record.seq.is_some() {
-                    known.seq = record.seq;
+                let FriendRecord {
+                    user_id,
+                    username,
+                    status,
+                    last_seen,
+                    seq,
+                } = record;
+                let previous = std::mem::replace(&mut known.status, status);
+                // The change reuses the record's strings where they hold the same text
+                // as the store: this runs for every live update, and allocations are
+                // most of its cost.
+                let same_name = if !username.is_empty() && username != known.username {
+                    known.username = username;
+                    None
+                } else {
+                    Some(username).filter(|name| *name == known.username)
+                };
+                let replaced_last_seen = if last_seen.is_some() {
+                    std::mem::replace(&mut known.last_seen, last_seen)
+                } else {
+                    None
+                };
+                if seq.is_some() {
+                    known.seq = seq;
                 }
                 if previous == known.status {
                     return None;
                 }
                 Some(PresenceChange {
-                    user_id: known.user_id.clone(),
-                    username: known.username.clone(),
+                    // Equal to `known.user_id`: it was found under this key.
+                    user_id,
+                    username: same_name.unwrap_or_else(|| known.username.clone()),
                     from: Some(previous),
                     to: Some(known.status.clone()),
-                    last_seen: known.last_seen.clone(),
+                    last_seen: copy_reusing(replaced_last_seen, &known.last_seen),
                     cause: ChangeCause::Live,
                 })
             }
@@ -200,6 +216,20 @@ impl PresenceStore {
     }
 }
 
+/// A copy of `value`, written into `spare`'s buffer when there is one (a timestamp
+/// the store just replaced), so that no allocation is needed.
+fn copy_reusing(spare: Option<LastSeen>, value: &Option<LastSeen>) -> Option<LastSeen> {
+    let value = value.as_ref()?;
+    Some(match spare {
+        Some(LastSeen(mut buffer)) => {
+            buffer.clear();
+            buffer.push_str(&value.0);
+            LastSeen(buffer)
+        }
+        None => value.clone(),
+    })
+}
+
 /// An update is stale when its `seq` is not newer than what is held, or, without
 /// sequence numbers on both sides, when its timestamp is older.
 fn is_stale(known: &Friend, record: &FriendRecord) -> bool {
@@ -256,6 +286,37 @@ mod tests {
         let mut older = record(1, "offline", None);
         older.last_seen = Some(LastSeen("2026-11-22T09:00:00Z".into()));
         assert_eq!(store.apply_update(older), None);
+    }
+
+    #[test]
+    fn a_live_change_carries_the_stored_name_and_timestamp() {
+        let seen = |t: &str| Some(LastSeen(format!("2026-11-22T10:00:0{t}Z")));
+        let mut store = PresenceStore::new();
+        let mut first = record(1, "online", Some(1));
+        first.last_seen = seen("0");
+        store.apply_update(first);
+        let mut next = record(1, "away", Some(2));
+        next.last_seen = seen("5");
+        let change = store.apply_update(next).unwrap();
+        assert_eq!(
+            (change.username.as_str(), change.last_seen),
+            ("user1", seen("5"))
+        );
+        assert_eq!(change.user_id, FriendId::from(1));
+        // Without a name or a timestamp, the change carries the stored ones.
+        let mut bare = record(1, "offline", Some(3));
+        bare.username = String::new();
+        let change = store.apply_update(bare).unwrap();
+        assert_eq!(
+            (change.username.as_str(), change.last_seen),
+            ("user1", seen("5"))
+        );
+        // A new name is taken.
+        let mut renamed = record(1, "online", Some(4));
+        renamed.username = "alice".into();
+        assert_eq!(store.apply_update(renamed).unwrap().username, "alice");
+        assert_eq!(store.get(&FriendId::from(1)).unwrap().username, "alice");
+        assert_eq!(store.get(&FriendId::from(1)).unwrap().last_seen, seen("5"));
     }
 
     #[test]

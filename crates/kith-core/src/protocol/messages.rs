@@ -78,7 +78,7 @@ impl serde::de::Visitor<'_> for TextOrNumber {
         Ok(v.to_string())
     }
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
-        Ok(v.to_string())
+        Ok(decimal(v))
     }
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
         Ok(v.to_string())
@@ -86,6 +86,23 @@ impl serde::de::Visitor<'_> for TextOrNumber {
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
         Ok(v.to_string())
     }
+}
+
+/// The decimal text of `value`, without the formatting machinery: numeric ids arrive
+/// with every update.
+fn decimal(value: u64) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    digits[at..].iter().copied().map(char::from).collect()
 }
 
 /// One friend's presence as a backend reports it.
@@ -298,6 +315,13 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&message).unwrap();
         assert_eq!(value["payload"]["token"], "a\"b");
         assert_eq!(value["type"], "auth");
+    }
+
+    #[test]
+    fn numeric_ids_become_their_decimal_text() {
+        for n in [0, 7, 10, 4999, 1_000_000, u64::MAX] {
+            assert_eq!(decimal(n), n.to_string());
+        }
     }
 
     #[test]

@@ -64,7 +64,7 @@ fn decode_socketio(packet: &str) -> Result<Inbound, MessageError> {
         .chars()
         .next()
         .ok_or_else(|| MessageError::Malformed("empty Socket.IO packet".into()))?;
-    let mut rest = &packet[1..];
+    let mut rest = &packet[kind.len_utf8()..];
     // A namespace other than "/" is written "/name,"; Kith only uses the default one.
     if rest.starts_with('/') {
         return Ok(Inbound::Alive);
@@ -212,6 +212,8 @@ mod tests {
             Err(MessageError::Oversized { .. })
         ));
         assert_eq!(decode("42/admin,[\"x\"]", MAX), Ok(Inbound::Alive));
+        // A multi-byte character where the packet type should be.
+        assert!(matches!(decode("4Ⱥ", MAX), Err(MessageError::Malformed(_))));
     }
 
     proptest::proptest! {

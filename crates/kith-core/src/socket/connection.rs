@@ -4,8 +4,12 @@
 //! uses another core), and reports [`ConnEvent`]s to the driver; it writes what the
 //! driver sends it. It makes no decisions: closing, retrying and routing are the
 //! machine's and the driver's.
+//!
+//! Frames that have already arrived when one is read travel to the driver together
+//! ([`ConnEvent::Messages`]): one hand-off, and at most one wake-up of the driver, per
+//! burst instead of per frame. An idle socket still sends each message on its own.
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -29,6 +33,8 @@ pub enum ConnEvent {
         error: String,
     },
     Message(Result<ServerMessage, MessageError>),
+    /// Several messages that arrived together, in order (at most [`MAX_BATCH`]).
+    Messages(Vec<Result<ServerMessage, MessageError>>),
     /// A frame that carries no message (pong, ping, binary).
     Activity,
     Closed {
@@ -51,6 +57,9 @@ pub enum Outgoing {
         reason: &'static str,
     },
 }
+
+/// The most messages one [`ConnEvent::Messages`] carries.
+pub const MAX_BATCH: usize = 64;
 
 /// Connects with `request` and runs the socket until it closes.
 pub async fn run_connection(
@@ -98,12 +107,41 @@ pub async fn run_connection(
     // Socket.IO: CONNECT may only follow Engine.IO's open packet.
     let mut engine_open = protocol == WireProtocol::Json;
     let mut held_auth: Option<String> = None;
+    // A frame read ahead while batching that was not a text frame: handled next.
+    let mut read_ahead: Option<Option<Result<Message, WsError>>> = None;
     loop {
         tokio::select! {
-            frame = socket.next() => {
+            frame = async {
+                match read_ahead.take() {
+                    Some(frame) => frame,
+                    None => socket.next().await,
+                }
+            } => {
                 let event = match frame {
                     Some(Ok(Message::Text(text))) if protocol == WireProtocol::Json => {
-                        ConnEvent::Message(parse_server_message(text.as_str(), max_message_bytes))
+                        let mut first = Some(parse_server_message(text.as_str(), max_message_bytes));
+                        // Take what is already buffered, without waiting for more.
+                        let mut batch = Vec::new();
+                        while batch.len() < MAX_BATCH {
+                            match socket.next().now_or_never() {
+                                Some(Some(Ok(Message::Text(text)))) => {
+                                    if let Some(first) = first.take() {
+                                        batch.reserve_exact(MAX_BATCH);
+                                        batch.push(first);
+                                    }
+                                    batch.push(parse_server_message(text.as_str(), max_message_bytes));
+                                }
+                                Some(other) => {
+                                    read_ahead = Some(other);
+                                    break;
+                                }
+                                None => break,
+                            }
+                        }
+                        match first {
+                            Some(only) => ConnEvent::Message(only),
+                            None => ConnEvent::Messages(batch),
+                        }
                     }
                     Some(Ok(Message::Text(text))) => match socketio::decode(text.as_str(), max_message_bytes) {
                         Ok(Inbound::Open) => {

@@ -419,6 +419,21 @@ impl Driver {
                 self.machine.handle(Input::Activity { conn }, at);
                 self.on_message(conn, message, at);
             }
+            ConnEvent::Messages(messages) => {
+                // They arrived together: one activity mark, then one at a time as if
+                // each had come on its own, the machine's actions for one carried out
+                // before the next is routed.
+                self.machine.handle(Input::Activity { conn }, at);
+                for message in messages {
+                    match message {
+                        Ok(message) => self.on_message(conn, message, at),
+                        Err(error) => {
+                            tracing::warn!(conn, %error, "ignoring a bad message from the server")
+                        }
+                    }
+                    self.flush();
+                }
+            }
         }
     }
 
