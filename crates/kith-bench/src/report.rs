@@ -94,7 +94,7 @@ pub fn write(results_path: &Path, out: &Path, svg_dir: &Path, app_footprint: &Pa
     let _ = writeln!(w, "# Kith benchmarks\n");
     let _ = writeln!(
         w,
-        "Measured {} by `{}` in {:.1} minutes{}. Running the same command again measures again and regenerates this file and its plots.\n",
+        "Measured {} by `{}`; the measurements took {:.1} minutes{}. Running the same command again measures again and regenerates this file and its plots.\n",
         r.started_utc,
         r.command,
         r.took_s / 60.0,
