@@ -9,11 +9,6 @@ const STATUS_LABELS = {
   offline: "Offline",
 };
 
-/** A friend counts as present (sorted first, counted as online) unless plainly offline. */
-export function isPresent(status) {
-  return status !== "offline";
-}
-
 /** "online" → "Online"; an unknown status is shown as the server wrote it, tidied. */
 export function statusLabel(status) {
   if (typeof status !== "string" || status === "") return "Unknown";

@@ -10,7 +10,6 @@
 // of order[attached ..] exist but wait to be attached.
 
 import {
-  isPresent,
   lastSeenText,
   onlineCountText,
   parseLastSeen,
@@ -290,7 +289,7 @@ export class FriendList {
         else this.insertSorted(created);
       } else {
         const name = displayName(friend, id);
-        const group = isPresent(friend.status) ? 0 : 1;
+        const group = friend.online ? 0 : 1;
         const moves = !bulk && (name !== entry.name || group !== entry.group);
         if (moves) this.removeAt(this.indexOf(entry)); // found by its old key
         this.fill(entry, friend, now);
@@ -391,7 +390,7 @@ export class FriendList {
     const status = String(friend.status);
     if (status !== entry.status) {
       entry.status = status;
-      entry.group = isPresent(status) ? 0 : 1;
+      entry.group = friend.online ? 0 : 1;
       el.dataset.status = status;
       entry.statusEl.textContent = statusLabel(status);
     }

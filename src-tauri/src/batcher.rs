@@ -118,6 +118,7 @@ mod tests {
             user_id: id.to_string(),
             username: format!("f{id}"),
             status: Some(status.into()),
+            online: kith_core::presence::is_online(status),
             last_seen: None,
         }
     }

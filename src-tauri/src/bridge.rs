@@ -70,29 +70,13 @@ fn on_event(
             let _ = app.emit(EVENT_CONNECTION, view);
             crate::tray::refresh(app);
         }
-        SessionEvent::Presence(change) => {
-            let friend = FriendView {
-                user_id: change.user_id.to_string(),
-                username: change.username.clone(),
-                status: change.to.clone(),
-                last_seen: change.last_seen.as_ref().map(|l| l.0.clone()),
-            };
-            state.with_view(|v| match &friend.status {
-                Some(_) => {
-                    v.friends.insert(friend.user_id.clone(), friend.clone());
-                }
-                None => {
-                    v.friends.remove(&friend.user_id);
-                }
-            });
-            match change.cause {
-                ChangeCause::Resync => batcher.resync_change(),
-                ChangeCause::Live => {
-                    notifier.push(&change, now);
-                    batcher.live(friend, now);
-                }
+        SessionEvent::Presence(change) => match change.cause {
+            ChangeCause::Resync => batcher.resync_change(),
+            ChangeCause::Live => {
+                notifier.push(&change, now);
+                batcher.live(FriendView::of_change(&change), now);
             }
-        }
+        },
         SessionEvent::Resynced { .. } => batcher.resynced(now),
         SessionEvent::TokenRefreshed { .. } | SessionEvent::RefreshDeferred { .. } => {}
         SessionEvent::SessionEnded { reason } => {
@@ -113,7 +97,7 @@ fn send_presence(app: &AppHandle, batch: Batch) {
             replace: true,
             friends: app
                 .state::<AppState>()
-                .with_view(|v| v.friends.values().cloned().collect())
+                .with_view(|v| v.friend_list())
                 .unwrap_or_default(),
         },
         Batch::Changes(friends) => PresencePayload {

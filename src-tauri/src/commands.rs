@@ -199,6 +199,7 @@ async fn attach(
         view.session.username = Some(username);
         view.session.server = Some(server);
         view.session.demo = demo;
+        view.friends = Some(session.friends_reader());
         view.session.clone()
     });
     let bridge = tauri::async_runtime::spawn(crate::bridge::run(app.clone(), events));
@@ -240,7 +241,7 @@ pub async fn sign_out_now(app: &AppHandle) {
     }
     let session = state.with_view(|view| {
         view.signed_out(Some(kith_core::EndReason::LoggedOut));
-        view.friends.clear();
+        view.friends = None;
         view.session.clone()
     });
     if let Some(session) = session {

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use kith_core::{ChangeCause, FriendId, PresenceChange};
+use kith_core::{ChangeCause, FriendId, PresenceChange, Status};
 
 /// How long a change must hold before it is announced.
 pub const SETTLE: Duration = Duration::from_secs(3);
@@ -52,8 +52,8 @@ pub struct Notifier {
     pending: Vec<Pending>,
 }
 
-fn is_offline(status: Option<&str>) -> bool {
-    matches!(status, None | Some("offline"))
+fn is_offline(status: Option<&Status>) -> bool {
+    !status.is_some_and(Status::is_online)
 }
 
 /// The kind of a change, if it is one that may be announced.
@@ -61,8 +61,8 @@ pub fn classify(change: &PresenceChange) -> Option<Kind> {
     if change.cause != ChangeCause::Live {
         return None;
     }
-    let was_offline = is_offline(change.from.as_deref());
-    let now_offline = is_offline(change.to.as_deref());
+    let was_offline = is_offline(change.from.as_ref());
+    let now_offline = is_offline(change.to.as_ref());
     match (
         change.from.is_some(),
         change.to.is_some(),
@@ -94,14 +94,9 @@ impl Notifier {
             }
             return;
         }
-        let name = if change.username.is_empty() {
-            change.user_id.to_string()
-        } else {
-            change.username.clone()
-        };
         self.pending.push(Pending {
             friend: change.user_id.clone(),
-            name,
+            name: change.display_name().to_owned(),
             kind,
             at: now,
         });

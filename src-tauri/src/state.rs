@@ -1,11 +1,12 @@
 //! The app's state shared by commands, the tray and the session bridge, and the
 //! shapes sent to the UI. No payload here ever holds a token or a password.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use kith_core::{ConnectionState, EndReason, Session, StateChange};
+use kith_core::{
+    ConnectionState, EndReason, Friend, FriendsReader, PresenceChange, Session, StateChange,
+};
 use kith_server::RunningServer;
 use serde::Serialize;
 
@@ -63,7 +64,32 @@ pub struct FriendView {
     pub username: String,
     /// `None` in a presence event means the friend was removed.
     pub status: Option<String>,
+    /// Whether the friend counts as online, as kith-core decides it.
+    pub online: bool,
     pub last_seen: Option<String>,
+}
+
+impl FriendView {
+    pub fn of_friend(friend: &Friend) -> Self {
+        FriendView {
+            user_id: friend.user_id.to_string(),
+            username: friend.username.to_string(),
+            status: Some(friend.status.to_string()),
+            online: friend.is_online(),
+            last_seen: friend.last_seen.as_ref().map(|l| l.as_str().to_owned()),
+        }
+    }
+
+    /// The friend as a change leaves them.
+    pub fn of_change(change: &PresenceChange) -> Self {
+        FriendView {
+            user_id: change.user_id.to_string(),
+            username: change.username.to_string(),
+            status: change.to.as_ref().map(|s| s.to_string()),
+            online: change.to.as_ref().is_some_and(|s| s.is_online()),
+            last_seen: change.last_seen.as_ref().map(|l| l.as_str().to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -90,12 +116,13 @@ pub struct FullView {
 }
 
 /// What the UI and the tray show, kept current by the bridge.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct View {
     pub session: SessionView,
     pub connection: ConnectionView,
     pub state: ConnectionState,
-    pub friends: HashMap<String, FriendView>,
+    /// The running session's friends map (kith-core owns it), while there is one.
+    pub friends: Option<FriendsReader>,
 }
 
 impl Default for View {
@@ -110,7 +137,7 @@ impl Default for View {
             },
             connection: ConnectionView::idle(),
             state: ConnectionState::Idle,
-            friends: HashMap::new(),
+            friends: None,
         }
     }
 }
@@ -118,10 +145,33 @@ impl Default for View {
 impl View {
     pub fn online_names(&self) -> Vec<String> {
         self.friends
-            .values()
-            .filter(|f| f.status.as_deref().is_some_and(|s| s != "offline"))
-            .map(|f| f.username.clone())
-            .collect()
+            .as_ref()
+            .map(|friends| {
+                friends
+                    .online_names()
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn friend_count(&self) -> usize {
+        self.friends.as_ref().map_or(0, FriendsReader::len)
+    }
+
+    /// Every friend, online first, then by name.
+    pub fn friend_list(&self) -> Vec<FriendView> {
+        self.friends
+            .as_ref()
+            .map(|friends| {
+                friends
+                    .friends()
+                    .iter()
+                    .map(FriendView::of_friend)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn signed_out(&mut self, reason: Option<EndReason>) {
@@ -169,15 +219,11 @@ impl AppState {
 
     pub fn full_view(&self) -> FullView {
         let settings = self.settings();
-        self.with_view(|view| {
-            let mut friends: Vec<FriendView> = view.friends.values().cloned().collect();
-            friends.sort_by(|a, b| a.username.cmp(&b.username));
-            FullView {
-                session: view.session.clone(),
-                connection: view.connection.clone(),
-                friends,
-                settings: settings.clone(),
-            }
+        self.with_view(|view| FullView {
+            session: view.session.clone(),
+            connection: view.connection.clone(),
+            friends: view.friend_list(),
+            settings: settings.clone(),
         })
         .unwrap_or_else(|| FullView {
             session: View::default().session,

@@ -114,7 +114,7 @@ pub fn refresh(app: &AppHandle) {
             signed_in: v.session.signed_in,
             state: &v.state,
             online: &online,
-            total_friends: v.friends.len(),
+            total_friends: v.friend_count(),
         })
     }) else {
         return;

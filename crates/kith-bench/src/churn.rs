@@ -87,7 +87,7 @@ pub async fn run(ctx: &Ctx) -> Result<Churn> {
     for (_, event) in &events[first_resync..] {
         match event {
             SessionEvent::Presence(c) if c.username == FRIEND => match (c.cause, &c.to) {
-                (ChangeCause::Live, Some(to)) => kith_seen.push(to.clone()),
+                (ChangeCause::Live, Some(to)) => kith_seen.push(to.to_string()),
                 (ChangeCause::Resync, _) => resync_changes += 1,
                 _ => {}
             },

@@ -80,11 +80,7 @@ pub fn event_human(event: &SessionEvent) -> String {
             other => format!("● {} ({})", other.name().replace('_', " "), change.reason),
         },
         SessionEvent::Presence(change) => {
-            let name = if change.username.is_empty() {
-                change.user_id.to_string()
-            } else {
-                change.username.clone()
-            };
+            let name = change.display_name();
             let quiet = if change.cause == ChangeCause::Resync {
                 " (resync)"
             } else {

@@ -18,9 +18,11 @@ pub mod socket;
 pub mod token;
 
 pub use presence::{ChangeCause, Friend, PresenceChange, PresenceStore};
-pub use protocol::{FriendId, ServerProfile, WsAuthTransport};
+pub use protocol::{FriendId, LastSeen, ServerProfile, Status, WsAuthTransport};
 pub use secret::{redact_url, Secret};
-pub use session::{Session, SessionError};
+pub use session::{FriendsReader, Session, SessionError};
+/// The text type of names in presence values; see [`protocol::values`].
+pub use smol_str::SmolStr;
 pub use socket::{ConnectionMachine, ConnectionState, Reason, SessionEvent, StateChange};
 pub use token::{
     CredentialStore, EndReason, KeyringStore, MemoryStore, StoreError, TokenError, TokenEvent,

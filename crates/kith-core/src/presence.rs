@@ -7,21 +7,43 @@
 //! stay quiet about them.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use serde::Serialize;
+use smol_str::SmolStr;
 
-use crate::protocol::{FriendId, FriendRecord, LastSeen};
+use crate::protocol::values::compare_timestamps;
+use crate::protocol::{FriendId, FriendRecord, LastSeen, Status};
+
+pub use crate::protocol::values::is_online;
 
 /// One friend as Kith currently knows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Friend {
     pub user_id: FriendId,
-    pub username: String,
-    pub status: String,
+    pub username: SmolStr,
+    pub status: Status,
     pub last_seen: Option<LastSeen>,
     #[serde(skip)]
     seq: Option<u64>,
+}
+
+impl Friend {
+    pub fn is_online(&self) -> bool {
+        self.status.is_online()
+    }
+
+    /// The name to show: the username, or the id when the backend sent no name.
+    pub fn display_name(&self) -> &str {
+        display_name(&self.username, &self.user_id)
+    }
+}
+
+fn display_name<'a>(username: &'a str, user_id: &'a FriendId) -> &'a str {
+    if username.is_empty() {
+        user_id.as_str()
+    } else {
+        username
+    }
 }
 
 /// Why a change was emitted.
@@ -35,21 +57,46 @@ pub enum ChangeCause {
 }
 
 /// A friend's status changed. `from` is `None` for a friend Kith did not know;
-/// `to` is `None` for a friend a snapshot no longer lists.
+/// `to` is `None` for a friend a snapshot no longer lists. Its text fields copy
+/// cheaply (see [`crate::protocol::values`]), so a change is cheap to make and pass on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PresenceChange {
     pub user_id: FriendId,
-    pub username: String,
-    pub from: Option<String>,
-    pub to: Option<String>,
+    pub username: SmolStr,
+    pub from: Option<Status>,
+    pub to: Option<Status>,
     pub last_seen: Option<LastSeen>,
     pub cause: ChangeCause,
 }
 
+impl PresenceChange {
+    /// The name to show for this friend: their username, or their id when the backend
+    /// sent no name.
+    pub fn display_name(&self) -> &str {
+        display_name(&self.username, &self.user_id)
+    }
+
+    /// A change for `friend` as it now stands.
+    fn to_current(friend: &Friend, from: Option<Status>, cause: ChangeCause) -> Self {
+        PresenceChange {
+            user_id: friend.user_id.clone(),
+            username: friend.username.clone(),
+            from,
+            to: Some(friend.status.clone()),
+            last_seen: friend.last_seen.clone(),
+            cause,
+        }
+    }
+}
+
+/// The friends map. foldhash instead of the default SipHash: ids come from the
+/// signed-in backend, and every live update hashes one.
+type FriendMap = foldhash::HashMap<FriendId, Friend>;
+
 /// Friends keyed by user id, with the newest state seen for each.
 #[derive(Debug, Default, Clone)]
 pub struct PresenceStore {
-    friends: HashMap<FriendId, Friend>,
+    friends: FriendMap,
 }
 
 impl PresenceStore {
@@ -65,7 +112,12 @@ impl PresenceStore {
         self.friends.is_empty()
     }
 
-    pub fn get(&self, id: &FriendId) -> Option<&Friend> {
+    /// The friend with this id (a [`FriendId`] or its text).
+    pub fn get<Q>(&self, id: &Q) -> Option<&Friend>
+    where
+        FriendId: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
         self.friends.get(id)
     }
 
@@ -74,10 +126,7 @@ impl PresenceStore {
     }
 
     pub fn online_count(&self) -> usize {
-        self.friends
-            .values()
-            .filter(|f| f.status != "offline")
-            .count()
+        self.friends.values().filter(|f| f.is_online()).count()
     }
 
     /// Applies one live update. Returns the change, or `None` when the update is stale,
@@ -88,61 +137,17 @@ impl PresenceStore {
                 if is_stale(known, &record) {
                     return None;
                 }
-                let FriendRecord {
-                    user_id,
-                    username,
-                    status,
-                    last_seen,
-                    seq,
-                } = record;
-                let previous = std::mem::replace(&mut known.status, status);
-                // The change reuses the record's strings where they hold the same text
-                // as the store: this runs for every live update, and allocations are
-                // most of its cost.
-                let same_name = if !username.is_empty() && username != known.username {
-                    known.username = username;
-                    None
-                } else {
-                    Some(username).filter(|name| *name == known.username)
-                };
-                let replaced_last_seen = if last_seen.is_some() {
-                    std::mem::replace(&mut known.last_seen, last_seen)
-                } else {
-                    None
-                };
-                if seq.is_some() {
-                    known.seq = seq;
-                }
-                if previous == known.status {
-                    return None;
-                }
-                Some(PresenceChange {
-                    // Equal to `known.user_id`: it was found under this key.
-                    user_id,
-                    username: same_name.unwrap_or_else(|| known.username.clone()),
-                    from: Some(previous),
-                    to: Some(known.status.clone()),
-                    last_seen: copy_reusing(replaced_last_seen, &known.last_seen),
-                    cause: ChangeCause::Live,
-                })
+                let from = update_known(known, record)?;
+                Some(PresenceChange::to_current(
+                    known,
+                    Some(from),
+                    ChangeCause::Live,
+                ))
             }
             None => {
-                let friend = Friend {
-                    user_id: record.user_id.clone(),
-                    username: record.username,
-                    status: record.status,
-                    last_seen: record.last_seen,
-                    seq: record.seq,
-                };
-                let change = PresenceChange {
-                    user_id: friend.user_id.clone(),
-                    username: friend.username.clone(),
-                    from: None,
-                    to: Some(friend.status.clone()),
-                    last_seen: friend.last_seen.clone(),
-                    cause: ChangeCause::Live,
-                };
-                self.friends.insert(record.user_id, friend);
+                let friend = Friend::from(record);
+                let change = PresenceChange::to_current(&friend, None, ChangeCause::Live);
+                self.friends.insert(friend.user_id.clone(), friend);
                 Some(change)
             }
         }
@@ -160,32 +165,18 @@ impl PresenceStore {
         let mut changes = Vec::new();
         for record in records {
             match previous.remove(&record.user_id) {
-                Some(known) if is_stale(&known, &record) => {
+                Some(mut known) => {
+                    if !is_stale(&known, &record) {
+                        if let Some(from) = update_known(&mut known, record) {
+                            changes.push(PresenceChange::to_current(&known, Some(from), cause));
+                        }
+                    }
                     self.friends.insert(known.user_id.clone(), known);
                 }
-                Some(known) => {
-                    if known.status != record.status {
-                        changes.push(PresenceChange {
-                            user_id: record.user_id.clone(),
-                            username: record.username.clone(),
-                            from: Some(known.status),
-                            to: Some(record.status.clone()),
-                            last_seen: record.last_seen.clone(),
-                            cause,
-                        });
-                    }
-                    self.insert_record(record);
-                }
                 None => {
-                    changes.push(PresenceChange {
-                        user_id: record.user_id.clone(),
-                        username: record.username.clone(),
-                        from: None,
-                        to: Some(record.status.clone()),
-                        last_seen: record.last_seen.clone(),
-                        cause,
-                    });
-                    self.insert_record(record);
+                    let friend = Friend::from(record);
+                    changes.push(PresenceChange::to_current(&friend, None, cause));
+                    self.friends.insert(friend.user_id.clone(), friend);
                 }
             }
         }
@@ -201,33 +192,36 @@ impl PresenceStore {
         }
         changes
     }
+}
 
-    fn insert_record(&mut self, record: FriendRecord) {
-        self.friends.insert(
-            record.user_id.clone(),
-            Friend {
-                user_id: record.user_id,
-                username: record.username,
-                status: record.status,
-                last_seen: record.last_seen,
-                seq: record.seq,
-            },
-        );
+impl From<FriendRecord> for Friend {
+    fn from(record: FriendRecord) -> Self {
+        Friend {
+            user_id: record.user_id,
+            username: record.username,
+            status: record.status,
+            last_seen: record.last_seen,
+            seq: record.seq,
+        }
     }
 }
 
-/// A copy of `value`, written into `spare`'s buffer when there is one (a timestamp
-/// the store just replaced), so that no allocation is needed.
-fn copy_reusing(spare: Option<LastSeen>, value: &Option<LastSeen>) -> Option<LastSeen> {
-    let value = value.as_ref()?;
-    Some(match spare {
-        Some(LastSeen(mut buffer)) => {
-            buffer.clear();
-            buffer.push_str(&value.0);
-            LastSeen(buffer)
-        }
-        None => value.clone(),
-    })
+/// Takes a newer record into `known`; a name or timestamp the record leaves out keeps
+/// the stored one. Returns the previous status when the status changed.
+fn update_known(known: &mut Friend, record: FriendRecord) -> Option<Status> {
+    if !record.username.is_empty() {
+        known.username = record.username;
+    }
+    if record.last_seen.is_some() {
+        known.last_seen = record.last_seen;
+    }
+    if record.seq.is_some() {
+        known.seq = record.seq;
+    }
+    if known.status == record.status {
+        return None;
+    }
+    Some(std::mem::replace(&mut known.status, record.status))
 }
 
 /// An update is stale when its `seq` is not newer than what is held, or, without
@@ -237,7 +231,7 @@ fn is_stale(known: &Friend, record: &FriendRecord) -> bool {
         return incoming <= held;
     }
     if let (Some(held), Some(incoming)) = (&known.last_seen, &record.last_seen) {
-        return incoming.compare(held) == Some(Ordering::Less);
+        return compare_timestamps(incoming.as_str(), held.as_str()) == Some(Ordering::Less);
     }
     false
 }
@@ -249,7 +243,7 @@ mod tests {
     fn record(id: u64, status: &str, seq: Option<u64>) -> FriendRecord {
         FriendRecord {
             user_id: FriendId::from(id),
-            username: format!("user{id}"),
+            username: format!("user{id}").into(),
             status: status.into(),
             last_seen: None,
             seq,
@@ -281,16 +275,16 @@ mod tests {
     fn older_timestamps_are_dropped_without_seq() {
         let mut store = PresenceStore::new();
         let mut newer = record(1, "online", None);
-        newer.last_seen = Some(LastSeen("2026-11-22T10:00:00Z".into()));
+        newer.last_seen = Some(LastSeen::from("2026-11-22T10:00:00Z"));
         store.apply_update(newer);
         let mut older = record(1, "offline", None);
-        older.last_seen = Some(LastSeen("2026-11-22T09:00:00Z".into()));
+        older.last_seen = Some(LastSeen::from("2026-11-22T09:00:00Z"));
         assert_eq!(store.apply_update(older), None);
     }
 
     #[test]
     fn a_live_change_carries_the_stored_name_and_timestamp() {
-        let seen = |t: &str| Some(LastSeen(format!("2026-11-22T10:00:0{t}Z")));
+        let seen = |t: &str| Some(LastSeen::from(format!("2026-11-22T10:00:0{t}Z").as_str()));
         let mut store = PresenceStore::new();
         let mut first = record(1, "online", Some(1));
         first.last_seen = seen("0");
@@ -305,7 +299,7 @@ mod tests {
         assert_eq!(change.user_id, FriendId::from(1));
         // Without a name or a timestamp, the change carries the stored ones.
         let mut bare = record(1, "offline", Some(3));
-        bare.username = String::new();
+        bare.username = SmolStr::default();
         let change = store.apply_update(bare).unwrap();
         assert_eq!(
             (change.username.as_str(), change.last_seen),
@@ -314,8 +308,8 @@ mod tests {
         // A new name is taken.
         let mut renamed = record(1, "online", Some(4));
         renamed.username = "alice".into();
-        assert_eq!(store.apply_update(renamed).unwrap().username, "alice");
-        assert_eq!(store.get(&FriendId::from(1)).unwrap().username, "alice");
+        assert_eq!(&*store.apply_update(renamed).unwrap().username, "alice");
+        assert_eq!(&*store.get("1").unwrap().username, "alice");
         assert_eq!(store.get(&FriendId::from(1)).unwrap().last_seen, seen("5"));
     }
 
@@ -331,10 +325,8 @@ mod tests {
         assert_eq!(store.len(), 2);
         assert_eq!(changes.len(), 2, "{changes:?}");
         assert!(changes.iter().all(|c| c.cause == ChangeCause::Resync));
-        assert!(changes.iter().any(|c| c.user_id.0 == "2" && c.to.is_none()));
-        assert!(changes
-            .iter()
-            .any(|c| c.user_id.0 == "3" && c.from.is_none()));
+        assert!(changes.iter().any(|c| c.user_id == "2" && c.to.is_none()));
+        assert!(changes.iter().any(|c| c.user_id == "3" && c.from.is_none()));
     }
 
     #[test]

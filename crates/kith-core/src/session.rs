@@ -19,6 +19,8 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use smol_str::SmolStr;
+
 use crate::presence::{Friend, PresenceStore};
 use crate::protocol::{ProfileError, ServerProfile};
 use crate::secret::Secret;
@@ -32,6 +34,47 @@ pub enum SessionError {
     Profile(#[from] ProfileError),
     #[error(transparent)]
     Token(#[from] TokenError),
+}
+
+/// Read access to a session's friends map: the one copy of who is online, which the
+/// session keeps current and the app reads when it draws.
+#[derive(Clone)]
+pub struct FriendsReader(Arc<RwLock<PresenceStore>>);
+
+impl FriendsReader {
+    fn read<T>(&self, f: impl FnOnce(&PresenceStore) -> T) -> Option<T> {
+        self.0.read().ok().map(|store| f(&store))
+    }
+
+    /// The friends, online first, then by name.
+    pub fn friends(&self) -> Vec<Friend> {
+        let mut friends: Vec<Friend> = self
+            .read(|store| store.friends().cloned().collect())
+            .unwrap_or_default();
+        friends.sort_by(|a, b| (!a.is_online(), &a.username).cmp(&(!b.is_online(), &b.username)));
+        friends
+    }
+
+    /// The names of the friends who are online, in no particular order.
+    pub fn online_names(&self) -> Vec<SmolStr> {
+        self.read(|store| {
+            store
+                .friends()
+                .filter(|f| f.is_online())
+                .map(|f| f.display_name().into())
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+
+    /// How many friends there are.
+    pub fn len(&self) -> usize {
+        self.read(PresenceStore::len).unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A live session. Dropping it stops the connection without waiting; prefer
@@ -121,14 +164,13 @@ impl Session {
 
     /// The friends as currently known, online first, then by name.
     pub fn friends(&self) -> Vec<Friend> {
-        let mut friends: Vec<Friend> = match self.presence.read() {
-            Ok(store) => store.friends().cloned().collect(),
-            Err(_) => Vec::new(),
-        };
-        friends.sort_by(|a, b| {
-            (a.status == "offline", &a.username).cmp(&(b.status == "offline", &b.username))
-        });
-        friends
+        self.friends_reader().friends()
+    }
+
+    /// A handle that reads this session's friends map, for an app that draws from it
+    /// outside the session's owner. It keeps the map, not the session, alive.
+    pub fn friends_reader(&self) -> FriendsReader {
+        FriendsReader(self.presence.clone())
     }
 
     pub fn tokens(&self) -> &TokenManager {

@@ -23,11 +23,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::EventLog;
+use common::{live_statuses, EventLog};
 use kith_core::token::{AuthError, TokenError};
-use kith_core::{
-    ChangeCause, MemoryStore, Reason, Secret, ServerProfile, Session, SessionError, SessionEvent,
-};
+use kith_core::{MemoryStore, Reason, Secret, ServerProfile, Session, SessionError, SessionEvent};
 
 /// Access tokens live this long (peers round `exp` up to the next second).
 const ACCESS_TTL_SECONDS: u64 = 3;
@@ -219,18 +217,6 @@ fn profile_for(preset: &str, peer: &Peer) -> ServerProfile {
     profile.socket.dead_grace = Duration::from_secs(2);
     profile.socket.connect_timeout = Duration::from_secs(5);
     profile
-}
-
-fn live_statuses(log: &EventLog, friend: &str) -> Vec<String> {
-    log.seen
-        .iter()
-        .filter_map(|(_, e)| match e {
-            SessionEvent::Presence(c) if c.username == friend && c.cause == ChangeCause::Live => {
-                c.to.clone()
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 async fn wait_status(log: &mut EventLog, friend: &str, status: &str) {

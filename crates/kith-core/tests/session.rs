@@ -15,21 +15,6 @@ use kith_core::{
 };
 use kith_server::{RefreshMode, ServerConfig};
 
-/// Live status changes of `friend`, in arrival order.
-fn live_statuses(log: &EventLog, friend: &str) -> Vec<String> {
-    log.seen
-        .iter()
-        .filter_map(|(_, e)| match e {
-            SessionEvent::Presence(change)
-                if change.username == friend && change.cause == ChangeCause::Live =>
-            {
-                change.to.clone()
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_second_tokens_for_thirty_seconds_lose_and_duplicate_nothing() {
     let (server, admin) = start_server(config_with_ttl(Duration::from_secs(2))).await;

@@ -3,11 +3,11 @@
 pub mod messages;
 pub mod profile;
 pub mod socketio;
+pub mod values;
 
-pub use messages::{
-    parse_server_message, FriendId, FriendRecord, LastSeen, MessageError, ServerMessage,
-};
+pub use messages::{parse_server_message, FriendRecord, MessageError, ServerMessage};
 pub use profile::{
     AuthApiProfile, ProfileError, ReconnectPolicy, RefreshPolicy, RefreshTransport, ServerProfile,
     SocketProfile, WireProtocol, WsAuthTransport,
 };
+pub use values::{FriendId, LastSeen, Status};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kith_core::protocol::ServerProfile;
-use kith_core::{ConnectionState, MemoryStore, Secret, Session, SessionEvent};
+use kith_core::{ChangeCause, ConnectionState, MemoryStore, Secret, Session, SessionEvent};
 use kith_server::{AdminHandle, RunningServer, ServerConfig};
 use tokio::sync::mpsc;
 
@@ -141,4 +141,19 @@ impl EventLog {
         let skip = self.seen.len().saturating_sub(15);
         self.seen.iter().skip(skip).map(|(_, e)| e).collect()
     }
+}
+
+/// Live status changes of `friend`, in arrival order.
+pub fn live_statuses(log: &EventLog, friend: &str) -> Vec<String> {
+    log.seen
+        .iter()
+        .filter_map(|(_, e)| match e {
+            SessionEvent::Presence(change)
+                if change.username == friend && change.cause == ChangeCause::Live =>
+            {
+                change.to.as_deref().map(str::to_owned)
+            }
+            _ => None,
+        })
+        .collect()
 }

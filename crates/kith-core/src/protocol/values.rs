@@ -1,0 +1,328 @@
+//! The small values every presence message carries: friend ids, statuses and
+//! timestamps.
+//!
+//! Every live update passes through these, so they are shaped to be copied cheaply:
+//! each is a [`SmolStr`], which keeps text of up to 23 bytes inline (ids, status
+//! words, names, second-precision timestamps) and shares longer text by reference
+//! count. Parsing an update, passing it to another task and storing it then allocate
+//! nothing, and the friends map compares ids without following a pointer.
+
+use std::borrow::{Borrow, Cow};
+use std::cmp::Ordering;
+use std::fmt;
+use std::ops::Deref;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use smol_str::SmolStr;
+
+/// A friend's user id. Backends send numbers or strings; both become text.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct FriendId(SmolStr);
+
+impl FriendId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for FriendId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for FriendId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Lets the friends map be searched with the text of a borrowed id.
+impl Borrow<str> for FriendId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for FriendId {
+    fn from(value: &str) -> Self {
+        FriendId(SmolStr::new(value))
+    }
+}
+
+impl From<String> for FriendId {
+    fn from(value: String) -> Self {
+        FriendId(SmolStr::from(value))
+    }
+}
+
+impl From<u64> for FriendId {
+    fn from(value: u64) -> Self {
+        FriendId(decimal(value))
+    }
+}
+
+impl PartialEq<str> for FriendId {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for FriendId {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl<'de> Deserialize<'de> for FriendId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        text_or_number(deserializer).map(FriendId)
+    }
+}
+
+/// A presence status as the backend names it ("online", "away", "offline", …).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Status(SmolStr);
+
+impl Status {
+    pub fn new(text: &str) -> Status {
+        Status(SmolStr::new(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether a friend with this status counts as online: see [`is_online`].
+    pub fn is_online(&self) -> bool {
+        is_online(&self.0)
+    }
+}
+
+/// Kith's one rule for who counts as online: any status but "offline". The tray's
+/// count, the friend list's order and the CLI all ask this.
+pub fn is_online(status: &str) -> bool {
+    status != "offline"
+}
+
+impl Deref for Status {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Status {
+    fn from(value: &str) -> Self {
+        Status::new(value)
+    }
+}
+
+impl From<String> for Status {
+    fn from(value: String) -> Self {
+        Status::new(&value)
+    }
+}
+
+impl PartialEq<str> for Status {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Status {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Text::deserialize(deserializer).map(|text| Status(text.into_smol()))
+    }
+}
+
+/// When a friend was last seen, as the backend wrote it (RFC 3339 text or epoch number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct LastSeen(pub SmolStr);
+
+impl<'de> Deserialize<'de> for LastSeen {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        text_or_number(deserializer).map(LastSeen)
+    }
+}
+
+impl From<&str> for LastSeen {
+    fn from(value: &str) -> Self {
+        LastSeen(SmolStr::new(value))
+    }
+}
+
+impl LastSeen {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Orders two timestamps when that can be done reliably; see [`compare_timestamps`].
+    pub fn compare(&self, other: &LastSeen) -> Option<Ordering> {
+        compare_timestamps(&self.0, &other.0)
+    }
+}
+
+/// Orders two timestamps when that can be done reliably: both numeric (epoch), or
+/// both RFC 3339 text of the same shape (which sorts lexicographically).
+pub fn compare_timestamps(a: &str, b: &str) -> Option<Ordering> {
+    let looks_rfc3339 = |s: &str| s.len() >= 20 && s.as_bytes().get(10) == Some(&b'T');
+    if a.len() == b.len() && looks_rfc3339(a) && looks_rfc3339(b) {
+        return Some(a.cmp(b));
+    }
+    if let (Ok(a), Ok(b)) = (a.parse::<f64>(), b.parse::<f64>()) {
+        return a.partial_cmp(&b);
+    }
+    None
+}
+
+/// A JSON string, borrowed from the input when it has no escapes: read without a copy,
+/// then kept as a [`SmolStr`] or compared and dropped.
+pub(crate) struct Text<'a>(pub Cow<'a, str>);
+
+impl Text<'_> {
+    pub(crate) fn into_smol(self) -> SmolStr {
+        match self.0 {
+            Cow::Borrowed(text) => SmolStr::new(text),
+            Cow::Owned(text) => SmolStr::from(text),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(TextVisitor(std::marker::PhantomData))
+    }
+}
+
+struct TextVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for TextVisitor<'a> {
+    type Value = Text<'a>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'a>, E> {
+        Ok(Text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'a>, E> {
+        Ok(Text(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'a>, E> {
+        Ok(Text(Cow::Owned(v)))
+    }
+}
+
+/// The decimal text of `value`, inline: numeric ids arrive with every update.
+fn decimal(value: u64) -> SmolStr {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    SmolStr::new(std::str::from_utf8(&digits[at..]).unwrap_or_default())
+}
+
+/// Reads text that backends send as a JSON string or a number.
+fn text_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SmolStr, D::Error> {
+    deserializer.deserialize_any(TextOrNumber)
+}
+
+struct TextOrNumber;
+
+impl serde::de::Visitor<'_> for TextOrNumber {
+    type Value = SmolStr;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string or a number")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SmolStr, E> {
+        Ok(SmolStr::new(v))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<SmolStr, E> {
+        Ok(decimal(v))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<SmolStr, E> {
+        Ok(SmolStr::from(v.to_string()))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<SmolStr, E> {
+        Ok(SmolStr::from(v.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_become_their_decimal_text() {
+        for n in [0, 7, 10, 4999, 1_000_000, u64::MAX] {
+            assert_eq!(FriendId::from(n).as_str(), n.to_string());
+            let parsed: FriendId = serde_json::from_str(&n.to_string()).unwrap();
+            assert_eq!(parsed, FriendId::from(n));
+        }
+        let negative: LastSeen = serde_json::from_str("-3").unwrap();
+        assert_eq!(negative.as_str(), "-3");
+        let epoch: LastSeen = serde_json::from_str("1763805600.5").unwrap();
+        assert_eq!(epoch.as_str(), "1763805600.5");
+        assert!(serde_json::from_str::<FriendId>("true").is_err());
+        assert!(serde_json::from_str::<Status>("3").is_err());
+    }
+
+    #[test]
+    fn short_values_are_kept_inline() {
+        assert!(!Status::new("away").0.is_heap_allocated());
+        assert!(!FriendId::from(u64::MAX).0.is_heap_allocated());
+        assert!(!LastSeen::from("2026-11-22T10:00:00Z").0.is_heap_allocated());
+        let custom = Status::new("on a plane, back on Monday");
+        assert!(custom.0.is_heap_allocated());
+        assert_eq!(custom, "on a plane, back on Monday");
+        assert!(custom.is_online());
+        assert!(!Status::new("offline").is_online());
+        assert!(is_online("dnd"));
+    }
+
+    #[test]
+    fn timestamps_order_only_when_comparable() {
+        let a = LastSeen("2026-11-22T09:00:00Z".into());
+        let b = LastSeen("2026-11-22T09:00:05Z".into());
+        assert_eq!(a.compare(&b), Some(Ordering::Less));
+        assert_eq!(compare_timestamps("100", "99.5"), Some(Ordering::Greater));
+        assert_eq!(a.compare(&LastSeen("yesterday".into())), None);
+    }
+
+    #[test]
+    fn ids_look_up_by_their_text() {
+        let mut map = std::collections::HashMap::new();
+        map.insert(FriendId::from(42), "x");
+        assert_eq!(map.get("42"), Some(&"x"));
+        assert_eq!(format!("{:?}", FriendId::from("u1")), "\"u1\"");
+    }
+}
