@@ -18,7 +18,7 @@ pub mod socket;
 pub mod token;
 
 pub use presence::{ChangeCause, Friend, PresenceChange, PresenceStore};
-pub use protocol::{FriendId, ServerProfile, WsAuthTransport};
+pub use protocol::{FriendId, ProfileSource, ServerProfile, WsAuthTransport};
 pub use secret::{redact_url, Secret};
 pub use session::{Session, SessionError};
 pub use socket::{ConnectionMachine, ConnectionState, Reason, SessionEvent, StateChange};

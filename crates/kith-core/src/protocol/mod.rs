@@ -8,6 +8,6 @@ pub use messages::{
     parse_server_message, FriendId, FriendRecord, LastSeen, MessageError, ServerMessage,
 };
 pub use profile::{
-    AuthApiProfile, ProfileError, ReconnectPolicy, RefreshPolicy, RefreshTransport, ServerProfile,
-    SocketProfile, WireProtocol, WsAuthTransport,
+    AuthApiProfile, ProfileError, ProfileSource, ReconnectPolicy, RefreshPolicy, RefreshTransport,
+    ServerProfile, SocketProfile, WireProtocol, WsAuthTransport,
 };
