@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use kith_core::{
-    CredentialStore, KeyringStore, MemoryStore, Secret, ServerProfile, Session, SessionError,
-    TokenError,
+    CredentialStore, KeyringStore, MemoryStore, ProfileSource, Secret, ServerProfile, Session,
+    SessionError, TokenError,
 };
 use serde::Deserialize;
 use tauri::{AppHandle, Emitter, Manager, State};
@@ -125,27 +125,19 @@ pub fn store_settings(app: &AppHandle, mut settings: Settings) -> Settings {
     settings
 }
 
+/// The profile for a sign-in: a profile file, or the default profile at `server`.
+/// Unlike the CLI, the app does not guess a server: one of the two must be given.
 fn build_profile(
     server: Option<&str>,
     profile_path: Option<&str>,
     allow_insecure: bool,
 ) -> Result<ServerProfile, String> {
-    let mut profile = match profile_path {
-        Some(path) => {
-            ServerProfile::from_file(std::path::Path::new(path)).map_err(|e| e.to_string())?
-        }
-        None => ServerProfile::default(),
+    let source = match (profile_path, server) {
+        (Some(path), _) => ProfileSource::File(std::path::Path::new(path)),
+        (None, Some(_)) => ProfileSource::Default,
+        (None, None) => return Err("Enter the server URL, or choose a server profile file.".into()),
     };
-    match server {
-        Some(server) => profile.server = server.to_string(),
-        None if profile_path.is_none() => {
-            return Err("Enter the server URL, or choose a server profile file.".into())
-        }
-        None => {}
-    }
-    profile.allow_insecure_remote = profile.allow_insecure_remote || allow_insecure;
-    profile.validate().map_err(|e| e.to_string())?;
-    Ok(profile)
+    ServerProfile::resolve(source, server, allow_insecure).map_err(|e| e.to_string())
 }
 
 async fn keyring() -> Result<Arc<dyn CredentialStore>, String> {
@@ -355,5 +347,30 @@ pub fn on_menu(app: &AppHandle, id: &str) {
             });
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sign_in_needs_a_server_or_a_profile_file() {
+        assert_eq!(
+            build_profile(None, None, false).unwrap_err(),
+            "Enter the server URL, or choose a server profile file."
+        );
+        let remote = Some("http://presence.example.com");
+        assert!(build_profile(remote, None, false)
+            .unwrap_err()
+            .contains("allow_insecure_remote"));
+        let profile = build_profile(remote, None, true).unwrap();
+        assert_eq!(profile.server, "http://presence.example.com");
+        assert!(profile.allow_insecure_remote);
+        assert!(
+            build_profile(None, Some("/nonexistent/kith/profile.toml"), false)
+                .unwrap_err()
+                .contains("cannot read profile")
+        );
     }
 }

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use kith_core::{
-    CredentialStore, KeyringStore, MemoryStore, Secret, ServerProfile, Session, SessionEvent,
-    TokenError, TokenManager,
+    CredentialStore, KeyringStore, MemoryStore, ProfileSource, Secret, ServerProfile, Session,
+    SessionEvent, TokenError, TokenManager,
 };
 
 #[derive(Parser)]
@@ -188,16 +188,16 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
 }
 
 fn load_profile(args: &ServerArgs) -> Result<ServerProfile> {
-    let mut profile = match (&args.config, &args.preset) {
-        (Some(path), _) => ServerProfile::from_file(path)?,
-        (None, Some(preset)) => ServerProfile::preset(preset, ServerProfile::default().server)?,
-        (None, None) => ServerProfile::default(),
+    let source = match (&args.config, &args.preset) {
+        (Some(path), _) => ProfileSource::File(path),
+        (None, Some(preset)) => ProfileSource::Preset(preset),
+        (None, None) => ProfileSource::Default,
     };
-    if let Some(server) = &args.server {
-        profile.server = server.clone();
-    }
-    profile.validate()?;
-    Ok(profile)
+    Ok(ServerProfile::resolve(
+        source,
+        args.server.as_deref(),
+        false,
+    )?)
 }
 
 fn keyring() -> Result<Arc<dyn CredentialStore>> {

@@ -18,7 +18,7 @@ pub mod socket;
 pub mod token;
 
 pub use presence::{ChangeCause, Friend, PresenceChange, PresenceStore};
-pub use protocol::{FriendId, LastSeen, ServerProfile, Status, WsAuthTransport};
+pub use protocol::{FriendId, LastSeen, ProfileSource, ServerProfile, Status, WsAuthTransport};
 pub use secret::{redact_url, Secret};
 pub use session::{FriendsReader, Session, SessionError};
 /// The text type of names in presence values; see [`protocol::values`].

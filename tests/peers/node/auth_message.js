@@ -56,26 +56,22 @@ function describe(reason) {
 
 function onConnection(ws, urlToken) {
   // state: "pending" until the first auth message, then "authed", then "closed".
-  const conn = { state: "pending", user: null, expiry: null };
+  const conn = { state: "pending", user: null };
+  // Closes 4001 at the token's exp; a re-auth moves the deadline.
+  const expiry = c.closeOnExpiry(ws, CLOSE_AUTH, "token expired", () => {
+    if (conn.state !== "authed") return false;
+    conn.state = "closed";
+    return true;
+  });
 
   const fail = (message, countAsRejected) => {
     if (conn.state === "closed") return;
     if (countAsRejected) c.counters.rejected_connects++;
     c.log(`ws auth_error (${conn.user ? conn.user.username : "unauthenticated"}): ${message}`);
     conn.state = "closed";
-    if (conn.expiry) conn.expiry.cancel();
+    expiry.cancel();
     c.sendFrame(ws, { type: "auth_error", message });
     ws.close(CLOSE_AUTH, message);
-  };
-
-  const armExpiry = (exp) => {
-    if (conn.expiry) conn.expiry.cancel();
-    conn.expiry = c.timerAt(exp * 1000, () => {
-      if (conn.state !== "authed") return;
-      c.log(`ws token expired: ${conn.user.username}`);
-      conn.state = "closed";
-      ws.close(CLOSE_AUTH, "token expired");
-    });
   };
 
   const authTimer = setTimeout(() => {
@@ -95,7 +91,7 @@ function onConnection(ws, urlToken) {
     }
     if (!first && v.user.id !== conn.user.id) return fail("token user mismatch", false);
 
-    armExpiry(v.claims.exp);
+    expiry.arm(v.claims.exp, v.user.username);
     if (first) {
       clearTimeout(authTimer);
       conn.state = "authed";
@@ -135,7 +131,6 @@ function onConnection(ws, urlToken) {
   ws.on("error", (err) => c.log("ws error:", err.message));
   ws.on("close", () => {
     clearTimeout(authTimer);
-    if (conn.expiry) conn.expiry.cancel();
     if (conn.user) c.unregisterSocket(conn.user.id, ws);
     conn.state = "closed";
   });

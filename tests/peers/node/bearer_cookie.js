@@ -132,11 +132,8 @@ function onUpgrade(req, socket, head) {
 function onConnection(ws, user, claims) {
   c.counters.connects++;
   c.log(`ws connected: ${user.username}`);
-  // Timer set at accept: close 1008 when this token's exp passes.
-  const expiry = c.timerAt(claims.exp * 1000, () => {
-    c.log(`ws token expired: ${user.username}`);
-    ws.close(1008, EXPIRED_TEXT);
-  });
+  // Set at accept: close 1008 when this token's exp passes.
+  c.closeOnExpiry(ws, 1008, EXPIRED_TEXT).arm(claims.exp, user.username);
   c.registerSocket(user.id, ws);
   c.sendFrame(ws, c.presenceSnapshot(user.id));
 
@@ -152,7 +149,6 @@ function onConnection(ws, user, claims) {
   });
   ws.on("error", (err) => c.log(`ws error (${user.username}):`, err.message));
   ws.on("close", () => {
-    expiry.cancel();
     c.unregisterSocket(user.id, ws);
   });
 }

@@ -2,8 +2,9 @@
 // socketio.js) that Kith's integration tests run against: one place for the
 // seeded users and friendships, in-memory statuses, JWT issuing/verification,
 // the refresh-token store (rotation, blacklist, reuse detection, persisted to
-// $DATA_DIR/state.json), counters, JSON body handling and the /__test__ control
-// API. Each peer only adds its own auth routes and socket protocol on top.
+// $DATA_DIR/state.json), counters, JSON body handling, closing a WebSocket when
+// its token expires and the /__test__ control API. Each peer only adds its own
+// auth routes and socket protocol on top.
 "use strict";
 
 const crypto = require("crypto");
@@ -300,6 +301,32 @@ function timerAt(whenMs, fn) {
   };
 }
 
+// Closes a WebSocket (the `ws` library's) with `code` and `reason` when its access
+// token expires. `arm(exp, username)` sets the deadline (JWT exp, epoch seconds) or
+// moves it, as an in-band re-auth does; `cancel()` drops it, and so does the socket's
+// own close. `beforeClose`, if given, runs at the deadline and may return false to
+// leave the socket alone.
+function closeOnExpiry(ws, code, reason, beforeClose) {
+  let timer = null;
+  const cancel = () => {
+    if (timer) timer.cancel();
+    timer = null;
+  };
+  ws.on("close", cancel);
+  return {
+    arm(exp, username) {
+      cancel();
+      timer = timerAt(exp * 1000, () => {
+        timer = null;
+        if (beforeClose && beforeClose() === false) return;
+        log(`ws token expired: ${username}`);
+        ws.close(code, reason);
+      });
+    },
+    cancel,
+  };
+}
+
 // ---------------------------------------------------------------------------
 // HTTP helpers
 // ---------------------------------------------------------------------------
@@ -587,6 +614,7 @@ module.exports = {
   revokeRefresh,
   loadState,
   timerAt,
+  closeOnExpiry,
   sendJson,
   readJson,
   parseCookies,

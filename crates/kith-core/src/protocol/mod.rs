@@ -7,7 +7,7 @@ pub mod values;
 
 pub use messages::{parse_server_message, FriendRecord, MessageError, ServerMessage};
 pub use profile::{
-    AuthApiProfile, ProfileError, ReconnectPolicy, RefreshPolicy, RefreshTransport, ServerProfile,
-    SocketProfile, WireProtocol, WsAuthTransport,
+    AuthApiProfile, ProfileError, ProfileSource, ReconnectPolicy, RefreshPolicy, RefreshTransport,
+    ServerProfile, SocketProfile, WireProtocol, WsAuthTransport,
 };
 pub use values::{FriendId, LastSeen, Status};

@@ -3,8 +3,10 @@
 //! A profile names the auth API's paths and JSON field names, where the refresh token
 //! travels (JSON body or an httpOnly cookie), which WebSocket auth transports to use,
 //! and the timing policies. Profiles load from TOML or are built in code; the default
-//! is Django SimpleJWT, the backend of seeds 000 and 001.
+//! is Django SimpleJWT, the backend of seeds 000 and 001. [`ServerProfile::resolve`] is
+//! the one way the app and the CLI turn the user's choices into a checked profile.
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -224,6 +226,17 @@ impl Default for ReconnectPolicy {
     }
 }
 
+/// Where a profile starts from, before the user's overrides are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileSource<'a> {
+    /// A TOML profile file.
+    File(&'a Path),
+    /// A built-in preset by name, as in [`ServerProfile::preset`].
+    Preset(&'a str),
+    /// The default (SimpleJWT) profile.
+    Default,
+}
+
 /// A profile that cannot be used, with what is wrong in words.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -259,12 +272,41 @@ impl ServerProfile {
     }
 
     /// Reads and parses a TOML profile file.
-    pub fn from_file(path: &std::path::Path) -> Result<Self, ProfileError> {
+    pub fn from_file(path: &Path) -> Result<Self, ProfileError> {
+        let profile = Self::read_unchecked(path)?;
+        profile.validate()?;
+        Ok(profile)
+    }
+
+    /// Builds the profile to use from a source, an optional `server` URL that replaces
+    /// the source's, and `allow_insecure`, which permits plaintext to a remote host on
+    /// top of whatever the source allows. The result is validated once, after the
+    /// overrides, so a file's remote `http://` server is accepted when the user allows it.
+    pub fn resolve(
+        source: ProfileSource<'_>,
+        server: Option<&str>,
+        allow_insecure: bool,
+    ) -> Result<Self, ProfileError> {
+        let mut profile = match source {
+            ProfileSource::File(path) => Self::read_unchecked(path)?,
+            ProfileSource::Preset(name) => Self::preset(name, ServerProfile::default().server)?,
+            ProfileSource::Default => ServerProfile::default(),
+        };
+        if let Some(server) = server {
+            profile.server = server.to_string();
+        }
+        profile.allow_insecure_remote |= allow_insecure;
+        profile.validate()?;
+        Ok(profile)
+    }
+
+    /// Reads and parses a TOML profile file without validating it.
+    fn read_unchecked(path: &Path) -> Result<Self, ProfileError> {
         let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_toml(&text)
+        Ok(toml::from_str(&text)?)
     }
 
     pub fn to_toml(&self) -> String {
@@ -509,7 +551,7 @@ mod tests {
 
     #[test]
     fn profile_files_match_the_presets() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../profiles");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../profiles");
         for name in [
             "django-simplejwt",
             "bearer-cookie",
@@ -542,5 +584,149 @@ mod tests {
             ServerProfile::from_toml("[socket]\nauth = []"),
             Err(ProfileError::Invalid { .. })
         ));
+    }
+
+    /// A TOML file in the temp directory, removed when dropped.
+    struct TempProfile(std::path::PathBuf);
+
+    impl TempProfile {
+        fn new(tag: &str, text: &str) -> Self {
+            let path = std::env::temp_dir()
+                .join(format!("kith-profile-{}-{tag}.toml", std::process::id()));
+            std::fs::write(&path, text).unwrap();
+            TempProfile(path)
+        }
+    }
+
+    impl Drop for TempProfile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[test]
+    fn resolve_file_keeps_its_fields_and_takes_the_server_override() {
+        let file = TempProfile::new(
+            "override",
+            "name = \"go-bearer\"\nserver = \"http://127.0.0.1:8080\"\n[auth]\naccess_field = \"token\"\n",
+        );
+        let source = ProfileSource::File(&file.0);
+        let kept = ServerProfile::resolve(source, None, false).unwrap();
+        assert_eq!(kept.server, "http://127.0.0.1:8080");
+        let profile =
+            ServerProfile::resolve(source, Some("https://presence.example.com"), false).unwrap();
+        assert_eq!(profile.server, "https://presence.example.com");
+        assert_eq!(profile.name, "go-bearer");
+        assert_eq!(profile.auth.access_field, "token");
+        assert!(!profile.allow_insecure_remote);
+        assert!(matches!(
+            ServerProfile::resolve(
+                ProfileSource::File(Path::new("/nonexistent/kith/profile.toml")),
+                None,
+                false
+            ),
+            Err(ProfileError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn resolve_preset_takes_the_server_override() {
+        let profile = ServerProfile::resolve(
+            ProfileSource::Preset("bearer-cookie"),
+            Some("https://presence.example.com"),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            profile,
+            ServerProfile::preset("bearer-cookie", "https://presence.example.com").unwrap()
+        );
+        assert_eq!(profile.socket.auth, vec![WsAuthTransport::Bearer]);
+        let plain = ServerProfile::resolve(ProfileSource::Preset("socketio"), None, false).unwrap();
+        assert_eq!(plain.server, ServerProfile::default().server);
+        assert_eq!(plain.socket.protocol, WireProtocol::SocketIo);
+    }
+
+    #[test]
+    fn resolve_default_is_simplejwt_at_the_given_server() {
+        assert_eq!(
+            ServerProfile::resolve(ProfileSource::Default, None, false).unwrap(),
+            ServerProfile::default()
+        );
+        assert_eq!(
+            ServerProfile::resolve(
+                ProfileSource::Default,
+                Some("https://presence.example.com"),
+                false
+            )
+            .unwrap(),
+            ServerProfile::simplejwt("https://presence.example.com")
+        );
+    }
+
+    #[test]
+    fn resolve_rejects_a_profile_that_is_invalid_after_overrides() {
+        assert!(matches!(
+            ServerProfile::resolve(ProfileSource::Default, Some("ftp://x"), false),
+            Err(ProfileError::BadUrl { .. })
+        ));
+        assert!(matches!(
+            ServerProfile::resolve(ProfileSource::Preset("carrier-pigeon"), None, false),
+            Err(ProfileError::Invalid {
+                field: "preset",
+                ..
+            })
+        ));
+        let file = TempProfile::new("invalid", "[socket]\nauth = []\n");
+        assert!(matches!(
+            ServerProfile::resolve(
+                ProfileSource::File(&file.0),
+                Some("https://presence.example.com"),
+                true
+            ),
+            Err(ProfileError::Invalid {
+                field: "socket.auth",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn resolve_applies_allow_insecure_to_every_source() {
+        let remote = Some("http://presence.example.com");
+        for source in [
+            ProfileSource::Default,
+            ProfileSource::Preset("auth-message"),
+        ] {
+            assert!(matches!(
+                ServerProfile::resolve(source, remote, false),
+                Err(ProfileError::InsecureRemote { .. })
+            ));
+            let profile = ServerProfile::resolve(source, remote, true).unwrap();
+            assert!(profile.allow_insecure_remote);
+            assert_eq!(profile.server, "http://presence.example.com");
+        }
+        // A file naming a remote plaintext server is usable once the user allows it.
+        let file = TempProfile::new("insecure", "server = \"http://presence.example.com\"\n");
+        let source = ProfileSource::File(&file.0);
+        assert!(matches!(
+            ServerProfile::resolve(source, None, false),
+            Err(ProfileError::InsecureRemote { .. })
+        ));
+        assert!(
+            ServerProfile::resolve(source, None, true)
+                .unwrap()
+                .allow_insecure_remote
+        );
+        // The flag only widens: a file that already allows it keeps allowing it.
+        let allowing = TempProfile::new(
+            "allowing",
+            "server = \"http://presence.example.com\"\nallow_insecure_remote = true\n",
+        );
+        assert!(
+            ServerProfile::resolve(ProfileSource::File(&allowing.0), None, false)
+                .unwrap()
+                .allow_insecure_remote
+        );
     }
 }
