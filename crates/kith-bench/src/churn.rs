@@ -6,22 +6,21 @@
 //! statuses received, gaps (sent, never seen), duplicates, order violations.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use futures_util::StreamExt;
 use kith_core::{ChangeCause, ConnectionState, Reason, SessionEvent};
-use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::clients::{login, profile, seed_world, wait_count, Recorder, PASSWORD, USER};
+use crate::clients::profile;
 use crate::results::{Churn, ChurnClient};
-use crate::rig::{spawn_server, stop_server};
+use crate::rig::{seeded_server, stop_server};
+use crate::signin::{self, Grant};
 use crate::Ctx;
 
 const FRIEND: &str = "friend0";
@@ -32,15 +31,12 @@ pub async fn run(ctx: &Ctx) -> Result<Churn> {
     let per_second = 100u32;
     let mut config = kith_server::ServerConfig::for_tests();
     config.access_ttl = ttl;
-    let server = spawn_server(&ctx.bg, config).await?;
+    let server = seeded_server(&ctx.bg, config, 1).await?;
     let admin = server.admin();
-    seed_world(&admin, 1)?;
     let http = server.http_url();
 
-    let (session, events) = login(profile(&http, None)).await?;
-    let resynced = Arc::new(AtomicU64::new(0));
-    let recorder = Recorder::start(events, resynced.clone());
-    wait_count(&resynced, 1, Duration::from_secs(10), "the first snapshot").await?;
+    let (session, recorder) =
+        signin::recorded(profile(&http, None), Arc::default(), "the first snapshot").await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let naive = tokio::spawn(naive_client(http.clone(), server.ws_url(), ttl, stop_rx));
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -167,12 +163,6 @@ fn tally(sent: &[String], seen: &[String]) -> ChurnClient {
     }
 }
 
-#[derive(Deserialize)]
-struct Grant {
-    access: String,
-    refresh: String,
-}
-
 /// The seeds' pattern: a socket per access token; before the token runs out, refresh,
 /// close the socket and open a new one. Shows what the friend's status was whenever it
 /// changed, from snapshots and updates alike. Returns (statuses, refreshes, reconnects).
@@ -183,14 +173,7 @@ async fn naive_client(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(Vec<String>, u64, u64)> {
     let client = reqwest::Client::new();
-    let mut grant: Grant = client
-        .post(format!("{http}/api/auth/login/"))
-        .json(&serde_json::json!({"username": USER, "password": PASSWORD}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let mut grant = signin::grant(&client, &http).await?;
     let (mut seen, mut refreshes, mut reconnects) = (Vec::<String>::new(), 0, 0);
     let show = |status: Option<&str>, seen: &mut Vec<String>| {
         if let Some(status) = status {
@@ -238,7 +221,7 @@ async fn naive_client(
         if !response.status().is_success() {
             bail!("the naive client's refresh failed: {}", response.status());
         }
-        grant = response.json().await?;
+        grant = response.json::<Grant>().await?;
     }
     Ok((seen, refreshes, reconnects))
 }

@@ -17,15 +17,16 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use kith_server::RunningServer;
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::clients::{seed_world, PASSWORD, USER};
+use crate::clients::{PASSWORD, USER};
 use crate::procfs::{self, ProcStats};
 use crate::results::{Footprint, IdleRow, Sessions};
-use crate::rig::{long_lived_config, spawn_server, stop_server};
-use crate::Ctx;
+use crate::rig::{long_lived_config, seeded_server, stop_server};
+use crate::{signin, Ctx};
 
 /// The keyring session `kith watch` runs in; the empty line unlocks gnome-keyring.
 const KEYRING_SCRIPT: &str = r#"set -e
@@ -47,20 +48,14 @@ fn on_path(tool: &str) -> bool {
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
 }
 
-async fn access_token(http: &str) -> Result<String> {
-    #[derive(Deserialize)]
-    struct Grant {
-        access: String,
-    }
-    let grant: Grant = reqwest::Client::new()
-        .post(format!("{http}/api/auth/login/"))
-        .json(&serde_json::json!({"username": USER, "password": PASSWORD}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(grant.access)
+/// A server of their own for the measured processes (`me` and 10 friends), its HTTP
+/// URL, and the socket URL with a token on it for the bare-socket baselines.
+async fn footprint_server(ctx: &Ctx) -> Result<(RunningServer, String, String)> {
+    let server = seeded_server(&ctx.bg, long_lived_config(), 10).await?;
+    let http = server.http_url();
+    let access = signin::grant(&reqwest::Client::new(), &http).await?.access;
+    let ws = format!("{}?token={access}", server.ws_url());
+    Ok((server, http, ws))
 }
 
 async fn with_password(mut command: Command) -> Result<Child> {
@@ -155,11 +150,8 @@ async fn end(mut m: Measured) {
 pub async fn run_idle(ctx: &Ctx) -> Result<Footprint> {
     let exe = std::env::current_exe()?;
     let kith = exe.with_file_name("kith");
-    let server = spawn_server(&ctx.bg, long_lived_config()).await?;
+    let (server, http, ws) = footprint_server(ctx).await?;
     let admin = server.admin();
-    seed_world(&admin, 10)?;
-    let http = server.http_url();
-    let ws = format!("{}?token={}", server.ws_url(), access_token(&http).await?);
     let mut notes = Vec::new();
 
     let mut procs = Vec::new();
@@ -223,10 +215,7 @@ pub async fn run_idle(ctx: &Ctx) -> Result<Footprint> {
             name: m.name.clone(),
             what: m.what.clone(),
             rss_kib: after.rss_kib,
-            wakeups_per_s: (after
-                .voluntary_switches
-                .saturating_sub(before.voluntary_switches)) as f64
-                / idle.as_secs_f64(),
+            wakeups_per_s: procfs::wakeups_per_s(&before, &after, idle),
             threads: after.threads,
         };
         eprintln!(
@@ -252,10 +241,7 @@ pub async fn run_idle(ctx: &Ctx) -> Result<Footprint> {
 /// server of their own.
 pub async fn run_sessions(ctx: &Ctx) -> Result<Sessions> {
     let exe = std::env::current_exe()?;
-    let server = spawn_server(&ctx.bg, long_lived_config()).await?;
-    seed_world(&server.admin(), 10)?;
-    let http = server.http_url();
-    let ws = format!("{}?token={}", server.ws_url(), access_token(&http).await?);
+    let (server, http, ws) = footprint_server(ctx).await?;
     let result = sessions(ctx, &exe, &http, &ws).await;
     stop_server(&ctx.bg, server).await;
     result
@@ -310,15 +296,13 @@ async fn sessions(ctx: &Ctx, exe: &Path, http: &str, ws: &str) -> Result<Session
     );
     let (mut kith, kith_base, kith_all) = k.context("Kith sessions timed out")??;
     let (mut minimal, minimal_base, minimal_all) = m.context("bare sockets timed out")??;
-    let window = if ctx.plan.quick { 5 } else { 20 };
+    let window = Duration::from_secs(if ctx.plan.quick { 5 } else { 20 });
     let pids = (kith.id().unwrap_or(0), minimal.id().unwrap_or(0));
     let before = (procfs::stats(pids.0), procfs::stats(pids.1));
-    tokio::time::sleep(Duration::from_secs(window)).await;
+    tokio::time::sleep(window).await;
     let after = (procfs::stats(pids.0), procfs::stats(pids.1));
     let rate = |b: Option<ProcStats>, a: Option<ProcStats>| match (b, a) {
-        (Some(b), Some(a)) => {
-            a.voluntary_switches.saturating_sub(b.voluntary_switches) as f64 / window as f64
-        }
+        (Some(b), Some(a)) => procfs::wakeups_per_s(&b, &a, window),
         _ => f64::NAN,
     };
     let _ = kith.kill().await;

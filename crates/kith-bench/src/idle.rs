@@ -94,11 +94,23 @@ pub fn idle_minimal(ws_url: String) -> Result<()> {
     runtime()?.block_on(minimal_socket(ws_url, Arc::default()))
 }
 
-fn report(stage: &str, count: usize) {
+/// Waits up to `limit` for `ready` to count `count` sessions or sockets (`what` names
+/// them in the error), lets the process settle, then prints its RSS as stage `stage`.
+async fn report_when_ready(
+    ready: &AtomicU64,
+    count: usize,
+    limit: Duration,
+    what: &str,
+    settle: Duration,
+    stage: &str,
+) -> Result<()> {
+    wait_count(ready, count as u64, limit, what).await?;
+    tokio::time::sleep(settle).await;
     println!(
         "{}",
         serde_json::json!({"stage": stage, "count": count, "rss_kib": own_rss_kib()})
     );
+    Ok(())
 }
 
 pub fn sessions(server: String, username: String, count: usize, settle: Duration) -> Result<()> {
@@ -107,9 +119,8 @@ pub fn sessions(server: String, username: String, count: usize, settle: Duration
         let resynced = Arc::new(AtomicU64::new(0));
         let mut sessions =
             vec![kith_session(&server, &username, &password, resynced.clone()).await?];
-        wait_count(&resynced, 1, Duration::from_secs(30), "the first session").await?;
-        tokio::time::sleep(settle).await;
-        report("base", 1);
+        let first = Duration::from_secs(30);
+        report_when_ready(&resynced, 1, first, "the first session", settle, "base").await?;
         let mut pending = tokio::task::JoinSet::new();
         let mut launched = 0;
         while sessions.len() < count + 1 {
@@ -127,15 +138,8 @@ pub fn sessions(server: String, username: String, count: usize, settle: Duration
             }
             sessions.push(pending.join_next().await.context("login task")???);
         }
-        wait_count(
-            &resynced,
-            count as u64 + 1,
-            Duration::from_secs(120),
-            "every session",
-        )
-        .await?;
-        tokio::time::sleep(settle).await;
-        report("all", count + 1);
+        let all = Duration::from_secs(120);
+        report_when_ready(&resynced, count + 1, all, "every session", settle, "all").await?;
         std::future::pending::<()>().await;
         Ok(())
     })
@@ -145,9 +149,8 @@ pub fn sessions_minimal(ws_url: String, count: usize, settle: Duration) -> Resul
     runtime()?.block_on(async move {
         let connected = Arc::new(AtomicU64::new(0));
         tokio::spawn(minimal_socket(ws_url.clone(), connected.clone()));
-        wait_count(&connected, 1, Duration::from_secs(30), "the first socket").await?;
-        tokio::time::sleep(settle).await;
-        report("base", 1);
+        let first = Duration::from_secs(30);
+        report_when_ready(&connected, 1, first, "the first socket", settle, "base").await?;
         // In steps of 25, as the Kith sessions sign in, so the listener's backlog holds.
         for step in 0..count.div_ceil(25) {
             let upto = ((step + 1) * 25).min(count);
@@ -162,15 +165,8 @@ pub fn sessions_minimal(ws_url: String, count: usize, settle: Duration) -> Resul
             )
             .await?;
         }
-        wait_count(
-            &connected,
-            count as u64 + 1,
-            Duration::from_secs(120),
-            "every socket",
-        )
-        .await?;
-        tokio::time::sleep(settle).await;
-        report("all", count + 1);
+        let all = Duration::from_secs(120);
+        report_when_ready(&connected, count + 1, all, "every socket", settle, "all").await?;
         std::future::pending::<()>().await;
         Ok(())
     })

@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::blaster::{Blast, Body};
-use crate::clients::{kith_client, seed_world, serde_client};
+use crate::clients::{kith_client, serde_client};
 use crate::results::Latency;
-use crate::rig::{long_lived_config, spawn_server, stop_server};
+use crate::rig::{long_lived_config, seeded_server, stop_server};
 use crate::stats::{percentile, Stat};
 use crate::{frames, Ctx};
 
@@ -25,8 +25,7 @@ pub async fn run(ctx: &Ctx) -> Result<Latency> {
     let users = n.min(ctx.plan.users);
     let every = Duration::from_millis(1);
     let snapshot = Arc::new(frames::text_frame(&frames::start_snapshot(users)));
-    let server = spawn_server(&ctx.bg, long_lived_config()).await?;
-    seed_world(&server.admin(), 0)?;
+    let server = seeded_server(&ctx.bg, long_lived_config(), 0).await?;
     let http = server.http_url();
     let body = Body::Paced {
         count: n,

@@ -20,8 +20,10 @@ mod recovery;
 mod report;
 mod results;
 mod rig;
+mod signin;
 mod snapshot;
 mod stats;
+mod table;
 mod throughput;
 
 use std::path::PathBuf;

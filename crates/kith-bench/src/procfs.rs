@@ -3,6 +3,7 @@
 //! while idle counts wakeups). Also the machine line of the report.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::results::Machine;
 
@@ -40,6 +41,15 @@ pub fn stats(pid: u32) -> Option<ProcStats> {
         voluntary_switches,
         threads,
     })
+}
+
+/// Wakeups per second between two readings `over` apart: the increase of voluntary
+/// context switches, summed over the threads, divided by the seconds.
+pub fn wakeups_per_s(before: &ProcStats, after: &ProcStats, over: Duration) -> f64 {
+    after
+        .voluntary_switches
+        .saturating_sub(before.voluntary_switches) as f64
+        / over.as_secs_f64()
 }
 
 /// This process's resident memory, KiB.

@@ -20,9 +20,10 @@ use kith_core::protocol::ReconnectPolicy;
 use kith_core::socket::backoff::backoff_ceiling;
 use kith_core::{ConnectionState, Reason, ServerProfile, Session, SessionEvent};
 
-use crate::clients::{login, profile, seed_world, wait_count, Recorder};
+use crate::clients::{login, profile, wait_count, Recorder};
 use crate::results::{FleetRecovery, HalfOpen, Histogram, Recovery, SingleRecovery};
-use crate::rig::{spawn_server, stop_server, Restartable};
+use crate::rig::{long_lived_config, seeded_server, stop_server, Restartable};
+use crate::signin;
 use crate::stats::{percentile, Stat};
 use crate::Ctx;
 
@@ -106,13 +107,9 @@ async fn outage(
     server.restart().await?;
     let up_at = Instant::now();
     let fresh_connect = if fresh {
-        let (session, events) = login(recovery_profile(&server.http_url())).await?;
-        let own = Arc::new(AtomicU64::new(0));
-        let recorder = Recorder::start(events, own.clone());
-        wait_count(
-            &own,
-            1,
-            Duration::from_secs(10),
+        let (session, recorder) = signin::recorded(
+            recovery_profile(&server.http_url()),
+            Arc::default(),
             "the fresh session's snapshot",
         )
         .await?;
@@ -187,13 +184,9 @@ async fn single(ctx: &Ctx, down: Duration) -> Result<SingleRecovery> {
     let (mut recovery, mut waited, mut reconnect, mut fresh, mut outages) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..ctx.plan.runs {
-        let (session, events) = login(recovery_profile(&server.http_url())).await?;
-        let recorder = Recorder::start(events, resynced.clone());
-        let before = resynced.load(Ordering::SeqCst);
-        wait_count(
-            &resynced,
-            before + 1,
-            Duration::from_secs(10),
+        let (session, recorder) = signin::recorded(
+            recovery_profile(&server.http_url()),
+            resynced.clone(),
             "the first snapshot",
         )
         .await?;
@@ -371,9 +364,8 @@ fn histogram_of(outage: &Outage, policy: &ReconnectPolicy) -> Histogram {
 }
 
 async fn half_open(ctx: &Ctx) -> Result<HalfOpen> {
-    let server = spawn_server(&ctx.bg, crate::rig::long_lived_config()).await?;
+    let server = seeded_server(&ctx.bg, long_lived_config(), FRIENDS).await?;
     let admin = server.admin();
-    seed_world(&admin, FRIENDS)?;
     let mut profile = recovery_profile(&server.http_url());
     profile.socket.ping_interval = Duration::from_secs(1);
     profile.socket.dead_grace = Duration::from_secs(1);
@@ -382,10 +374,8 @@ async fn half_open(ctx: &Ctx) -> Result<HalfOpen> {
     let bound = profile.socket.ping_interval + profile.socket.dead_grace;
     let ping_interval = profile.socket.ping_interval;
     let dead_grace = profile.socket.dead_grace;
-    let (session, events) = login(profile).await?;
-    let resynced = Arc::new(AtomicU64::new(0));
-    let recorder = Recorder::start(events, resynced.clone());
-    wait_count(&resynced, 1, Duration::from_secs(10), "the first snapshot").await?;
+    let (session, recorder) =
+        signin::recorded(profile, Arc::default(), "the first snapshot").await?;
     let mut detected = Vec::new();
     let result: Result<()> =
         async {

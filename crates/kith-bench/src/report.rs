@@ -14,6 +14,7 @@ use crate::results::{
     Churn, ChurnClient, Footprint, Latency, Recovery, Results, Snapshot, Throughput,
 };
 use crate::stats::Stat;
+use crate::table::Table;
 
 const THROUGHPUT_SVG: &str = "bench-throughput.svg";
 const RECONNECT_SVG: &str = "bench-reconnect.svg";
@@ -174,103 +175,135 @@ pub fn write(results_path: &Path, out: &Path, svg_dir: &Path, app_footprint: &Pa
 
 fn summary(w: &mut String, r: &Results) {
     let _ = writeln!(w, "## Summary\n");
-    let _ = writeln!(
-        w,
-        "| benchmark | Kith | baseline (same run) | ratio | goal |"
-    );
-    let _ = writeln!(w, "| --- | --- | --- | --- | --- |");
+    let mut table = Table::new(&["benchmark", "Kith", "baseline (same run)", "ratio", "goal"]);
     if let Some(t) = &r.throughput {
-        let _ = writeln!(
-            w,
-            "| 1. pipeline throughput | {} | (b) serde + HashMap {}; (a) raw read loop {} | {} of (b); {} of (a) | ≥ 1.0× (b) |",
-            rate(t.kith.median),
-            rate(t.serde.median),
-            rate(t.raw.median),
-            ratio(t.kith_vs_serde.median),
-            ratio(t.kith_vs_raw.median)
-        );
+        table.row(&[
+            "1. pipeline throughput",
+            &rate(t.kith.median),
+            &format!(
+                "(b) serde + HashMap {}; (a) raw read loop {}",
+                rate(t.serde.median),
+                rate(t.raw.median)
+            ),
+            &format!(
+                "{} of (b); {} of (a)",
+                ratio(t.kith_vs_serde.median),
+                ratio(t.kith_vs_raw.median)
+            ),
+            "≥ 1.0× (b)",
+        ]);
     }
     if let Some(l) = &r.latency {
-        let _ = writeln!(
-            w,
-            "| 2. push → event latency, p50 / p99 | {} / {} | (b) {} / {} | {} / {} of (b) | |",
-            us(l.kith_p50_us.median),
-            us(l.kith_p99_us.median),
-            us(l.serde_p50_us.median),
-            us(l.serde_p99_us.median),
-            ratio(l.p50_ratio.median),
-            ratio(l.p99_ratio.median)
-        );
+        table.row(&[
+            "2. push → event latency, p50 / p99",
+            &format!(
+                "{} / {}",
+                us(l.kith_p50_us.median),
+                us(l.kith_p99_us.median)
+            ),
+            &format!(
+                "(b) {} / {}",
+                us(l.serde_p50_us.median),
+                us(l.serde_p99_us.median)
+            ),
+            &format!(
+                "{} / {} of (b)",
+                ratio(l.p50_ratio.median),
+                ratio(l.p99_ratio.median)
+            ),
+            "",
+        ]);
     }
     if let Some(s) = &r.snapshot {
-        let _ = writeln!(
-            w,
-            "| 3. {}-friend snapshot: parse + apply + diff | {} | serde + HashMap {} | {} of the time | |",
-            thousands(s.friends),
-            ms1(s.kith_full_ms.median),
-            ms1(s.serde_full_ms.median),
-            ratio(s.full_ratio.median)
-        );
-        let _ = writeln!(
-            w,
-            "| 3. same, re-applied with 1 % changed | {}, **{} diffs for {} changes** | {} | {} of the time | exactly the changed ones |",
-            ms1(s.kith_reapply_ms.median),
-            thousands(s.kith_reapply_diffs),
-            thousands(s.changed),
-            ms1(s.serde_reapply_ms.median),
-            ratio(s.reapply_ratio.median)
-        );
+        table.row(&[
+            &format!(
+                "3. {}-friend snapshot: parse + apply + diff",
+                thousands(s.friends)
+            ),
+            &ms1(s.kith_full_ms.median),
+            &format!("serde + HashMap {}", ms1(s.serde_full_ms.median)),
+            &format!("{} of the time", ratio(s.full_ratio.median)),
+            "",
+        ]);
+        table.row(&[
+            "3. same, re-applied with 1 % changed",
+            &format!(
+                "{}, **{} diffs for {} changes**",
+                ms1(s.kith_reapply_ms.median),
+                thousands(s.kith_reapply_diffs),
+                thousands(s.changed)
+            ),
+            &ms1(s.serde_reapply_ms.median),
+            &format!("{} of the time", ratio(s.reapply_ratio.median)),
+            "exactly the changed ones",
+        ]);
     }
     if let Some(rec) = &r.recovery {
         if let Some(s) = &rec.single {
-            let _ = writeln!(
-                w,
-                "| 4. restart → resynced, 1 client | {} (of which backoff {}; reconnect {}) | fresh connect {} | reconnect {} of a fresh connect | |",
-                ms0(s.recovery_ms.median),
-                ms0(s.waited_ms.median),
-                ms1(s.reconnect_ms.median),
-                ms1(s.fresh_connect_ms.median),
-                ratio(s.reconnect_vs_fresh.median)
-            );
+            table.row(&[
+                "4. restart → resynced, 1 client",
+                &format!(
+                    "{} (of which backoff {}; reconnect {})",
+                    ms0(s.recovery_ms.median),
+                    ms0(s.waited_ms.median),
+                    ms1(s.reconnect_ms.median)
+                ),
+                &format!("fresh connect {}", ms1(s.fresh_connect_ms.median)),
+                &format!(
+                    "reconnect {} of a fresh connect",
+                    ratio(s.reconnect_vs_fresh.median)
+                ),
+                "",
+            ]);
         }
         if let Some(f) = &rec.fleet {
-            let _ = writeln!(
-                w,
-                "| 4. restart → resynced, {} clients | p50 {}, p99 {} | without jitter: all {} in one 100 ms window | peak {} per 100 ms = {} of that | spread, no stampede |",
-                thousands(f.clients),
-                ms0(f.p50_ms.median),
-                ms0(f.p99_ms.median),
-                thousands(f.clients),
-                f.peak_per_100ms.median,
-                ratio(f.peak_vs_unjittered.median)
-            );
+            table.row(&[
+                &format!("4. restart → resynced, {} clients", thousands(f.clients)),
+                &format!("p50 {}, p99 {}", ms0(f.p50_ms.median), ms0(f.p99_ms.median)),
+                &format!(
+                    "without jitter: all {} in one 100 ms window",
+                    thousands(f.clients)
+                ),
+                &format!(
+                    "peak {} per 100 ms = {} of that",
+                    f.peak_per_100ms.median,
+                    ratio(f.peak_vs_unjittered.median)
+                ),
+                "spread, no stampede",
+            ]);
         }
         if let Some(h) = &rec.half_open {
-            let _ = writeln!(
-                w,
-                "| 4. half-open server detected | {} | bound: ping {} + grace {} = {} | {} of the bound | ≤ 1.0× |",
-                ms0(h.detected_ms.median),
-                ms0(h.ping_interval_ms),
-                ms0(h.dead_grace_ms),
-                ms0(h.bound_ms),
-                ratio(h.ratio_to_bound.median)
-            );
+            table.row(&[
+                "4. half-open server detected",
+                &ms0(h.detected_ms.median),
+                &format!(
+                    "bound: ping {} + grace {} = {}",
+                    ms0(h.ping_interval_ms),
+                    ms0(h.dead_grace_ms),
+                    ms0(h.bound_ms)
+                ),
+                &format!("{} of the bound", ratio(h.ratio_to_bound.median)),
+                "≤ 1.0×",
+            ]);
         }
     }
     if let Some(c) = &r.churn {
-        let _ = writeln!(
-            w,
-            "| 5. token churn ({} s tokens, {} s, {} updates/s): gaps / duplicates | **{} / {}** ({} refreshes, {} handovers) | naive reconnect-on-refresh client: {} / {} | | 0 / 0 |",
-            c.access_ttl_s,
-            c.duration_s,
-            c.updates_per_s,
-            c.kith.gaps,
-            c.kith.duplicates,
-            c.kith.refreshes,
-            c.kith.handovers,
-            c.naive.gaps,
-            c.naive.duplicates
-        );
+        table.row(&[
+            &format!(
+                "5. token churn ({} s tokens, {} s, {} updates/s): gaps / duplicates",
+                c.access_ttl_s, c.duration_s, c.updates_per_s
+            ),
+            &format!(
+                "**{} / {}** ({} refreshes, {} handovers)",
+                c.kith.gaps, c.kith.duplicates, c.kith.refreshes, c.kith.handovers
+            ),
+            &format!(
+                "naive reconnect-on-refresh client: {} / {}",
+                c.naive.gaps, c.naive.duplicates
+            ),
+            "",
+            "0 / 0",
+        ]);
     }
     if let Some(f) = &r.footprint {
         let base = f.idle.iter().find(|row| row.name == "baseline");
@@ -286,29 +319,28 @@ fn summary(w: &mut String, r: &Results) {
                 ),
                 None => (String::new(), String::new()),
             };
-            let _ = writeln!(
-                w,
-                "| 6. idle {} after {:.0} s: RSS, wakeups | {}, {:.2} wakeups/s | {} | {} | |",
-                row.name,
-                f.idle_s,
-                kib(row.rss_kib),
-                row.wakeups_per_s,
-                base_text,
-                ratio_text
-            );
+            table.row(&[
+                &format!("6. idle {} after {:.0} s: RSS, wakeups", row.name, f.idle_s),
+                &format!("{}, {:.2} wakeups/s", kib(row.rss_kib), row.wakeups_per_s),
+                &base_text,
+                &ratio_text,
+                "",
+            ]);
         }
         if let Some(s) = &f.sessions {
-            let _ = writeln!(
-                w,
-                "| 6. memory per session, {} in one process | {:.0} KiB | bare socket {:.0} KiB | {} | |",
-                thousands(s.count),
-                s.kith_kib_per_session,
-                s.minimal_kib_per_conn,
-                ratio(s.ratio)
-            );
+            table.row(&[
+                &format!(
+                    "6. memory per session, {} in one process",
+                    thousands(s.count)
+                ),
+                &format!("{:.0} KiB", s.kith_kib_per_session),
+                &format!("bare socket {:.0} KiB", s.minimal_kib_per_conn),
+                &ratio(s.ratio),
+                "",
+            ]);
         }
     }
-    let _ = writeln!(w);
+    table.write(w);
 }
 
 fn throughput(w: &mut String, t: &Throughput, svg: &str) {
@@ -330,21 +362,23 @@ fn throughput(w: &mut String, t: &Throughput, svg: &str) {
     let _ = writeln!(w, "- **(a)** tokio-tungstenite read loop: counts text frames, parses nothing (the transport's ceiling).");
     let _ = writeln!(w, "- **(b)** tokio-tungstenite + serde_json into one flat struct + a `HashMap<u64, _>`, applying an update when its seq is newer (a minimal hand-written client).");
     let _ = writeln!(w, "- **Kith**: a real `kith_core::Session`, signed in against an in-process kith-server (auth only) with the profile's `ws_url` pointed at the blaster: connection task (parse), driver, state machine, presence store, diffs, event channel; the consumer drains `take_events()` and counts live `Presence` events.\n");
-    let _ = writeln!(w, "| client | messages/s | Kith ÷ client |");
-    let _ = writeln!(w, "| --- | --- | --- |");
-    let _ = writeln!(
-        w,
-        "| (a) raw read loop | {} | {} |",
-        cell(&t.raw, rate),
-        cell(&t.kith_vs_raw, ratio)
-    );
-    let _ = writeln!(
-        w,
-        "| (b) serde + HashMap | {} | {} |",
-        cell(&t.serde, rate),
-        cell(&t.kith_vs_serde, ratio)
-    );
-    let _ = writeln!(w, "| **Kith pipeline** | **{}** | |\n", cell(&t.kith, rate));
+    Table::new(&["client", "messages/s", "Kith ÷ client"])
+        .row(&[
+            "(a) raw read loop",
+            &cell(&t.raw, rate),
+            &cell(&t.kith_vs_raw, ratio),
+        ])
+        .row(&[
+            "(b) serde + HashMap",
+            &cell(&t.serde, rate),
+            &cell(&t.kith_vs_serde, ratio),
+        ])
+        .row(&[
+            "**Kith pipeline**",
+            &format!("**{}**", cell(&t.kith, rate)),
+            "",
+        ])
+        .write(w);
     let _ = writeln!(
         w,
         "(b) reaches {} of (a). Goal: Kith ≥ 1.0× (b).\n",
@@ -374,28 +408,26 @@ fn latency(w: &mut String, l: &Latency) {
         thousands(l.messages),
         l.kith_p50_us.runs.len()
     );
-    let _ = writeln!(w, "| | p50 | p99 | max |");
-    let _ = writeln!(w, "| --- | --- | --- | --- |");
-    let _ = writeln!(
-        w,
-        "| (b) serde + HashMap | {} | {} | {} |",
-        cell(&l.serde_p50_us, us),
-        cell(&l.serde_p99_us, us),
-        cell(&l.serde_max_us, us)
-    );
-    let _ = writeln!(
-        w,
-        "| **Kith** | **{}** | **{}** | {} |",
-        cell(&l.kith_p50_us, us),
-        cell(&l.kith_p99_us, us),
-        cell(&l.kith_max_us, us)
-    );
-    let _ = writeln!(
-        w,
-        "| Kith ÷ (b) | {} | {} | |\n",
-        cell(&l.p50_ratio, ratio),
-        cell(&l.p99_ratio, ratio)
-    );
+    Table::new(&["", "p50", "p99", "max"])
+        .row(&[
+            "(b) serde + HashMap",
+            &cell(&l.serde_p50_us, us),
+            &cell(&l.serde_p99_us, us),
+            &cell(&l.serde_max_us, us),
+        ])
+        .row(&[
+            "**Kith**",
+            &format!("**{}**", cell(&l.kith_p50_us, us)),
+            &format!("**{}**", cell(&l.kith_p99_us, us)),
+            &cell(&l.kith_max_us, us),
+        ])
+        .row(&[
+            "Kith ÷ (b)",
+            &cell(&l.p50_ratio, ratio),
+            &cell(&l.p99_ratio, ratio),
+            "",
+        ])
+        .write(w);
     let _ = writeln!(w, "Kith's extra hops (connection task → driver task → event channel → consumer task) are cross-task wake-ups; at this rate each message finds every task asleep, so the ratio is mostly the price of those wake-ups.\n");
 }
 
@@ -412,26 +444,27 @@ fn snapshot(w: &mut String, s: &Snapshot) {
         thousands(s.changed),
         s.kith_full_ms.runs.len()
     );
-    let _ = writeln!(w, "| | Kith | baseline | Kith ÷ baseline (time) | diffs |");
-    let _ = writeln!(w, "| --- | --- | --- | --- | --- |");
-    let _ = writeln!(
-        w,
-        "| first apply (all new) | {} | {} | {} | {} |",
-        cell(&s.kith_full_ms, ms1),
-        cell(&s.serde_full_ms, ms1),
-        cell(&s.full_ratio, ratio),
-        thousands(s.kith_full_diffs)
-    );
-    let _ = writeln!(
-        w,
-        "| re-apply, 1 % changed | {} | {} | {} | **{}** (expected {}; baseline {}) |\n",
-        cell(&s.kith_reapply_ms, ms1),
-        cell(&s.serde_reapply_ms, ms1),
-        cell(&s.reapply_ratio, ratio),
-        thousands(s.kith_reapply_diffs),
-        thousands(s.changed),
-        thousands(s.serde_reapply_diffs)
-    );
+    Table::new(&["", "Kith", "baseline", "Kith ÷ baseline (time)", "diffs"])
+        .row(&[
+            "first apply (all new)",
+            &cell(&s.kith_full_ms, ms1),
+            &cell(&s.serde_full_ms, ms1),
+            &cell(&s.full_ratio, ratio),
+            &thousands(s.kith_full_diffs),
+        ])
+        .row(&[
+            "re-apply, 1 % changed",
+            &cell(&s.kith_reapply_ms, ms1),
+            &cell(&s.serde_reapply_ms, ms1),
+            &cell(&s.reapply_ratio, ratio),
+            &format!(
+                "**{}** (expected {}; baseline {})",
+                thousands(s.kith_reapply_diffs),
+                thousands(s.changed),
+                thousands(s.serde_reapply_diffs)
+            ),
+        ])
+        .write(w);
     let _ = writeln!(w, "Kith's diffs are full `PresenceChange` values (id, name, from, to, last seen, cause) ready for the app; the baseline only counts.\n");
 }
 
@@ -449,18 +482,23 @@ fn recovery(w: &mut String, r: &Recovery, svg: &str) {
     );
     if let Some(s) = &r.single {
         let _ = writeln!(w, "**One client** ({} runs, a fresh session each). Recovery runs from the server accepting again to the session's `Resynced` event. It splits into the backoff delay that was still to run (the `retry_in` of the last `Reconnecting` state) and the reconnect itself (retry firing → `Resynced`), which is compared with a fresh session's first connect (`Connecting` → `Resynced`) to the same just-restarted server: it signs in as soon as the server is back.\n", s.recovery_ms.runs.len());
-        let _ = writeln!(w, "| server down | restart → resynced | of which backoff still to run | of which reconnect | fresh connect after the restart (baseline) | reconnect ÷ fresh |");
-        let _ = writeln!(w, "| --- | --- | --- | --- | --- | --- |");
-        let _ = writeln!(
-            w,
-            "| {} | {} | {} | {} | {} | {} |\n",
-            cell(&s.outage_ms, ms0),
-            cell(&s.recovery_ms, ms0),
-            cell(&s.waited_ms, ms0),
-            cell(&s.reconnect_ms, ms1),
-            cell(&s.fresh_connect_ms, ms1),
-            cell(&s.reconnect_vs_fresh, ratio)
-        );
+        Table::new(&[
+            "server down",
+            "restart → resynced",
+            "of which backoff still to run",
+            "of which reconnect",
+            "fresh connect after the restart (baseline)",
+            "reconnect ÷ fresh",
+        ])
+        .row(&[
+            &cell(&s.outage_ms, ms0),
+            &cell(&s.recovery_ms, ms0),
+            &cell(&s.waited_ms, ms0),
+            &cell(&s.reconnect_ms, ms1),
+            &cell(&s.fresh_connect_ms, ms1),
+            &cell(&s.reconnect_vs_fresh, ratio),
+        ])
+        .write(w);
         let _ = writeln!(w, "The backoff share is random by design (full jitter); what Kith adds is the reconnect column.\n");
     }
     if let Some(f) = &r.fleet {
@@ -472,19 +510,25 @@ fn recovery(w: &mut String, r: &Recovery, svg: &str) {
             f.login_s,
             f.p50_ms.runs.len()
         );
-        let _ = writeln!(w, "| server down | recovery p50 | p99 | max | attempts per client per outage | peak attempts per 100 ms | peak ÷ clients |");
-        let _ = writeln!(w, "| --- | --- | --- | --- | --- | --- | --- |");
-        let _ = writeln!(
-            w,
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
-            cell(&f.outage_ms, ms0),
-            cell(&f.p50_ms, ms0),
-            cell(&f.p99_ms, ms0),
-            cell(&f.max_ms, ms0),
-            cell(&f.attempts_per_client, |v| format!("{v:.1}")),
-            cell(&f.peak_per_100ms, |v| format!("{v:.0}")),
-            cell(&f.peak_vs_unjittered, ratio)
-        );
+        Table::new(&[
+            "server down",
+            "recovery p50",
+            "p99",
+            "max",
+            "attempts per client per outage",
+            "peak attempts per 100 ms",
+            "peak ÷ clients",
+        ])
+        .row(&[
+            &cell(&f.outage_ms, ms0),
+            &cell(&f.p50_ms, ms0),
+            &cell(&f.p99_ms, ms0),
+            &cell(&f.max_ms, ms0),
+            &cell(&f.attempts_per_client, |v| format!("{v:.1}")),
+            &cell(&f.peak_per_100ms, |v| format!("{v:.0}")),
+            &cell(&f.peak_vs_unjittered, ratio),
+        ])
+        .write(w);
         let _ = writeln!(
             w,
             "Without jitter every client would retry after exactly the same delays, so all {} attempts would land in one window at each of {} (ms after the close) — the grey lines. With full jitter the first run's attempts spread like this:\n",
@@ -511,30 +555,27 @@ fn recovery(w: &mut String, r: &Recovery, svg: &str) {
             h.bound_ms,
             h.detected_ms.runs.len()
         );
-        let _ = writeln!(w, "| detected after | bound | detected ÷ bound |");
-        let _ = writeln!(w, "| --- | --- | --- |");
-        let _ = writeln!(
-            w,
-            "| {} | {} | {} |\n",
-            cell(&h.detected_ms, ms0),
-            ms0(h.bound_ms),
-            cell(&h.ratio_to_bound, ratio)
-        );
+        Table::new(&["detected after", "bound", "detected ÷ bound"])
+            .row(&[
+                &cell(&h.detected_ms, ms0),
+                &ms0(h.bound_ms),
+                &cell(&h.ratio_to_bound, ratio),
+            ])
+            .write(w);
     }
 }
 
-fn churn_row(w: &mut String, name: &str, c: &ChurnClient) {
-    let _ = writeln!(
-        w,
-        "| {name} | {} | **{}** | **{}** | {} | {} | {} | {} |",
-        thousands(c.received),
-        c.gaps,
-        c.duplicates,
-        c.out_of_order,
-        c.refreshes,
-        c.handovers,
-        c.reconnects
-    );
+fn churn_row(table: &mut Table, name: &str, c: &ChurnClient) {
+    table.row(&[
+        name,
+        &thousands(c.received),
+        &format!("**{}**", c.gaps),
+        &format!("**{}**", c.duplicates),
+        &c.out_of_order.to_string(),
+        &c.refreshes.to_string(),
+        &c.handovers.to_string(),
+        &c.reconnects.to_string(),
+    ]);
 }
 
 fn churn(w: &mut String, c: &Churn) {
@@ -550,13 +591,22 @@ fn churn(w: &mut String, c: &Churn) {
         c.updates_per_s,
         thousands(c.sent)
     );
-    let _ = writeln!(w, "| client | statuses received | gaps | duplicates | out of order | refreshes | handovers | reconnects |");
-    let _ = writeln!(w, "| --- | --- | --- | --- | --- | --- | --- | --- |");
-    churn_row(w, "**Kith**", &c.kith);
-    churn_row(w, "naive (break-before-make)", &c.naive);
+    let mut table = Table::new(&[
+        "client",
+        "statuses received",
+        "gaps",
+        "duplicates",
+        "out of order",
+        "refreshes",
+        "handovers",
+        "reconnects",
+    ]);
+    churn_row(&mut table, "**Kith**", &c.kith);
+    churn_row(&mut table, "naive (break-before-make)", &c.naive);
+    table.write(w);
     let _ = writeln!(
         w,
-        "\nServer side: {} refresh requests in all, **{} refresh-token reuses**. Kith saw {} resync-caused changes of that friend after its first snapshot. Goal: 0 gaps and 0 duplicates. \
+        "Server side: {} refresh requests in all, **{} refresh-token reuses**. Kith saw {} resync-caused changes of that friend after its first snapshot. Goal: 0 gaps and 0 duplicates. \
          On loopback a reconnect takes a few milliseconds, so the naive client's blind window seldom spans two updates and its losses stay rare; \
          the structural difference is in the last columns: Kith never dropped its socket.\n",
         c.server_refreshes, c.refresh_reuse, c.kith.resync_changes
@@ -572,20 +622,17 @@ fn footprint(w: &mut String, f: Option<&Footprint>, app_footprint: &Path) {
              the increase of `voluntary_ctxt_switches` summed over `/proc/PID/task/*/status` during those {:.0} s, divided by {:.0}. All three run at the same time.\n",
             f.idle_s, f.idle_s, f.idle_s
         );
-        let _ = writeln!(w, "| process | what | RSS | wakeups/s | threads |");
-        let _ = writeln!(w, "| --- | --- | --- | --- | --- |");
+        let mut table = Table::new(&["process", "what", "RSS", "wakeups/s", "threads"]);
         for row in &f.idle {
-            let _ = writeln!(
-                w,
-                "| {} | {} | {} | {:.2} | {} |",
-                row.name,
-                row.what,
-                kib(row.rss_kib),
-                row.wakeups_per_s,
-                row.threads
-            );
+            table.row(&[
+                &row.name,
+                &row.what,
+                &kib(row.rss_kib),
+                &format!("{:.2}", row.wakeups_per_s),
+                &row.threads.to_string(),
+            ]);
         }
-        let _ = writeln!(w);
+        table.write(w);
         if let Some(s) = &f.sessions {
             let _ = writeln!(
                 w,
@@ -596,29 +643,29 @@ fn footprint(w: &mut String, f: Option<&Footprint>, app_footprint: &Path) {
                 thousands(s.count),
                 thousands(s.count)
             );
-            let _ = writeln!(
-                w,
-                "| | RSS with 1 | RSS with 1 + {} | per session | wakeups/s, all idle |",
-                thousands(s.count)
-            );
-            let _ = writeln!(w, "| --- | --- | --- | --- | --- |");
-            let _ = writeln!(
-                w,
-                "| **Kith sessions** | {} | {} | **{:.0} KiB** | {:.1} |",
-                kib(s.kith_base_kib),
-                kib(s.kith_all_kib),
-                s.kith_kib_per_session,
-                s.kith_wakeups_per_s
-            );
-            let _ = writeln!(
-                w,
-                "| bare sockets (baseline) | {} | {} | {:.0} KiB | {:.1} |",
-                kib(s.minimal_base_kib),
-                kib(s.minimal_all_kib),
-                s.minimal_kib_per_conn,
-                s.minimal_wakeups_per_s
-            );
-            let _ = writeln!(w, "| Kith ÷ baseline | | | {} | |\n", ratio(s.ratio));
+            Table::new(&[
+                "",
+                "RSS with 1",
+                &format!("RSS with 1 + {}", thousands(s.count)),
+                "per session",
+                "wakeups/s, all idle",
+            ])
+            .row(&[
+                "**Kith sessions**",
+                &kib(s.kith_base_kib),
+                &kib(s.kith_all_kib),
+                &format!("**{:.0} KiB**", s.kith_kib_per_session),
+                &format!("{:.1}", s.kith_wakeups_per_s),
+            ])
+            .row(&[
+                "bare sockets (baseline)",
+                &kib(s.minimal_base_kib),
+                &kib(s.minimal_all_kib),
+                &format!("{:.0} KiB", s.minimal_kib_per_conn),
+                &format!("{:.1}", s.minimal_wakeups_per_s),
+            ])
+            .row(&["Kith ÷ baseline", "", "", &ratio(s.ratio), ""])
+            .write(w);
         }
         for note in &f.notes {
             let _ = writeln!(w, "- {note}");
@@ -653,11 +700,12 @@ fn app(w: &mut String, path: &Path) {
         .map(|d| crate::format_utc(d.as_secs()))
         .unwrap_or_else(|| "at an unknown time".into());
     let _ = writeln!(w, " Figures from `{}`, measured {when}:\n", path.display());
-    let _ = writeln!(
-        w,
-        "| case | total RSS | private memory (all processes) | largest parts (RSS) |"
-    );
-    let _ = writeln!(w, "| --- | --- | --- | --- |");
+    let mut table = Table::new(&[
+        "case",
+        "total RSS",
+        "private memory (all processes)",
+        "largest parts (RSS)",
+    ]);
     for case in ["window open", "window closed", "--hidden start"] {
         let Some(entry) = value.get(case) else {
             continue;
@@ -683,14 +731,9 @@ fn app(w: &mut String, path: &Path) {
             .take(3)
             .map(|(name, v)| format!("{name} {}", kib(*v)))
             .collect();
-        let _ = writeln!(
-            w,
-            "| {case} | {} | {private} | {} |",
-            kib(total),
-            parts.join(", ")
-        );
+        table.row(&[case, &kib(total), &private, &parts.join(", ")]);
     }
-    let _ = writeln!(w);
+    table.write(w);
 }
 
 #[cfg(test)]

@@ -17,6 +17,17 @@ pub async fn spawn_server(bg: &Handle, config: ServerConfig) -> Result<RunningSe
         .context("kith-server does not start")
 }
 
+/// Starts a server on `bg` with `me` and `friends` friends of theirs.
+pub async fn seeded_server(
+    bg: &Handle,
+    config: ServerConfig,
+    friends: usize,
+) -> Result<RunningServer> {
+    let server = spawn_server(bg, config).await?;
+    seed_world(&server.admin(), friends)?;
+    Ok(server)
+}
+
 /// Shuts a server down on `bg`.
 pub async fn stop_server(bg: &Handle, server: RunningServer) {
     let _ = bg.spawn(server.shutdown()).await;
@@ -50,9 +61,8 @@ impl Restartable {
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let mut config = long_lived_config();
         config.db_path = Some(dir.join("kith.sqlite"));
-        let server = spawn_server(bg, config.clone()).await?;
+        let server = seeded_server(bg, config.clone(), friends).await?;
         config.bind = server.addr();
-        seed_world(&server.admin(), friends)?;
         Ok(Restartable {
             bg: bg.clone(),
             config,
