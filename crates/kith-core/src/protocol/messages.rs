@@ -14,6 +14,7 @@ use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use smol_str::SmolStr;
 
+use crate::protocol::flat_update::read_flat_update;
 use crate::protocol::values::{FriendId, LastSeen, Status, Text};
 
 /// One friend's presence as a backend reports it. Short text is held inline (see
@@ -227,6 +228,8 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
 }
 
 /// Parses one text frame. Frames longer than `max_bytes` are refused before parsing.
+/// A plainly written `status_update` is read directly (see `flat_update`); anything
+/// else goes to serde_json.
 pub fn parse_server_message(text: &str, max_bytes: usize) -> Result<ServerMessage, MessageError> {
     if text.len() > max_bytes {
         return Err(MessageError::Oversized {
@@ -234,6 +237,14 @@ pub fn parse_server_message(text: &str, max_bytes: usize) -> Result<ServerMessag
             max: max_bytes,
         });
     }
+    if let Some(record) = read_flat_update(text) {
+        return Ok(ServerMessage::StatusUpdate(record));
+    }
+    parse_with_serde(text)
+}
+
+/// Parses one text frame with serde_json, whatever its shape.
+pub(crate) fn parse_with_serde(text: &str) -> Result<ServerMessage, MessageError> {
     let envelope: Envelope<'_> =
         serde_json::from_str(text).map_err(|error| MessageError::Malformed(error.to_string()))?;
     match envelope.kind.as_ref() {

@@ -1,5 +1,6 @@
 //! What travels on the wire and how each backend wants it: messages and server profiles.
 
+mod flat_update;
 pub mod messages;
 pub mod profile;
 pub mod socketio;

@@ -235,7 +235,7 @@ impl<'de: 'a, 'a> serde::de::Visitor<'de> for TextVisitor<'a> {
 }
 
 /// The decimal text of `value`, inline: numeric ids arrive with every update.
-fn decimal(value: u64) -> SmolStr {
+pub(crate) fn decimal(value: u64) -> SmolStr {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut rest = value;

@@ -59,7 +59,7 @@ pub enum Outgoing {
 }
 
 /// The most messages one [`ConnEvent::Messages`] carries.
-pub const MAX_BATCH: usize = 64;
+pub const MAX_BATCH: usize = 1024;
 
 /// Connects with `request` and runs the socket until it closes.
 pub async fn run_connection(

@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::presence::{ChangeCause, PresenceChange, PresenceStore};
-use crate::protocol::{ServerMessage, ServerProfile};
+use crate::protocol::{FriendRecord, ServerMessage, ServerProfile};
 use crate::socket::connection::{run_connection, ConnEvent, Outgoing};
 use crate::socket::machine::{
     Action, ConnId, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig,
@@ -424,12 +424,26 @@ impl Driver {
                 // each had come on its own, the machine's actions for one carried out
                 // before the next is routed.
                 self.machine.handle(Input::Activity { conn }, at);
-                for message in messages {
-                    match message {
-                        Ok(message) => self.on_message(conn, message, at),
-                        Err(error) => {
+                let mut messages = messages.into_iter().peekable();
+                while messages.peek().is_some() {
+                    // Live updates for the socket that feeds presence never involve the
+                    // machine: a run of them is applied under one lock.
+                    if self.feeds_presence(conn) {
+                        let run = std::iter::from_fn(|| {
+                            messages.next_if(|m| matches!(m, Ok(ServerMessage::StatusUpdate(_))))
+                        })
+                        .filter_map(|m| match m {
+                            Ok(ServerMessage::StatusUpdate(record)) => Some(record),
+                            _ => None,
+                        });
+                        self.apply_updates(run);
+                    }
+                    match messages.next() {
+                        Some(Ok(message)) => self.on_message(conn, message, at),
+                        Some(Err(error)) => {
                             tracing::warn!(conn, %error, "ignoring a bad message from the server")
                         }
+                        None => {}
                     }
                     self.flush();
                 }
@@ -455,10 +469,29 @@ impl Driver {
         }
     }
 
+    /// Whether presence messages from `conn` are applied as they come: it is the
+    /// promoted socket, or the one a handover is retiring.
+    fn feeds_presence(&self, conn: ConnId) -> bool {
+        self.feeding == Some(conn) || self.retiring == Some(conn)
+    }
+
+    /// Applies live updates in order under one lock of the store.
+    fn apply_updates(&mut self, records: impl Iterator<Item = FriendRecord>) {
+        let Ok(mut presence) = self.presence.write() else {
+            tracing::error!("presence store lock poisoned");
+            return;
+        };
+        for record in records {
+            if let Some(change) = presence.apply_update(record) {
+                let _ = self.events.send(SessionEvent::Presence(change));
+            }
+        }
+    }
+
     /// Applies a presence message from the promoted socket, buffers one from a socket
     /// not yet promoted, and drops one from a socket already replaced.
     fn route(&mut self, conn: ConnId, message: ServerMessage) {
-        if self.feeding == Some(conn) || self.retiring == Some(conn) {
+        if self.feeds_presence(conn) {
             self.apply(conn, message);
         } else if let Some(handle) = self.conns.get_mut(&conn) {
             handle.buffered.push(message);
@@ -472,10 +505,8 @@ impl Driver {
         };
         match message {
             ServerMessage::StatusUpdate(record) => {
-                if let Some(change) = presence.apply_update(record) {
-                    drop(presence);
-                    self.emit(SessionEvent::Presence(change));
-                }
+                drop(presence);
+                self.apply_updates(std::iter::once(record));
             }
             ServerMessage::Snapshot { friends, .. } => {
                 let cause = self
