@@ -126,7 +126,7 @@ pub async fn run_connection(
                             match socket.next().now_or_never() {
                                 Some(Some(Ok(Message::Text(text)))) => {
                                     if let Some(first) = first.take() {
-                                        batch.reserve_exact(MAX_BATCH);
+                                        batch.reserve(64);
                                         batch.push(first);
                                     }
                                     batch.push(parse_server_message(text.as_str(), max_message_bytes));
