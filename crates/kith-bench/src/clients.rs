@@ -216,6 +216,9 @@ pub async fn login(
     Ok((session, events))
 }
 
+/// The most events the Kith consumer takes from the session at a time.
+const EVENT_BURST: usize = 1024;
+
 /// Kith: a session whose socket is the blaster's. Waits for the snapshot of `friends`,
 /// says go, and counts `n` live changes; `observe` sees each. Returns the time from go
 /// to the last change the consumer saw.
@@ -240,14 +243,19 @@ pub async fn kith_client(
     let started = Instant::now();
     blast.go();
     let mut seen = 0;
+    // The consumer takes what has arrived in one go, as the desktop app's bridge does.
+    let mut burst = Vec::with_capacity(EVENT_BURST);
     while seen < n {
-        match events.recv().await {
-            Some(SessionEvent::Presence(change)) if change.cause == ChangeCause::Live => {
-                seen += 1;
-                observe(&change);
+        if events.recv_many(&mut burst, EVENT_BURST).await == 0 {
+            bail!("the session ended after {seen} changes");
+        }
+        for event in burst.drain(..) {
+            if let SessionEvent::Presence(change) = event {
+                if change.cause == ChangeCause::Live {
+                    seen += 1;
+                    observe(&change);
+                }
             }
-            Some(_) => {}
-            None => bail!("the session ended after {seen} changes"),
         }
     }
     let took = started.elapsed();

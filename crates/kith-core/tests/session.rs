@@ -320,6 +320,16 @@ async fn reconnect_after_a_drop_resyncs_and_marks_changes_as_resync() {
         .unwrap();
     assert_eq!(carol.cause, ChangeCause::Resync);
     assert_eq!(carol.from.as_deref(), Some("offline"));
+    // The app reads the same map the events describe.
+    let reader = session.friends_reader();
+    assert_eq!(reader.len(), FRIENDS.len());
+    assert!(reader.online_names().iter().any(|name| name == "carol"));
+    let friends = session.friends();
+    let online = friends.iter().take_while(|f| f.is_online()).count();
+    assert!(
+        friends[online..].iter().all(|f| !f.is_online()),
+        "online friends come first: {friends:?}"
+    );
     session.stop().await;
     server.shutdown().await;
 }
