@@ -17,9 +17,13 @@ use crate::state::{
     EVENT_SESSION,
 };
 
+/// The most events taken from the session at a time: a burst is handled in one go.
+const EVENT_BURST: usize = 1024;
+
 pub async fn run(app: AppHandle, mut events: mpsc::UnboundedReceiver<SessionEvent>) {
     let mut notifier = Notifier::new();
     let mut batcher = PresenceBatcher::new();
+    let mut burst = Vec::with_capacity(EVENT_BURST);
     loop {
         let deadline = [batcher.deadline(), notifier.next_deadline()]
             .into_iter()
@@ -32,9 +36,14 @@ pub async fn run(app: AppHandle, mut events: mpsc::UnboundedReceiver<SessionEven
             }
         };
         tokio::select! {
-            event = events.recv() => {
-                let Some(event) = event else { break };
-                on_event(&app, event, &mut batcher, &mut notifier, Instant::now());
+            received = events.recv_many(&mut burst, EVENT_BURST) => {
+                if received == 0 {
+                    break;
+                }
+                let now = Instant::now();
+                for event in burst.drain(..) {
+                    on_event(&app, event, &mut batcher, &mut notifier, now);
+                }
             }
             _ = sleep => {}
         }

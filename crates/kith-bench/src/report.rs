@@ -701,7 +701,12 @@ fn app(w: &mut String, path: &Path) {
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| crate::format_utc(d.as_secs()))
         .unwrap_or_else(|| "at an unknown time".into());
-    let _ = writeln!(w, " Figures from `{}`, measured {when}:\n", path.display());
+    // Relative to the checkout, so the report does not carry this machine's paths.
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|here| path.strip_prefix(here).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf());
+    let _ = writeln!(w, " Figures from `{}`, measured {when}:\n", shown.display());
     let mut table = Table::new(&[
         "case",
         "total RSS",
