@@ -13,7 +13,7 @@
 use smol_str::SmolStr;
 
 use crate::protocol::messages::FriendRecord;
-use crate::protocol::values::{decimal, FriendId, LastSeen, Status};
+use crate::protocol::values::{decimal, smol, FriendId, LastSeen, Status};
 
 /// The record of a flat `status_update` frame, or `None` when the frame is anything
 /// else or is not plainly written (serde_json then decides).
@@ -98,7 +98,7 @@ impl Fields {
             }
             ("user_id", Scalar::Text(id)) => self.user_id = Some(FriendId::from(id)),
             ("user_id", Scalar::Whole(id)) => self.user_id = Some(FriendId::from(id)),
-            ("username", Scalar::Text(name)) => self.username = Some(SmolStr::new(name)),
+            ("username", Scalar::Text(name)) => self.username = Some(smol(name)),
             ("username", Scalar::Null) => {}
             ("status", Scalar::Text(status)) => self.status = Some(Status::new(status)),
             ("last_seen", Scalar::Text(seen)) => self.last_seen = Some(LastSeen::from(seen)),
@@ -143,13 +143,17 @@ impl<'a> Cursor<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
-        let rest = self.text.as_bytes().get(start..)?;
-        let len = memchr::memchr2(b'"', b'\\', rest)?;
-        if rest[len] != b'"' || rest[..len].iter().any(|&b| b < 0x20) {
-            return None;
+        let bytes = self.text.as_bytes();
+        let mut end = start;
+        loop {
+            match *bytes.get(end)? {
+                b'"' => break,
+                b'\\' | 0..=0x1f => return None,
+                _ => end += 1,
+            }
         }
-        self.at = start + len + 1;
-        self.text.get(start..start + len)
+        self.at = end + 1;
+        self.text.get(start..end)
     }
 
     fn scalar(&mut self) -> Option<Scalar<'a>> {
