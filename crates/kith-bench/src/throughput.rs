@@ -37,7 +37,7 @@ pub async fn run(ctx: &Ctx) -> Result<Throughput> {
     let http = server.http_url();
     let (mut raw, mut serde, mut kith) = (Vec::new(), Vec::new(), Vec::new());
     let clients = [Client::Raw, Client::Serde, Client::Kith];
-    for run in 0..ctx.plan.runs {
+    for run in 0..ctx.plan.throughput_runs {
         for k in 0..clients.len() {
             let client = clients[(run + k) % clients.len()];
             let mut blast =
@@ -82,7 +82,7 @@ pub async fn run(ctx: &Ctx) -> Result<Throughput> {
         .collect();
     let snapshot_text = frames::start_snapshot(users);
     let (mut compute_kith, mut compute_serde) = (Vec::new(), Vec::new());
-    for run in 0..ctx.plan.runs {
+    for run in 0..ctx.plan.throughput_runs {
         for kith_turn in [run % 2 == 0, run % 2 == 1] {
             let ns = tokio::task::block_in_place(|| {
                 if kith_turn {
