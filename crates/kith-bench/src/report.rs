@@ -388,9 +388,10 @@ fn throughput(w: &mut String, t: &Throughput, svg: &str) {
         w,
         "**Where the time goes.** The same work on one thread with no sockets, tasks or channels ({} updates, parse + apply, and for Kith the diff as a `PresenceChange`): \
          Kith {} per message, (b) {} per message, Kith ÷ (b) = {} (time). Kith reads a plainly written `status_update` directly and leaves any other frame to serde_json, \
-         and its parsed values keep short text inline, so an update allocates nothing between the socket and the store. In the pipeline the connection task reads and parses \
-         while the driver task applies, so the two overlap on two cores; what the pipeline adds is the hand-offs between the connection task, the driver task and the consumer \
-         (a burst of up to 1,024 frames travels as one hand-off, and the driver applies a run of updates under one lock).\n",
+         and its parsed values keep short text inline, so an update allocates nothing between the socket and the store. In the pipeline the connection task reads and parses, \
+         the driver task applies and the consumer takes the events; tokio runs a task woken by another task next on the same worker, so under load the three mostly share one \
+         worker and the pipeline costs its total work: what it adds to the one-thread figure is the hand-offs between the tasks (a burst of up to 1,024 frames travels as one \
+         hand-off, the driver applies a run of updates under one lock, and each change is one event on the session's channel).\n",
         thousands(t.compute_messages),
         cell(&t.compute_kith_ns, |v| format!("{v:.0} ns")),
         cell(&t.compute_serde_ns, |v| format!("{v:.0} ns")),
