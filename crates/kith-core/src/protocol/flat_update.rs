@@ -13,7 +13,7 @@
 use smol_str::SmolStr;
 
 use crate::protocol::messages::FriendRecord;
-use crate::protocol::values::{decimal, smol, FriendId, LastSeen, Status};
+use crate::protocol::values::{smol, FriendId, LastSeen, Status};
 
 /// The record of a flat `status_update` frame, or `None` when the frame is anything
 /// else or is not plainly written (serde_json then decides).
@@ -55,8 +55,9 @@ pub(crate) fn read_flat_update(text: &str) -> Option<FriendRecord> {
 enum Scalar<'a> {
     /// A string without escapes.
     Text(&'a str),
-    /// A non-negative whole number that fits in a `u64`.
-    Whole(u64),
+    /// A non-negative whole number that fits in a `u64`, and its digits as written
+    /// (the same as its decimal text, since JSON allows no leading zeros).
+    Whole(u64, &'a str),
     Null,
 }
 
@@ -97,14 +98,16 @@ impl Fields {
                 self.is_update = true;
             }
             ("user_id", Scalar::Text(id)) => self.user_id = Some(FriendId::from(id)),
-            ("user_id", Scalar::Whole(id)) => self.user_id = Some(FriendId::from(id)),
+            ("user_id", Scalar::Whole(_, digits)) => self.user_id = Some(FriendId::from(digits)),
             ("username", Scalar::Text(name)) => self.username = Some(smol(name)),
             ("username", Scalar::Null) => {}
             ("status", Scalar::Text(status)) => self.status = Some(Status::new(status)),
             ("last_seen", Scalar::Text(seen)) => self.last_seen = Some(LastSeen::from(seen)),
-            ("last_seen", Scalar::Whole(seen)) => self.last_seen = Some(LastSeen(decimal(seen))),
+            ("last_seen", Scalar::Whole(_, digits)) => {
+                self.last_seen = Some(LastSeen::from(digits))
+            }
             ("last_seen", Scalar::Null) => {}
-            ("seq", Scalar::Whole(seq)) => self.seq = Some(seq),
+            ("seq", Scalar::Whole(seq, _)) => self.seq = Some(seq),
             ("seq", Scalar::Null) => {}
             _ => return None,
         }
@@ -159,7 +162,11 @@ impl<'a> Cursor<'a> {
     fn scalar(&mut self) -> Option<Scalar<'a>> {
         match self.peek()? {
             b'"' => self.string().map(Scalar::Text),
-            b'0'..=b'9' => self.whole().map(Scalar::Whole),
+            b'0'..=b'9' => {
+                let start = self.at;
+                let value = self.whole()?;
+                Some(Scalar::Whole(value, self.text.get(start..self.at)?))
+            }
             b'n' => {
                 let null = self.text.get(self.at..self.at + 4)?;
                 self.at += 4;
