@@ -15,28 +15,60 @@ use std::ops::Deref;
 use serde::{Deserialize, Deserializer, Serialize};
 use smol_str::SmolStr;
 
+/// What a text value shares with plain text: `as_str`, Debug and Display as the text,
+/// comparison with `str`, and construction from `&str` or `String`.
+macro_rules! text_value {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(self.as_str(), f)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                $name(smol(value))
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(value: String) -> Self {
+                $name(SmolStr::from(value))
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+
 /// A friend's user id. Backends send numbers or strings; both become text.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct FriendId(SmolStr);
 
-impl FriendId {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for FriendId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for FriendId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_value!(FriendId);
 
 /// Lets the friends map be searched with the text of a borrowed id.
 impl Borrow<str> for FriendId {
@@ -45,33 +77,9 @@ impl Borrow<str> for FriendId {
     }
 }
 
-impl From<&str> for FriendId {
-    fn from(value: &str) -> Self {
-        FriendId(smol(value))
-    }
-}
-
-impl From<String> for FriendId {
-    fn from(value: String) -> Self {
-        FriendId(SmolStr::from(value))
-    }
-}
-
 impl From<u64> for FriendId {
     fn from(value: u64) -> Self {
         FriendId(decimal(value))
-    }
-}
-
-impl PartialEq<str> for FriendId {
-    fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
-    }
-}
-
-impl PartialEq<&str> for FriendId {
-    fn eq(&self, other: &&str) -> bool {
-        &*self.0 == *other
     }
 }
 
@@ -86,13 +94,11 @@ impl<'de> Deserialize<'de> for FriendId {
 #[serde(transparent)]
 pub struct Status(SmolStr);
 
+text_value!(Status);
+
 impl Status {
     pub fn new(text: &str) -> Status {
-        Status(smol(text))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
+        Status::from(text)
     }
 
     /// Whether a friend with this status counts as online: see [`is_online`].
@@ -111,42 +117,6 @@ impl Deref for Status {
     type Target = str;
     fn deref(&self) -> &str {
         &self.0
-    }
-}
-
-impl fmt::Debug for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for Status {
-    fn from(value: &str) -> Self {
-        Status::new(value)
-    }
-}
-
-impl From<String> for Status {
-    fn from(value: String) -> Self {
-        Status::new(&value)
-    }
-}
-
-impl PartialEq<str> for Status {
-    fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
-    }
-}
-
-impl PartialEq<&str> for Status {
-    fn eq(&self, other: &&str) -> bool {
-        &*self.0 == *other
     }
 }
 
@@ -176,11 +146,6 @@ impl From<&str> for LastSeen {
 impl LastSeen {
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    /// Orders two timestamps when that can be done reliably; see [`compare_timestamps`].
-    pub fn compare(&self, other: &LastSeen) -> Option<Ordering> {
-        compare_timestamps(&self.0, &other.0)
     }
 }
 
@@ -325,11 +290,10 @@ mod tests {
 
     #[test]
     fn timestamps_order_only_when_comparable() {
-        let a = LastSeen("2026-11-22T09:00:00Z".into());
-        let b = LastSeen("2026-11-22T09:00:05Z".into());
-        assert_eq!(a.compare(&b), Some(Ordering::Less));
+        let (a, b) = ("2026-11-22T09:00:00Z", "2026-11-22T09:00:05Z");
+        assert_eq!(compare_timestamps(a, b), Some(Ordering::Less));
         assert_eq!(compare_timestamps("100", "99.5"), Some(Ordering::Greater));
-        assert_eq!(a.compare(&LastSeen("yesterday".into())), None);
+        assert_eq!(compare_timestamps(a, "yesterday"), None);
     }
 
     #[test]
