@@ -425,25 +425,25 @@ impl Driver {
                 // before the next is routed.
                 self.machine.handle(Input::Activity { conn }, at);
                 let mut messages = messages.into_iter().peekable();
-                while messages.peek().is_some() {
-                    // Live updates for the socket that feeds presence never involve the
-                    // machine: a run of them is applied under one lock.
-                    if self.feeds_presence(conn) {
-                        let run = std::iter::from_fn(|| {
-                            messages.next_if(|m| matches!(m, Ok(ServerMessage::StatusUpdate(_))))
-                        })
-                        .filter_map(|m| match m {
-                            Ok(ServerMessage::StatusUpdate(record)) => Some(record),
-                            _ => None,
-                        });
-                        self.apply_updates(run);
-                    }
-                    match messages.next() {
-                        Some(Ok(message)) => self.on_message(conn, message, at),
-                        Some(Err(error)) => {
+                while let Some(message) = messages.next() {
+                    match message {
+                        // Live updates for the socket that feeds presence never involve
+                        // the machine: a run of them is applied under one lock.
+                        Ok(ServerMessage::StatusUpdate(first)) if self.feeds_presence(conn) => {
+                            let rest = std::iter::from_fn(|| {
+                                match messages
+                                    .next_if(|m| matches!(m, Ok(ServerMessage::StatusUpdate(_))))
+                                {
+                                    Some(Ok(ServerMessage::StatusUpdate(record))) => Some(record),
+                                    _ => None,
+                                }
+                            });
+                            self.apply_updates(std::iter::once(first).chain(rest));
+                        }
+                        Ok(message) => self.on_message(conn, message, at),
+                        Err(error) => {
                             tracing::warn!(conn, %error, "ignoring a bad message from the server")
                         }
-                        None => {}
                     }
                     self.flush();
                 }
@@ -499,21 +499,18 @@ impl Driver {
     }
 
     fn apply(&mut self, conn: ConnId, message: ServerMessage) {
-        let Ok(mut presence) = self.presence.write() else {
-            tracing::error!("presence store lock poisoned");
-            return;
-        };
         match message {
-            ServerMessage::StatusUpdate(record) => {
-                drop(presence);
-                self.apply_updates(std::iter::once(record));
-            }
+            ServerMessage::StatusUpdate(record) => self.apply_updates(std::iter::once(record)),
             ServerMessage::Snapshot { friends, .. } => {
                 let cause = self
                     .conns
                     .get_mut(&conn)
                     .and_then(|h| h.snapshot_cause.replace(ChangeCause::Resync))
                     .unwrap_or(ChangeCause::Resync);
+                let Ok(mut presence) = self.presence.write() else {
+                    tracing::error!("presence store lock poisoned");
+                    return;
+                };
                 let changes = presence.apply_snapshot(friends, cause);
                 let (friends, online) = (presence.len(), presence.online_count());
                 drop(presence);
