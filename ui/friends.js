@@ -288,7 +288,7 @@ export class FriendList {
         if (bulk) this.order.push(created);
         else this.insertSorted(created);
       } else {
-        const name = displayName(friend, id);
+        const name = friend.name;
         const group = friend.online ? 0 : 1;
         const moves = !bulk && (name !== entry.name || group !== entry.group);
         if (moves) this.removeAt(this.indexOf(entry)); // found by its old key
@@ -380,7 +380,7 @@ export class FriendList {
   /** Writes a friend into its row, touching only what changed. */
   fill(entry, friend, now) {
     const { el } = entry;
-    const name = displayName(friend, entry.id);
+    const name = friend.name;
     if (name !== entry.name) {
       entry.name = name;
       entry.folded = fold(name);
@@ -580,8 +580,4 @@ function fragmentOf(order, from, to) {
   const fragment = document.createDocumentFragment();
   for (let i = from; i < to; i++) fragment.appendChild(order[i].el);
   return fragment;
-}
-
-function displayName(friend, id) {
-  return typeof friend.username === "string" && friend.username !== "" ? friend.username : id;
 }

@@ -117,6 +117,7 @@ mod tests {
         FriendView {
             user_id: id.to_string(),
             username: format!("f{id}"),
+            name: format!("f{id}"),
             status: Some(status.into()),
             online: kith_core::presence::is_online(status),
             last_seen: None,

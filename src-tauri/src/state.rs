@@ -62,6 +62,8 @@ impl ConnectionView {
 pub struct FriendView {
     pub user_id: String,
     pub username: String,
+    /// The name to show, as kith-core decides it (the username, or the id without one).
+    pub name: String,
     /// `None` in a presence event means the friend was removed.
     pub status: Option<String>,
     /// Whether the friend counts as online, as kith-core decides it.
@@ -74,6 +76,7 @@ impl FriendView {
         FriendView {
             user_id: friend.user_id.to_string(),
             username: friend.username.to_string(),
+            name: friend.display_name().to_owned(),
             status: Some(friend.status.to_string()),
             online: friend.is_online(),
             last_seen: friend.last_seen.as_ref().map(|l| l.as_str().to_owned()),
@@ -85,6 +88,7 @@ impl FriendView {
         FriendView {
             user_id: change.user_id.to_string(),
             username: change.username.to_string(),
+            name: change.display_name().to_owned(),
             status: change.to.as_ref().map(|s| s.to_string()),
             online: change.to.as_ref().is_some_and(|s| s.is_online()),
             last_seen: change.last_seen.as_ref().map(|l| l.as_str().to_owned()),
