@@ -397,24 +397,12 @@ pub fn utc_now() -> String {
     )
 }
 
-/// Seconds since the Unix epoch as `YYYY-MM-DD HH:MM UTC` (civil-from-days).
+/// Seconds since the Unix epoch as `YYYY-MM-DD HH:MM UTC`.
 pub fn format_utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
+    // humantime writes `2026-11-22T12:20:00Z`; the report wants `2026-11-22 12:20 UTC`.
+    let at = UNIX_EPOCH + Duration::from_secs(secs);
+    let text = humantime::format_rfc3339_seconds(at).to_string();
+    format!("{} {} UTC", &text[..10], &text[11..16])
 }
 
 #[cfg(test)]
