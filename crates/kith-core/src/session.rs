@@ -51,7 +51,9 @@ impl FriendsReader {
         let mut friends: Vec<Friend> = self
             .read(|store| store.friends().cloned().collect())
             .unwrap_or_default();
-        friends.sort_by(|a, b| (!a.is_online(), &a.username).cmp(&(!b.is_online(), &b.username)));
+        friends.sort_by(|a, b| {
+            (!a.is_online(), a.display_name()).cmp(&(!b.is_online(), b.display_name()))
+        });
         friends
     }
 
