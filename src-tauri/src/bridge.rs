@@ -88,6 +88,19 @@ fn on_event(
         },
         SessionEvent::Resynced { .. } => batcher.resynced(now),
         SessionEvent::TokenRefreshed { .. } | SessionEvent::RefreshDeferred { .. } => {}
+        SessionEvent::CredentialsUnsaved { reason } => {
+            tracing::warn!(%reason, "the sign-in is not saved");
+            crate::notifications::show(
+                app,
+                &crate::notify_rules::Notice {
+                    title: "Kith could not save your sign-in".into(),
+                    body: "The keyring refused it (locked?). Kith stays signed in, but this \
+                           session will not survive a restart until the keyring accepts it."
+                        .into(),
+                },
+            );
+        }
+        SessionEvent::CredentialsSaved => tracing::info!("the sign-in is saved again"),
         SessionEvent::SessionEnded { reason } => {
             if let Some(session) = state.with_view(|v| {
                 v.signed_out(Some(reason));

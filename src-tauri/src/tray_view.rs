@@ -92,7 +92,7 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
             ),
             ConnectionState::GaveUp => (
                 TrayIcon::Offline,
-                "Kith — offline; choose Reconnect now to try again".to_string(),
+                "Kith — stopped retrying; choose Reconnect now to try again".to_string(),
                 true,
             ),
             ConnectionState::SignedOut { reason } => (
@@ -118,7 +118,7 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
 pub fn end_reason_text(reason: EndReason) -> &'static str {
     match reason {
         EndReason::SessionExpired => "session expired",
-        EndReason::AuthRejected => "the server no longer accepts this sign-in",
+        EndReason::RefreshLost => "a token refresh was lost; sign in again",
         EndReason::Forbidden => "access refused by the server",
         EndReason::LoggedOut => "signed out",
     }

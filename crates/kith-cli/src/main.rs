@@ -117,6 +117,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 .login(&username, password)
                 .await
                 .context("login failed")?;
+            tokens.close().await;
             println!(
                 "{}",
                 serde_json::json!({"event": "logged_in", "username": username, "server": tokens.account()})
@@ -160,12 +161,30 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 }
                 Err(error) => return Err(error.into()),
             }
-            tokens.logout().await?;
-            println!(
-                "{}",
-                serde_json::json!({"event": "logged_out", "was_signed_in": true})
-            );
-            Ok(std::process::ExitCode::SUCCESS)
+            let result = tokens.logout().await;
+            tokens.close().await;
+            match result {
+                Ok(()) => {
+                    println!(
+                        "{}",
+                        serde_json::json!({"event": "logged_out", "was_signed_in": true, "revoked": true})
+                    );
+                    Ok(std::process::ExitCode::SUCCESS)
+                }
+                Err(TokenError::NotRevoked(error)) => {
+                    // The keyring entry is gone, but the refresh token may still be valid
+                    // on the server: say so, and fail.
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "event": "logged_out", "was_signed_in": true, "revoked": false,
+                            "detail": format!("local credentials removed; the server did not revoke the session: {error}"),
+                        })
+                    );
+                    Ok(std::process::ExitCode::from(3))
+                }
+                Err(error) => Err(error.into()),
+            }
         }
         Command::Status => {
             let profile = load_profile(&cli.server)?;

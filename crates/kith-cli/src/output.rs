@@ -51,9 +51,16 @@ pub fn event_json(event: &SessionEvent) -> Option<Value> {
             "reason": reason,
             "retry_in_ms": retry_in.as_millis() as u64,
         }),
+        SessionEvent::CredentialsUnsaved { reason } => json!({
+            "event": "credentials_unsaved",
+            "reason": reason,
+            "detail": "the keyring refused the new refresh token; this session will not survive a restart until a save succeeds",
+        }),
+        SessionEvent::CredentialsSaved => json!({"event": "credentials_saved"}),
         SessionEvent::SessionEnded { reason } => json!({
             "event": "session_ended",
             "reason": reason.as_str(),
+            "detail": reason.message(),
         }),
     })
 }
@@ -102,8 +109,12 @@ pub fn event_human(event: &SessionEvent) -> String {
             "  token refresh failed ({reason}); retrying in {:.1} s",
             retry_in.as_secs_f64()
         ),
+        SessionEvent::CredentialsUnsaved { reason } => format!(
+            "  keyring refused the new sign-in ({reason}): this session will not survive a restart"
+        ),
+        SessionEvent::CredentialsSaved => "  sign-in saved in the keyring again".to_string(),
         SessionEvent::SessionEnded { reason } => {
-            format!("● session ended: {}", reason.as_str().replace('_', " "))
+            format!("● session ended: {}", reason.message())
         }
     }
 }

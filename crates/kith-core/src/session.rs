@@ -202,7 +202,8 @@ impl Session {
     }
 
     /// Signs out: the server blacklists the refresh token, the keyring entry is removed,
-    /// and the socket closes.
+    /// and the socket closes. `Err(Token(NotRevoked))` means the local credentials are
+    /// gone but the server did not confirm the revocation.
     pub async fn logout(mut self) -> Result<(), SessionError> {
         let result = self.tokens.logout().await;
         self.shutdown().await;
@@ -218,6 +219,8 @@ impl Session {
             let _ = driver.await;
         }
         self.scheduler.abort();
+        // A refresh in flight runs on; wait for it to save what the server rotated.
+        self.tokens.close().await;
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use kith_core::protocol::ServerProfile;
 use kith_core::socket::{
     Action, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig, Reason,
-    SnapshotMeaning,
+    SnapshotMeaning, MAX_RETRY_AFTER,
 };
 use kith_core::EndReason;
 use proptest::prelude::*;
@@ -131,6 +131,7 @@ fn reconnect_now_skips_the_wait() {
             purpose: FetchPurpose::Connect,
             reason: "server down".into(),
             ended: None,
+            retry_after: None,
         },
         t0,
     );
@@ -148,7 +149,7 @@ fn reconnect_now_skips_the_wait() {
 }
 
 #[test]
-fn a_rejected_token_gets_one_forced_refresh_then_signs_out() {
+fn a_rejected_token_gets_one_forced_refresh_then_gives_up_keeping_the_session() {
     let t0 = Instant::now();
     let mut machine = ConnectionMachine::new(config(false), 1);
     machine.handle(Input::Start, t0);
@@ -177,25 +178,44 @@ fn a_rejected_token_gets_one_forced_refresh_then_signs_out() {
         },
         t0,
     );
-    assert_eq!(
-        machine.state(),
-        &ConnectionState::SignedOut {
-            reason: EndReason::AuthRejected
-        }
-    );
-    assert!(drain(&mut machine).contains(&Action::EndSession {
-        reason: EndReason::AuthRejected
-    }));
-    // Nothing brings it back but a login.
-    for input in [Input::Tick, Input::ReconnectNow, Input::Wake, Input::Start] {
+    // The forced refresh succeeded, so the auth API still vouches for the session: the
+    // machine stops, but does not end the session.
+    assert_eq!(machine.state(), &ConnectionState::GaveUp);
+    let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+    assert_eq!(change.reason, Reason::AuthRejected);
+    assert!(!drain(&mut machine)
+        .iter()
+        .any(|a| matches!(a, Action::EndSession { .. })));
+    // Nothing loops: time and wake-ups bring nothing.
+    for input in [Input::Tick, Input::Wake] {
         machine.handle(input, t0 + Duration::from_secs(60));
         assert!(drain(&mut machine).is_empty());
     }
-    machine.handle(Input::SignedIn, t0);
-    assert!(matches!(
-        machine.state(),
-        ConnectionState::Connecting { .. }
-    ));
+    // The user's retry gets a fresh budget, including one more forced refresh.
+    machine.handle(Input::ReconnectNow, t0 + Duration::from_secs(61));
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::FetchToken {
+            purpose: FetchPurpose::Connect,
+            force: None
+        }]
+    );
+    machine.handle(token_ready(FetchPurpose::Connect, 3, t0), t0);
+    drain(&mut machine);
+    machine.handle(
+        Input::UpgradeRejected {
+            conn: 3,
+            status: 403,
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::FetchToken {
+            purpose: FetchPurpose::Connect,
+            force: Some(3)
+        }]
+    );
 }
 
 #[test]
@@ -391,6 +411,109 @@ fn a_refresh_hands_over_make_before_break() {
 }
 
 #[test]
+fn an_expiry_close_before_the_candidates_snapshot_promotes_the_candidate() {
+    let (mut machine, t0) = connected(false);
+    drain(&mut machine);
+    // Socket 1's token expires at t0 + 300 s; the handover socket opens just before.
+    let late = t0 + Duration::from_secs(299);
+    machine.handle(Input::TokenRefreshed { generation: 2 }, late);
+    machine.handle(token_ready(FetchPurpose::Handover, 2, late), late);
+    machine.handle(Input::Opened { conn: 2 }, late);
+    drain(&mut machine);
+    // The server enforces expiry on socket 1 before socket 2's snapshot arrives.
+    let expiry = t0 + Duration::from_secs(300);
+    machine.handle(
+        Input::Closed {
+            conn: 1,
+            code: Some(4001),
+            reason: "token expired".into(),
+        },
+        expiry,
+    );
+    assert_eq!(machine.state(), &ConnectionState::Connected);
+    assert_eq!(machine.primary(), Some(2));
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::Promote {
+            conn: 2,
+            snapshot: SnapshotMeaning::Live
+        }]
+    );
+    // No connect deadline is left to tear socket 2 down later.
+    machine.handle(Input::Tick, expiry + Duration::from_secs(20));
+    assert!(!drain(&mut machine)
+        .iter()
+        .any(|a| matches!(a, Action::Close { conn: 2, .. })));
+    assert_eq!(machine.state(), &ConnectionState::Connected);
+}
+
+#[test]
+fn a_token_fetch_that_never_answers_times_out_into_a_retry() {
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(config(false), 1);
+    machine.handle(Input::Start, t0);
+    drain(&mut machine);
+    let deadline = t0 + machine.config().token_timeout;
+    assert_eq!(machine.poll_timeout(), Some(deadline));
+    machine.handle(Input::Tick, deadline);
+    let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+    assert_eq!(change.reason, Reason::TokenTimeout);
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Reconnecting { attempt: 1, .. }
+    ));
+    // The late answer of the abandoned fetch opens nothing.
+    machine.handle(token_ready(FetchPurpose::Connect, 1, deadline), deadline);
+    assert!(drain(&mut machine).is_empty());
+}
+
+#[test]
+fn reconnect_now_restarts_an_attempt_stuck_in_connecting() {
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(config(false), 1);
+    machine.handle(Input::Start, t0);
+    drain(&mut machine);
+    machine.handle(Input::ReconnectNow, t0 + Duration::from_secs(5));
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::FetchToken {
+            purpose: FetchPurpose::Connect,
+            force: None
+        }]
+    );
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Connecting { .. }
+    ));
+}
+
+#[test]
+fn retry_after_of_the_auth_api_delays_the_reconnect_with_a_cap() {
+    let t0 = Instant::now();
+    for (asked, expected_at_least) in [
+        (Duration::from_secs(90), Duration::from_secs(90)),
+        (Duration::from_secs(u64::MAX / 2), MAX_RETRY_AFTER),
+    ] {
+        let mut machine = ConnectionMachine::new(config(false), 1);
+        machine.handle(Input::Start, t0);
+        machine.handle(
+            Input::TokenFailed {
+                purpose: FetchPurpose::Connect,
+                reason: "HTTP 503".into(),
+                ended: None,
+                retry_after: Some(asked),
+            },
+            t0,
+        );
+        let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+        let delay = change.retry_in.unwrap();
+        assert!(delay >= expected_at_least, "{delay:?}");
+        assert!(delay <= MAX_RETRY_AFTER.max(expected_at_least), "{delay:?}");
+        assert_eq!(machine.poll_timeout(), Some(t0 + delay));
+    }
+}
+
+#[test]
 fn a_failed_handover_keeps_the_old_socket() {
     let (mut machine, t0) = connected(false);
     machine.handle(Input::TokenRefreshed { generation: 2 }, t0);
@@ -492,6 +615,7 @@ fn a_refused_refresh_while_connecting_signs_out() {
             purpose: FetchPurpose::Connect,
             reason: "rejected".into(),
             ended: Some(EndReason::SessionExpired),
+            retry_after: None,
         },
         t0,
     );
@@ -514,16 +638,29 @@ fn any_input() -> impl Strategy<Value = Input> {
     ];
     prop_oneof![
         Just(Input::Start),
-        (purpose.clone(), 1u64..5).prop_map(|(purpose, generation)| Input::TokenReady {
-            purpose,
-            generation,
-            expires_at: Instant::now() + Duration::from_secs(30),
+        // Token lifetimes short enough that expiry closes race with handovers.
+        (purpose.clone(), 1u64..5, 0u64..8_000).prop_map(|(purpose, generation, life_ms)| {
+            Input::TokenReady {
+                purpose,
+                generation,
+                expires_at: Instant::now() + Duration::from_millis(life_ms),
+            }
         }),
-        (purpose, any::<bool>()).prop_map(|(purpose, ended)| Input::TokenFailed {
+        (
             purpose,
-            reason: "x".into(),
-            ended: ended.then_some(EndReason::SessionExpired),
-        }),
+            any::<bool>(),
+            prop_oneof![
+                Just(None),
+                Just(Some(Duration::from_secs(5))),
+                Just(Some(Duration::from_secs(u64::MAX / 4)))
+            ]
+        )
+            .prop_map(|(purpose, ended, retry_after)| Input::TokenFailed {
+                purpose,
+                reason: "x".into(),
+                ended: ended.then_some(EndReason::SessionExpired),
+                retry_after,
+            }),
         conn.clone().prop_map(|conn| Input::Opened { conn }),
         (
             conn.clone(),
@@ -577,7 +714,7 @@ proptest! {
         in_band in any::<bool>(),
         max_attempts in prop::option::of(1u32..6),
         seed in any::<u64>(),
-        steps in prop::collection::vec((any_input(), 0u64..40_000), 1..120),
+        steps in prop::collection::vec((any_input(), prop_oneof![0u64..500, 0u64..40_000]), 1..120),
     ) {
         let mut cfg = config(in_band);
         cfg.reconnect.max_attempts = max_attempts;
@@ -609,14 +746,32 @@ proptest! {
                 prop_assert!(events.is_empty());
                 prop_assert_eq!(machine.state(), &ConnectionState::Stopped);
             }
-            // Backoff always within [0, cap].
+            // Backoff always within [0, cap], or the server's capped Retry-After.
+            let longest = cap.max(MAX_RETRY_AFTER);
             for change in &events {
                 if let Some(delay) = change.retry_in {
-                    prop_assert!(delay <= cap);
+                    prop_assert!(delay <= longest);
                 }
                 if let ConnectionState::Reconnecting { retry_in_ms, .. } = change.to {
-                    prop_assert!(Duration::from_millis(retry_in_ms) <= cap);
+                    prop_assert!(Duration::from_millis(retry_in_ms) <= longest);
                 }
+            }
+            // Liveness: a live primary socket is always reported as connected.
+            if machine.primary_is_live() {
+                prop_assert_eq!(machine.state(), &ConnectionState::Connected);
+            }
+            // Nothing waits without a deadline: every waiting state has a next tick.
+            if matches!(
+                machine.state(),
+                ConnectionState::Connecting { .. }
+                    | ConnectionState::Authenticating { .. }
+                    | ConnectionState::Reconnecting { .. }
+            ) {
+                prop_assert!(
+                    machine.poll_timeout().is_some(),
+                    "{:?} with no deadline",
+                    machine.state()
+                );
             }
             // SignedOut is left only by a login (or a stop).
             if was_signed_out && !is_sign_in {
@@ -625,6 +780,86 @@ proptest! {
             }
             if machine.state() == &ConnectionState::Stopped {
                 stopped = true;
+            }
+        }
+    }
+}
+
+/// Inputs of a handover: refreshes, second sockets, snapshots and closes around expiry.
+fn handover_input() -> impl Strategy<Value = Input> {
+    let conn = 1u64..4;
+    prop_oneof![
+        (1u64..6).prop_map(|generation| Input::TokenRefreshed { generation }),
+        (
+            prop_oneof![Just(FetchPurpose::Connect), Just(FetchPurpose::Handover)],
+            1u64..6,
+            0u64..3_000
+        )
+            .prop_map(|(purpose, generation, life_ms)| Input::TokenReady {
+                purpose,
+                generation,
+                expires_at: Instant::now() + Duration::from_millis(life_ms),
+            }),
+        conn.clone().prop_map(|conn| Input::Opened { conn }),
+        conn.clone()
+            .prop_map(|conn| Input::SnapshotReceived { conn }),
+        conn.clone().prop_map(|conn| Input::Activity { conn }),
+        (
+            conn,
+            prop_oneof![Just(None), Just(Some(1000u16)), Just(Some(4001))]
+        )
+            .prop_map(|(conn, code)| Input::Closed {
+                conn,
+                code,
+                reason: String::new()
+            }),
+        Just(Input::Tick),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// Liveness through handovers: whatever order the new socket's open and snapshot and
+    /// the old socket's close (at expiry or not) come in, with noise between them, a
+    /// live primary is always reported as connected.
+    #[test]
+    fn a_live_primary_never_stays_in_connecting(
+        life_ms in 1_000u64..4_000,
+        order in Just(vec![0u8, 1, 2]).prop_shuffle(),
+        close_code in prop_oneof![Just(None), Just(Some(1000u16)), Just(Some(4001))],
+        delays in prop::collection::vec(0u64..1_500, 3),
+        noise in prop::collection::vec((handover_input(), 0u64..300), 0..6),
+    ) {
+        let t0 = Instant::now();
+        let mut machine = ConnectionMachine::new(config(false), 7);
+        let mut now = t0;
+        let skeleton = [
+            Input::Start,
+            Input::TokenReady { purpose: FetchPurpose::Connect, generation: 1, expires_at: t0 + Duration::from_millis(life_ms) },
+            Input::Opened { conn: 1 },
+            Input::TokenRefreshed { generation: 2 },
+            Input::TokenReady { purpose: FetchPurpose::Handover, generation: 2, expires_at: t0 + Duration::from_secs(60) },
+        ];
+        let race = order.iter().zip(&delays).map(|(step, delay)| {
+            let input = match step {
+                0 => Input::Opened { conn: 2 },
+                1 => Input::SnapshotReceived { conn: 2 },
+                _ => Input::Closed { conn: 1, code: close_code, reason: String::new() },
+            };
+            (input, *delay)
+        });
+        let steps = skeleton.into_iter().map(|i| (i, 0)).chain(race).chain(noise);
+        for (input, advance_ms) in steps {
+            now += Duration::from_millis(advance_ms);
+            if machine.poll_timeout().is_some_and(|t| t <= now) {
+                machine.handle(Input::Tick, now);
+            }
+            machine.handle(input, now);
+            while machine.poll_action().is_some() {}
+            while machine.poll_event().is_some() {}
+            if machine.primary_is_live() {
+                prop_assert_eq!(machine.state(), &ConnectionState::Connected);
             }
         }
     }

@@ -191,36 +191,38 @@ async fn a_half_open_server_is_detected_within_the_bound_then_reconnected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_rejecting_every_token_gets_one_forced_refresh_then_signs_out() {
+async fn a_socket_rejecting_every_fresh_token_gives_up_and_keeps_the_session() {
     let (server, admin) = start_server(ServerConfig::for_tests()).await;
     admin.set_ws_auth_rejects_all(true);
     let store = MemoryStore::new();
     let (session, mut log) = login(fast_profile(&server), &store).await;
-    log.wait_for_state("signed_out", Duration::from_secs(10))
-        .await;
+    log.wait_for_state("gave_up", Duration::from_secs(10)).await;
     log.drain_for(Duration::from_secs(2)).await;
 
     let counters = admin.counters();
     assert!(counters.connects_rejected <= 2, "{counters:?}");
     assert_eq!(counters.connects_accepted, 0);
     assert_eq!(session.tokens().refresh_requests(), 1, "one forced refresh");
-    assert_eq!(
-        session.state(),
-        ConnectionState::SignedOut {
-            reason: EndReason::AuthRejected
-        }
-    );
+    assert_eq!(session.state(), ConnectionState::GaveUp);
     assert!(log.seen.iter().any(|(_, e)| matches!(
         e,
-        SessionEvent::SessionEnded {
-            reason: EndReason::AuthRejected
-        }
+        SessionEvent::State(change) if change.reason == kith_core::Reason::AuthRejected
     )));
-    assert_eq!(
-        store.load(session.tokens().account()).unwrap(),
-        None,
-        "credentials are cleared"
+    assert!(
+        !log.seen
+            .iter()
+            .any(|(_, e)| matches!(e, SessionEvent::SessionEnded { .. })),
+        "the session is not ended by a socket"
     );
+    assert!(
+        store.load(session.tokens().account()).unwrap().is_some(),
+        "credentials are kept"
+    );
+    // The user retries once the server accepts tokens again.
+    admin.set_ws_auth_rejects_all(false);
+    session.reconnect_now();
+    log.wait_for_state("connected", Duration::from_secs(10))
+        .await;
     session.stop().await;
     server.shutdown().await;
 }

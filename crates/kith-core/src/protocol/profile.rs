@@ -54,6 +54,12 @@ pub struct AuthApiProfile {
     /// Timeout of each auth request.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Deadline of a refresh request, longer than `request_timeout`: a refresh that
+    /// times out after the server rotated has lost the new refresh token.
+    #[serde(with = "humantime_serde")]
+    pub refresh_timeout: Duration,
+    /// Statuses of the refresh endpoint that end the session, besides 400 and 401.
+    pub session_end_statuses: Vec<u16>,
 }
 
 /// Where the refresh token travels between Kith and the auth API.
@@ -182,6 +188,8 @@ impl Default for AuthApiProfile {
             refresh_transport: RefreshTransport::Body,
             refresh_cookie: "refresh_token".into(),
             request_timeout: Duration::from_secs(10),
+            refresh_timeout: Duration::from_secs(30),
+            session_end_statuses: Vec::new(),
         }
     }
 }

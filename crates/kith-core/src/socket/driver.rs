@@ -22,7 +22,7 @@ use crate::socket::machine::{
 };
 use crate::socket::transport::{log_url, upgrade_request};
 use crate::socket::wake::SleepDetector;
-use crate::token::{AccessToken, AuthError, EndReason, TokenError, TokenEvent, TokenManager};
+use crate::token::{AccessToken, EndReason, TokenError, TokenEvent, TokenManager};
 
 /// Everything a session tells the app. Never carries a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,13 @@ pub enum SessionEvent {
         reason: String,
         retry_in: Duration,
     },
+    /// The credential store refused the rotated refresh token: the session goes on, but
+    /// will not survive a restart until a save succeeds (it is retried).
+    CredentialsUnsaved {
+        reason: String,
+    },
+    /// The credentials are saved again after a failure.
+    CredentialsSaved,
     SessionEnded {
         reason: EndReason,
     },
@@ -117,6 +124,17 @@ impl Driver {
         } = channels;
         let (conn_events_tx, mut conn_events) = mpsc::channel(1024);
         let (fetch_tx, mut fetch_results) = mpsc::unbounded_channel();
+        // The token manager's wake re-check waits for its lock, which a refresh holds
+        // across HTTP and the keyring: it runs on a task, and reports here.
+        let (woke_tx, mut woke) = mpsc::unbounded_channel::<()>();
+        let rebase_then_wake = |tokens: &TokenManager| {
+            let tokens = tokens.clone();
+            let woke_tx = woke_tx.clone();
+            tokio::spawn(async move {
+                tokens.on_wake().await;
+                let _ = woke_tx.send(());
+            });
+        };
         let mut token_events = tokens.subscribe();
         let mut driver = Driver {
             machine: ConnectionMachine::new(MachineConfig::from_profile(&profile), seed),
@@ -156,10 +174,7 @@ impl Driver {
             tokio::select! {
                 command = commands.recv() => match command {
                     Some(Command::ReconnectNow) => driver.machine.handle(Input::ReconnectNow, now()),
-                    Some(Command::Wake) => {
-                        driver.tokens.on_wake().await;
-                        driver.machine.handle(Input::Wake, now());
-                    }
+                    Some(Command::Wake) => rebase_then_wake(&driver.tokens),
                     Some(Command::SignedIn) => driver.machine.handle(Input::SignedIn, now()),
                     Some(Command::Stop(ack)) => {
                         stop_ack = Some(ack);
@@ -169,6 +184,7 @@ impl Driver {
                 },
                 Some((conn, event)) = conn_events.recv() => driver.on_conn_event(conn, event),
                 Some((purpose, result)) = fetch_results.recv() => driver.on_fetched(purpose, result),
+                Some(()) = woke.recv() => driver.machine.handle(Input::Wake, now()),
                 event = token_events.recv() => match event {
                     Ok(TokenEvent::Refreshed { expires_in, generation }) => {
                         driver.emit(SessionEvent::TokenRefreshed { expires_in });
@@ -177,6 +193,10 @@ impl Driver {
                     Ok(TokenEvent::RefreshDeferred { reason, retry_in }) => {
                         driver.emit(SessionEvent::RefreshDeferred { reason, retry_in });
                     }
+                    Ok(TokenEvent::CredentialsUnsaved { reason, .. }) => {
+                        driver.emit(SessionEvent::CredentialsUnsaved { reason });
+                    }
+                    Ok(TokenEvent::CredentialsSaved) => driver.emit(SessionEvent::CredentialsSaved),
                     Ok(TokenEvent::SessionEnded { reason }) => {
                         driver.emit(SessionEvent::SessionEnded { reason });
                         driver.machine.handle(Input::SessionEnded { reason }, now());
@@ -192,8 +212,7 @@ impl Driver {
                 _ = wake_check.tick() => {
                     if let Some(slept) = detector.observe(SystemTime::now(), now()) {
                         tracing::info!(slept_s = slept.as_secs(), "resumed from sleep; probing the connection");
-                        driver.tokens.on_wake().await;
-                        driver.machine.handle(Input::Wake, now());
+                        rebase_then_wake(&driver.tokens);
                     }
                 }
             }
@@ -364,18 +383,12 @@ impl Driver {
                 self.machine.handle(input, now());
             }
             Err(error) => {
-                let ended = match &error {
-                    TokenError::SessionEnded(reason) => Some(*reason),
-                    TokenError::Auth(AuthError::Rejected { .. }) | TokenError::NotSignedIn => {
-                        Some(EndReason::SessionExpired)
-                    }
-                    _ => None,
-                };
                 self.machine.handle(
                     Input::TokenFailed {
                         purpose,
                         reason: error.to_string(),
-                        ended,
+                        ended: error.end_reason(),
+                        retry_after: error.retry_after(),
                     },
                     now(),
                 );

@@ -15,8 +15,14 @@
 //! Failure classes (design principle 2):
 //! - transient (connect error, server close, dead keepalive) → backoff, full jitter;
 //! - auth (HTTP 401/403 on the upgrade, close 1008/4001/4401, `auth_error`) → one
-//!   forced refresh and one immediate retry, then `SignedOut{auth_rejected}`;
-//! - fatal (close 4403, a rejected refresh) → `SignedOut` at once.
+//!   forced refresh and one immediate retry, then `GaveUp` with reason `auth_rejected`.
+//!   The refresh itself succeeded, so the server still vouches for the session: the
+//!   credentials are kept and the user can retry. A socket's refusal is never proof
+//!   that a session is over;
+//! - fatal (close 4403, a refresh the server rejected) → `SignedOut` at once.
+//!
+//! Nothing waits without a deadline: a token fetch that does not answer within
+//! [`MachineConfig::token_timeout`] counts as failed.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -83,12 +89,18 @@ pub enum Reason {
     ConnectFailed(String),
     ConnectTimeout,
     UpgradeRejected(u16),
-    ClosedByServer { code: Option<u16>, reason: String },
+    ClosedByServer {
+        code: Option<u16>,
+        reason: String,
+    },
     KeepaliveTimeout,
     WakeProbeFailed,
     TokenExpired,
     TokenUnavailable(String),
+    TokenTimeout,
     AuthRetry,
+    /// The socket refused a token the auth API had just issued.
+    AuthRejected,
     RetryDue,
     ReconnectNow,
     MaxAttempts,
@@ -113,7 +125,9 @@ impl Reason {
             Reason::WakeProbeFailed => "wake_probe_failed",
             Reason::TokenExpired => "token_expired",
             Reason::TokenUnavailable(_) => "token_unavailable",
+            Reason::TokenTimeout => "token_timeout",
             Reason::AuthRetry => "auth_retry",
+            Reason::AuthRejected => "auth_rejected",
             Reason::RetryDue => "retry_due",
             Reason::ReconnectNow => "reconnect_now",
             Reason::MaxAttempts => "max_attempts",
@@ -140,6 +154,10 @@ impl fmt::Display for Reason {
             } => write!(f, "closed by server ({code})"),
             Reason::ClosedByServer { code: None, .. } => f.write_str("connection lost"),
             Reason::TokenUnavailable(error) => write!(f, "no fresh token: {error}"),
+            Reason::TokenTimeout => f.write_str("no fresh token in time"),
+            Reason::AuthRejected => f.write_str(
+                "the server refuses freshly issued tokens on the socket; retry, or sign in again",
+            ),
             other => f.write_str(&other.code().replace('_', " ")),
         }
     }
@@ -184,11 +202,13 @@ pub enum Input {
         generation: u64,
         expires_at: Instant,
     },
-    /// No token could be had. `ended` is set when the session is over.
+    /// No token could be had. `ended` is set when the session is over; `retry_after`
+    /// is the auth API's `Retry-After`, if it sent one.
     TokenFailed {
         purpose: FetchPurpose,
         reason: String,
         ended: Option<EndReason>,
+        retry_after: Option<Duration>,
     },
     /// The WebSocket upgrade succeeded.
     Opened {
@@ -284,8 +304,13 @@ pub struct MachineConfig {
     pub dead_grace: Duration,
     pub connect_timeout: Duration,
     pub wake_probe_timeout: Duration,
+    /// How long a token fetch may take before it counts as failed.
+    pub token_timeout: Duration,
     pub reconnect: ReconnectPolicy,
 }
+
+/// The longest a server's `Retry-After` delays a reconnect.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 impl MachineConfig {
     pub fn from_profile(profile: &ServerProfile) -> Self {
@@ -298,6 +323,7 @@ impl MachineConfig {
             dead_grace: profile.socket.dead_grace,
             connect_timeout: profile.socket.connect_timeout,
             wake_probe_timeout: profile.socket.wake_probe_timeout,
+            token_timeout: crate::token::token_fetch_deadline(profile),
             reconnect: profile.reconnect.clone(),
         }
     }
@@ -344,6 +370,8 @@ pub struct ConnectionMachine {
     auth_retry_used: bool,
     /// The token request in flight, if any.
     pending_fetch: Option<FetchPurpose>,
+    /// When the token request in flight counts as failed.
+    fetch_deadline: Option<Instant>,
     retry_at: Option<Instant>,
     next_ping_at: Option<Instant>,
     dead_check_at: Option<Instant>,
@@ -366,6 +394,7 @@ impl ConnectionMachine {
             failures: 0,
             auth_retry_used: false,
             pending_fetch: None,
+            fetch_deadline: None,
             retry_at: None,
             next_ping_at: None,
             dead_check_at: None,
@@ -413,6 +442,18 @@ impl ConnectionMachine {
         self.failures
     }
 
+    /// Whether the primary socket is open and authenticated.
+    pub fn primary_is_live(&self) -> bool {
+        self.primary
+            .as_ref()
+            .is_some_and(|c| c.phase == Phase::Live)
+    }
+
+    /// Whether a token fetch is awaited.
+    pub fn awaits_token(&self) -> bool {
+        self.pending_fetch.is_some()
+    }
+
     // ---- outputs ---------------------------------------------------------------
 
     pub fn poll_action(&mut self) -> Option<Action> {
@@ -431,6 +472,7 @@ impl ConnectionMachine {
             .filter_map(|c| c.deadline);
         [
             self.retry_at,
+            self.fetch_deadline,
             self.next_ping_at,
             self.dead_check_at,
             self.probe_deadline,
@@ -479,7 +521,8 @@ impl ConnectionMachine {
                 purpose,
                 reason,
                 ended,
-            } => self.on_token_failed(purpose, reason, ended, now),
+                retry_after,
+            } => self.on_token_failed(purpose, reason, ended, retry_after, now),
             Input::Opened { conn } => self.on_opened(conn, now),
             Input::UpgradeRejected { conn, status } => {
                 if status == 401 || status == 403 {
@@ -520,13 +563,17 @@ impl ConnectionMachine {
                 }
             }
             Input::Closed { conn, code, reason } => self.on_closed(conn, code, reason, now),
-            Input::TokenRefreshed { generation } => self.on_token_refreshed(generation),
+            Input::TokenRefreshed { generation } => self.on_token_refreshed(generation, now),
             Input::ReconnectNow => match self.state {
-                ConnectionState::Reconnecting { .. } => {
+                // In Connecting, the attempt may be stuck on a token fetch or a socket
+                // that never answers: start over.
+                ConnectionState::Reconnecting { .. } | ConnectionState::Connecting { .. } => {
                     self.begin_attempt(Reason::ReconnectNow, now)
                 }
                 ConnectionState::GaveUp | ConnectionState::Idle => {
+                    // The user asked: a fresh budget, including one forced refresh.
                     self.failures = 0;
+                    self.auth_retry_used = false;
                     self.begin_attempt(Reason::ReconnectNow, now);
                 }
                 _ => {}
@@ -569,6 +616,7 @@ impl ConnectionMachine {
 
     fn clear_timers(&mut self) {
         self.retry_at = None;
+        self.fetch_deadline = None;
         self.next_ping_at = None;
         self.dead_check_at = None;
         self.probe_deadline = None;
@@ -582,11 +630,12 @@ impl ConnectionMachine {
         let _ = now;
         let attempt = self.failures + 1;
         self.transition(ConnectionState::Connecting { attempt }, reason, None);
-        self.request_token(FetchPurpose::Connect, None);
+        self.request_token(FetchPurpose::Connect, None, now);
     }
 
-    fn request_token(&mut self, purpose: FetchPurpose, force: Option<u64>) {
+    fn request_token(&mut self, purpose: FetchPurpose, force: Option<u64>, now: Instant) {
         self.pending_fetch = Some(purpose);
+        self.fetch_deadline = Some(now + self.config.token_timeout);
         self.actions
             .push_back(Action::FetchToken { purpose, force });
     }
@@ -617,6 +666,7 @@ impl ConnectionMachine {
             return;
         }
         self.pending_fetch = None;
+        self.fetch_deadline = None;
         match purpose {
             FetchPurpose::Connect => {
                 if !matches!(self.state, ConnectionState::Connecting { .. })
@@ -658,18 +708,20 @@ impl ConnectionMachine {
         purpose: FetchPurpose,
         reason: String,
         ended: Option<EndReason>,
+        retry_after: Option<Duration>,
         now: Instant,
     ) {
         if self.pending_fetch != Some(purpose) {
             return;
         }
         self.pending_fetch = None;
+        self.fetch_deadline = None;
         if let Some(reason) = ended {
             self.sign_out(reason, false);
             return;
         }
         if purpose == FetchPurpose::Connect {
-            self.schedule_retry(Reason::TokenUnavailable(reason), now);
+            self.schedule_retry_after(Reason::TokenUnavailable(reason), retry_after, now);
         }
         // A failed handover or re-auth token leaves the current socket as it is; the
         // token manager retries the refresh on its own schedule.
@@ -769,7 +821,7 @@ impl ConnectionMachine {
         self.transition(ConnectionState::Connected, Reason::Handover, None);
     }
 
-    fn on_token_refreshed(&mut self, generation: u64) {
+    fn on_token_refreshed(&mut self, generation: u64, now: Instant) {
         if self.state != ConnectionState::Connected
             || self.candidate.is_some()
             || self.pending_fetch.is_some()
@@ -790,7 +842,7 @@ impl ConnectionMachine {
         } else {
             FetchPurpose::Handover
         };
-        self.request_token(purpose, None);
+        self.request_token(purpose, None, now);
     }
 
     fn on_closed(&mut self, conn: ConnId, code: Option<u16>, reason: String, now: Instant) {
@@ -815,6 +867,16 @@ impl ConnectionMachine {
                     // The server enforced expiry on a socket whose token ran out before a
                     // handover could finish. Not a rejection: reconnect now with a fresh token.
                     self.primary = None;
+                    if self
+                        .candidate
+                        .as_ref()
+                        .is_some_and(|c| c.phase == Phase::Live)
+                    {
+                        // The replacement is open and authenticated: it takes over now,
+                        // its snapshot (when it comes) counting as live changes.
+                        self.complete_handover(now);
+                        return;
+                    }
                     if let Some(candidate) = self.candidate.take() {
                         self.primary = Some(candidate);
                     }
@@ -873,7 +935,12 @@ impl ConnectionMachine {
             });
         }
         if self.auth_retry_used {
-            self.sign_out(EndReason::AuthRejected, true);
+            // The forced refresh succeeded, so the auth API still vouches for the
+            // session: stop retrying, keep the credentials, let the user decide.
+            self.close_all("auth rejected");
+            self.clear_timers();
+            self.pending_fetch = None;
+            self.transition(ConnectionState::GaveUp, Reason::AuthRejected, None);
             return;
         }
         tracing::debug!(%reason, "socket rejected the token; one forced refresh");
@@ -888,7 +955,7 @@ impl ConnectionMachine {
             Reason::AuthRetry,
             None,
         );
-        self.request_token(FetchPurpose::Connect, Some(primary.generation));
+        self.request_token(FetchPurpose::Connect, Some(primary.generation), now);
     }
 
     fn on_transient_failure(&mut self, conn: ConnId, reason: Reason, now: Instant) {
@@ -915,6 +982,17 @@ impl ConnectionMachine {
     }
 
     fn schedule_retry(&mut self, reason: Reason, now: Instant) {
+        self.schedule_retry_after(reason, None, now);
+    }
+
+    /// Backs off; no sooner than `retry_after` (capped at [`MAX_RETRY_AFTER`]) when the
+    /// server asked for that.
+    fn schedule_retry_after(
+        &mut self,
+        reason: Reason,
+        retry_after: Option<Duration>,
+        now: Instant,
+    ) {
         self.close_all("reconnecting");
         self.clear_timers();
         self.failures = self.failures.saturating_add(1);
@@ -924,7 +1002,8 @@ impl ConnectionMachine {
                 return;
             }
         }
-        let delay = backoff_delay(&self.config.reconnect, self.failures, &mut self.rng);
+        let delay = backoff_delay(&self.config.reconnect, self.failures, &mut self.rng)
+            .max(retry_after.unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER));
         self.retry_at = Some(now + delay);
         self.transition(
             ConnectionState::Reconnecting {
@@ -937,6 +1016,16 @@ impl ConnectionMachine {
     }
 
     fn on_tick(&mut self, now: Instant) {
+        if self.fetch_deadline.is_some_and(|t| now >= t) {
+            self.fetch_deadline = None;
+            if let Some(purpose) = self.pending_fetch.take() {
+                tracing::warn!(?purpose, "no token within the deadline");
+                if purpose == FetchPurpose::Connect {
+                    self.schedule_retry(Reason::TokenTimeout, now);
+                    return;
+                }
+            }
+        }
         if self.retry_at.is_some_and(|t| now >= t) {
             self.retry_at = None;
             if matches!(self.state, ConnectionState::Reconnecting { .. }) {

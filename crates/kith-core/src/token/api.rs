@@ -1,8 +1,18 @@
 //! The auth API over HTTP: login, refresh, logout and verify, shaped by the profile.
 //!
-//! Every failure is classified here, once: [`AuthError::Rejected`] means the server
-//! said no (the session cannot go on), [`AuthError::Transient`] means try again later
-//! (connection error, timeout, 5xx, 429). Nothing in this module retries; callers do.
+//! Every failure is classified here, once:
+//! - [`AuthError::Rejected`]: the server said no. For a refresh that is 400 or 401 only
+//!   (plus the profile's `session_end_statuses`): the session cannot go on.
+//! - [`AuthError::Transient`]: try again later (connection refused, 5xx, 429, 408).
+//! - [`AuthError::UnexpectedStatus`]: any other status (403, 404, 405, 407, 3xx), which
+//!   is what a proxy, a WAF or a deploy answers; never proof that a session is over.
+//! - [`AuthError::OutcomeUnknown`]: the request was sent and its answer was lost (a
+//!   timeout, a reset, a garbled 2xx body). The server may have rotated the refresh
+//!   token; the token manager remembers that.
+//!
+//! Auth requests never follow redirects: reqwest would resend a 307/308 body, password
+//! included, to whatever origin the `Location` names. Response bodies are read up to
+//! [`MAX_RESPONSE_BYTES`]. Nothing in this module retries; callers do.
 
 use std::time::{Duration, SystemTime};
 
@@ -38,6 +48,17 @@ pub enum AuthError {
         reason: String,
         retry_after: Option<Duration>,
     },
+    /// A status that neither grants nor refuses (a proxy's 404 or 407, a WAF's 403, a
+    /// redirect): retried later, never taken as the end of a session.
+    #[error("the auth API answered HTTP {status} where tokens were expected{}", detail_suffix(.detail))]
+    UnexpectedStatus {
+        status: u16,
+        detail: String,
+        retry_after: Option<Duration>,
+    },
+    /// The request was sent but its answer was lost: the server may have acted on it.
+    #[error("no answer from the auth API ({reason}); the server may have acted on the request")]
+    OutcomeUnknown { reason: String },
     /// The server answered 2xx but not with what the profile describes.
     #[error("unexpected response from the auth API: {0}")]
     BadResponse(String),
@@ -51,11 +72,37 @@ impl From<ProfileError> for AuthError {
     }
 }
 
-impl AuthError {
-    pub fn is_transient(&self) -> bool {
-        matches!(self, AuthError::Transient { .. })
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
     }
 }
+
+impl AuthError {
+    /// Whether trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            AuthError::Transient { .. }
+                | AuthError::UnexpectedStatus { .. }
+                | AuthError::OutcomeUnknown { .. }
+        )
+    }
+
+    /// The server's `Retry-After`, if it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            AuthError::Transient { retry_after, .. }
+            | AuthError::UnexpectedStatus { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// The most of an auth response body Kith reads; tokens and error details are small.
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
 /// HTTP client for one backend's auth API.
 #[derive(Clone)]
@@ -70,6 +117,7 @@ impl AuthClient {
         let http = reqwest::Client::builder()
             .timeout(profile.auth.request_timeout)
             .connect_timeout(profile.auth.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("kith/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| AuthError::Profile(format!("cannot build HTTP client: {error}")))?;
@@ -94,7 +142,7 @@ impl AuthClient {
             .send()
             .await
             .map_err(transport_error)?;
-        self.read_grant(response).await
+        self.read_grant(response, Exchange::Login).await
     }
 
     /// Exchanges a refresh token for a new access token (and, with rotation, a new
@@ -117,8 +165,12 @@ impl AuthClient {
                 )
                 .json(&serde_json::json!({})),
         };
-        let response = request.send().await.map_err(transport_error)?;
-        self.read_grant(response).await
+        let response = request
+            .timeout(auth.refresh_timeout)
+            .send()
+            .await
+            .map_err(sent_request_error)?;
+        self.read_grant(response, Exchange::Refresh).await
     }
 
     /// Logs out: the server blacklists the refresh token.
@@ -179,16 +231,37 @@ impl AuthClient {
         }
     }
 
-    async fn read_grant(&self, response: reqwest::Response) -> Result<TokenGrant, AuthError> {
+    async fn read_grant(
+        &self,
+        response: reqwest::Response,
+        exchange: Exchange,
+    ) -> Result<TokenGrant, AuthError> {
         let status = response.status();
         let headers = response.headers().clone();
         if !status.is_success() {
             let detail = error_detail(response).await;
-            return Err(classify_status(status, detail, retry_after(&headers)));
+            let retry_after = retry_after(&headers);
+            return Err(match exchange {
+                Exchange::Login => classify_status(status, detail, retry_after),
+                Exchange::Refresh => classify_refresh_status(
+                    status,
+                    detail,
+                    retry_after,
+                    &self.profile.auth.session_end_statuses,
+                ),
+            });
         }
-        let body = response.bytes().await.map_err(transport_error)?;
+        // From here on the server has granted: for a refresh, a lost or garbled body
+        // means the rotation happened and its result is gone.
+        let bad = |reason: String| match exchange {
+            Exchange::Login => AuthError::BadResponse(reason),
+            Exchange::Refresh => AuthError::OutcomeUnknown { reason },
+        };
+        let body = read_limited(response)
+            .await
+            .map_err(|error| bad(error.to_string()))?;
         let value: Value = serde_json::from_slice(&body).map_err(|_| {
-            AuthError::BadResponse(format!(
+            bad(format!(
                 "expected a JSON object, got {} bytes of something else",
                 body.len()
             ))
@@ -198,9 +271,7 @@ impl AuthClient {
             .get(&auth.access_field)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                AuthError::BadResponse(format!("the response has no {:?} field", auth.access_field))
-            })?;
+            .ok_or_else(|| bad(format!("the response has no {:?} field", auth.access_field)))?;
         let refresh = match auth.refresh_transport {
             RefreshTransport::Body => value
                 .get(&auth.refresh_field)
@@ -221,12 +292,51 @@ impl AuthClient {
     }
 }
 
-/// 400/401/403 are the server saying no; 408, 429 and 5xx are worth a retry.
+/// Which exchange a grant answers: a login's failure is shown to the user, a
+/// refresh's decides whether the session goes on.
+#[derive(Clone, Copy)]
+enum Exchange {
+    Login,
+    Refresh,
+}
+
+/// Login and logout: 400/401/403 are the server saying no; 408, 429 and 5xx are worth a
+/// retry; anything else (404, 405, 407, 3xx) is unexpected.
 pub fn classify_status(
     status: StatusCode,
     detail: String,
     retry_after: Option<Duration>,
 ) -> AuthError {
+    match status.as_u16() {
+        400 | 401 | 403 => AuthError::Rejected {
+            status: status.as_u16(),
+            detail,
+        },
+        _ => not_a_rejection(status, detail, retry_after),
+    }
+}
+
+/// The refresh endpoint: only 400 and 401 (and the profile's `session_end_statuses`)
+/// mean the session is over. A proxy answering 404 during a deploy, or a WAF's 403,
+/// must not sign out a fleet.
+pub fn classify_refresh_status(
+    status: StatusCode,
+    detail: String,
+    retry_after: Option<Duration>,
+    session_end_statuses: &[u16],
+) -> AuthError {
+    let code = status.as_u16();
+    if code == 400 || code == 401 || session_end_statuses.contains(&code) {
+        AuthError::Rejected {
+            status: code,
+            detail,
+        }
+    } else {
+        not_a_rejection(status, detail, retry_after)
+    }
+}
+
+fn not_a_rejection(status: StatusCode, detail: String, retry_after: Option<Duration>) -> AuthError {
     if status == StatusCode::TOO_MANY_REQUESTS
         || status == StatusCode::REQUEST_TIMEOUT
         || status.is_server_error()
@@ -236,11 +346,58 @@ pub fn classify_status(
             retry_after,
         }
     } else {
-        AuthError::Rejected {
+        AuthError::UnexpectedStatus {
             status: status.as_u16(),
             detail,
+            retry_after,
         }
     }
+}
+
+/// A response body, refused past [`MAX_RESPONSE_BYTES`].
+async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|error| {
+        BodyError::Read(if error.is_timeout() {
+            "the response timed out".into()
+        } else {
+            error.without_url().to_string()
+        })
+    })? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    #[error("the response is larger than {} KiB", MAX_RESPONSE_BYTES / 1024)]
+    TooLarge,
+    #[error("the response broke off: {0}")]
+    Read(String),
+}
+
+/// A failure of a request that may have reached the server (a refresh): only a failed
+/// connect proves it did not.
+fn sent_request_error(error: reqwest::Error) -> AuthError {
+    if error.is_connect() {
+        return transport_error(error);
+    }
+    let reason = if error.is_timeout() {
+        "request timed out".to_string()
+    } else {
+        error.without_url().to_string()
+    };
+    AuthError::OutcomeUnknown { reason }
 }
 
 fn transport_error(error: reqwest::Error) -> AuthError {
@@ -269,7 +426,8 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// The server's explanation, from `{"detail": …}` or the first line of a text body.
 async fn error_detail(response: reqwest::Response) -> String {
-    let text = response.text().await.unwrap_or_default();
+    let body = read_limited(response).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body);
     if let Ok(value) = serde_json::from_str::<Value>(&text) {
         if let Some(detail) = value
             .get("detail")
@@ -277,15 +435,15 @@ async fn error_detail(response: reqwest::Response) -> String {
             .or_else(|| value.get("error"))
             .and_then(Value::as_str)
         {
-            return detail.chars().take(200).collect();
+            return printable(detail);
         }
     }
-    text.lines()
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(200)
-        .collect()
+    printable(text.lines().next().unwrap_or(""))
+}
+
+/// Server text for a message: control characters dropped, at most 200 characters.
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<Secret> {

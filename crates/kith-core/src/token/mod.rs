@@ -3,12 +3,16 @@
 
 pub mod api;
 pub mod claims;
+pub mod lock;
 pub mod manager;
 pub mod schedule;
 pub mod store;
 
 pub use api::{AuthClient, AuthError, TokenGrant};
 pub use claims::{read_claims, ClaimsError, TokenClaims};
-pub use manager::{AccessToken, EndReason, TokenError, TokenEvent, TokenManager};
+pub use manager::{
+    token_fetch_deadline, AccessToken, EndReason, TokenError, TokenEvent, TokenManager,
+    STORE_TIMEOUT,
+};
 pub use schedule::{token_timing, TokenTiming};
 pub use store::{CredentialStore, KeyringStore, MemoryStore, StoreError, StoredCredentials};

@@ -54,6 +54,10 @@ pub enum StoreError {
     Backend(String),
     #[error("stored credentials are unreadable: {0}")]
     Corrupt(String),
+    /// The keyring did not answer in time (an unlock prompt nobody answered, a hung
+    /// D-Bus call).
+    #[error("the keyring did not answer within {} s", .0.as_secs())]
+    Timeout(std::time::Duration),
 }
 
 /// Persists one [`StoredCredentials`] per account key (the server's origin).
