@@ -20,6 +20,7 @@ mod clock;
 mod db;
 mod demo;
 mod error;
+mod grace;
 mod jwt;
 mod state;
 mod ws;
@@ -63,11 +64,15 @@ pub struct ServerConfig {
     pub demo: bool,
     /// Enables the `/admin/*` HTTP API with this bearer token (loopback peers only).
     pub admin_token: Option<String>,
+    /// For this long after a refresh token is rotated, presenting it again returns the
+    /// same successor pair instead of counting as reuse (Auth0's "reuse interval").
+    /// Zero turns the grace off: every second presentation is reuse.
+    pub reuse_interval: Duration,
 }
 
 impl ServerConfig {
     /// 127.0.0.1 on a free port, access tokens for 60 s, refresh tokens for a day,
-    /// in-memory database, no demo data, admin token `test-admin`.
+    /// in-memory database, no demo data, admin token `test-admin`, no reuse interval.
     pub fn for_tests() -> Self {
         Self {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
@@ -76,6 +81,8 @@ impl ServerConfig {
             db_path: None,
             demo: false,
             admin_token: Some("test-admin".to_owned()),
+            // Strict: tests that want the grace ask for it.
+            reuse_interval: Duration::ZERO,
         }
     }
 }
@@ -88,6 +95,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("refresh_ttl", &self.refresh_ttl)
             .field("db_path", &self.db_path)
             .field("demo", &self.demo)
+            .field("reuse_interval", &self.reuse_interval)
             .field(
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
@@ -97,7 +105,8 @@ impl std::fmt::Debug for ServerConfig {
 }
 
 impl Default for ServerConfig {
-    /// The binary's defaults: 127.0.0.1:8000, 5 min access, 7 days refresh, in memory.
+    /// The binary's defaults: 127.0.0.1:8000, 5 min access, 7 days refresh, in memory,
+    /// 30 s reuse interval.
     fn default() -> Self {
         Self {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000),
@@ -106,6 +115,7 @@ impl Default for ServerConfig {
             db_path: None,
             demo: false,
             admin_token: None,
+            reuse_interval: Duration::from_secs(30),
         }
     }
 }
@@ -138,13 +148,7 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServerError> {
         store.prune_blacklist(clock::now_unix())?;
         store.signing_secret()?
     };
-    let (shared, tasks) = Shared::new(
-        db,
-        jwt::Keys::new(&secret),
-        config.access_ttl,
-        config.refresh_ttl,
-        config.admin_token.clone(),
-    );
+    let (shared, tasks) = Shared::new(db, jwt::Keys::new(&secret), &config);
     let shared = Arc::new(shared);
     if config.demo {
         demo::seed(&shared)?;

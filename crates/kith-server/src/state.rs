@@ -8,12 +8,15 @@
 use crate::clock::{now_unix, rfc3339};
 use crate::db::{Db, UserId, UserRow};
 use crate::error::ServerError;
+use crate::grace::GraceMap;
 use crate::jwt::{Claims, Keys, TokenError, TokenType};
+use crate::ServerConfig;
 use axum::extract::ws::Utf8Bytes;
+use axum::http::HeaderValue;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -21,6 +24,9 @@ use tokio::sync::{broadcast, mpsc, watch};
 const EVENT_CAPACITY: usize = 65_536;
 
 /// How the refresh endpoint answers, switchable at run time to test client failure paths.
+///
+/// Over the HTTP admin API the unit modes are strings (`"normal"`, `"reject"`,
+/// `"fail500"`) and `Status` is `{"status": 403}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RefreshMode {
@@ -31,6 +37,10 @@ pub enum RefreshMode {
     Reject,
     /// Answer every refresh with 500.
     Fail500,
+    /// Answer every refresh with this HTTP status and a short `text/plain` body, without
+    /// rotating. A 3xx carries `Location: /api/auth/moved/`; 204, 205 and 304 have no
+    /// body. A status outside 200–599 is answered as 500.
+    Status(u16),
 }
 
 /// What the server has seen since it started (in-memory, not persisted).
@@ -44,8 +54,12 @@ pub struct Counters {
     pub refreshes: u64,
     /// Refresh requests answered 401 (including reuse and `RefreshMode::Reject`).
     pub refresh_rejected: u64,
-    /// Refresh requests that presented an already blacklisted refresh token.
+    /// Refresh requests that presented an already blacklisted refresh token (outside the
+    /// reuse interval, or with the interval off).
     pub refresh_reuse: u64,
+    /// Refresh requests that presented a just-rotated refresh token within the reuse
+    /// interval and got its successor again.
+    pub refresh_reuse_within_grace: u64,
     /// WebSocket connections that authenticated and got a snapshot.
     pub connects_accepted: u64,
     /// WebSocket connections refused: 401 on the upgrade, or auth_error/timeout on the
@@ -64,6 +78,7 @@ pub(crate) struct CounterCells {
     pub refreshes: AtomicU64,
     pub refresh_rejected: AtomicU64,
     pub refresh_reuse: AtomicU64,
+    pub refresh_reuse_within_grace: AtomicU64,
     pub connects_accepted: AtomicU64,
     pub connects_rejected: AtomicU64,
     pub inband_reauths: AtomicU64,
@@ -83,6 +98,7 @@ impl CounterCells {
             refreshes: get(&self.refreshes),
             refresh_rejected: get(&self.refresh_rejected),
             refresh_reuse: get(&self.refresh_reuse),
+            refresh_reuse_within_grace: get(&self.refresh_reuse_within_grace),
             connects_accepted: get(&self.connects_accepted),
             connects_rejected: get(&self.connects_rejected),
             inband_reauths: get(&self.inband_reauths),
@@ -159,7 +175,12 @@ pub(crate) struct Shared {
     pub refresh_ttl: Duration,
     pub admin_token: Option<String>,
     pub counters: CounterCells,
-    refresh_mode: AtomicU8,
+    refresh_mode: Mutex<RefreshMode>,
+    refresh_delay_ms: AtomicU64,
+    auth_redirect: Mutex<Option<HeaderValue>>,
+    /// Successors of recently rotated refresh tokens. Its lock is held across a whole
+    /// rotation (blacklist, sign, remember) and taken before the database's.
+    pub grace: Mutex<GraceMap>,
     ws_reject_all: AtomicBool,
     pub silent: watch::Sender<bool>,
     pub shutdown: watch::Sender<bool>,
@@ -170,22 +191,19 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(
-        db: Db,
-        keys: Keys,
-        access_ttl: Duration,
-        refresh_ttl: Duration,
-        admin_token: Option<String>,
-    ) -> (Self, mpsc::Receiver<()>) {
+    pub(crate) fn new(db: Db, keys: Keys, config: &ServerConfig) -> (Self, mpsc::Receiver<()>) {
         let (tasks_tx, tasks_rx) = mpsc::channel(1);
         let shared = Self {
             db,
             keys,
-            access_ttl,
-            refresh_ttl,
-            admin_token,
+            access_ttl: config.access_ttl,
+            refresh_ttl: config.refresh_ttl,
+            admin_token: config.admin_token.clone(),
             counters: CounterCells::default(),
-            refresh_mode: AtomicU8::new(0),
+            refresh_mode: Mutex::new(RefreshMode::Normal),
+            refresh_delay_ms: AtomicU64::new(0),
+            auth_redirect: Mutex::new(None),
+            grace: Mutex::new(GraceMap::new(config.reuse_interval)),
             ws_reject_all: AtomicBool::new(false),
             silent: watch::Sender::new(false),
             shutdown: watch::Sender::new(false),
@@ -201,20 +219,58 @@ impl Shared {
     }
 
     pub(crate) fn refresh_mode(&self) -> RefreshMode {
-        match self.refresh_mode.load(Ordering::Relaxed) {
-            1 => RefreshMode::Reject,
-            2 => RefreshMode::Fail500,
-            _ => RefreshMode::Normal,
-        }
+        *lock(&self.refresh_mode)
     }
 
     pub(crate) fn set_refresh_mode(&self, mode: RefreshMode) {
-        let v = match mode {
-            RefreshMode::Normal => 0,
-            RefreshMode::Reject => 1,
-            RefreshMode::Fail500 => 2,
+        *lock(&self.refresh_mode) = mode;
+    }
+
+    /// How long a successful refresh waits, after rotating, before it answers.
+    pub(crate) fn refresh_delay(&self) -> Duration {
+        Duration::from_millis(self.refresh_delay_ms.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_refresh_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.refresh_delay_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Where login and refresh redirect to (307) instead of answering, if anywhere.
+    pub(crate) fn auth_redirect(&self) -> Option<HeaderValue> {
+        lock(&self.auth_redirect).clone()
+    }
+
+    pub(crate) fn set_auth_redirect(&self, location: Option<&str>) -> Result<(), ServerError> {
+        let value = location
+            .map(|l| {
+                HeaderValue::from_str(l).map_err(|_| {
+                    ServerError::InvalidInput("redirect location is not a valid header".into())
+                })
+            })
+            .transpose()?;
+        *lock(&self.auth_redirect) = value;
+        Ok(())
+    }
+
+    /// Whether the refresh endpoint would accept this refresh token now (signature,
+    /// expiry, type, not blacklisted). Does not consume it.
+    pub(crate) fn refresh_token_is_valid(&self, token: &str) -> bool {
+        let Ok(claims) = self.keys.verify(token, TokenType::Refresh) else {
+            return false;
         };
-        self.refresh_mode.store(v, Ordering::Relaxed);
+        let mut db = self.db.lock();
+        match (
+            db.is_blacklisted(&claims.jti),
+            db.user_by_id(claims.user_id),
+        ) {
+            (Ok(false), Ok(Some(_))) => true,
+            (Ok(_), Ok(_)) => false,
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "refresh token check failed");
+                false
+            }
+        }
     }
 
     pub(crate) fn ws_rejects_all(&self) -> bool {
@@ -330,6 +386,11 @@ impl Shared {
             events,
         })
     }
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (plain values).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn status_update_text(p: &Presence) -> Utf8Bytes {
