@@ -38,7 +38,9 @@ impl AdminHandle {
         Self { shared }
     }
 
-    /// Creates a user with status "offline" and `last_seen` now; returns its id.
+    /// Creates a user with status "offline" and `last_seen` now; returns its id. The
+    /// password is hashed with the configured [`PasswordCost`](crate::PasswordCost) on
+    /// the calling thread.
     pub fn create_user(&self, username: &str, password: &str) -> Result<UserId, ServerError> {
         self.shared.create_user(username, password)
     }
@@ -179,7 +181,11 @@ struct NewUser {
 
 async fn create_user(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Response, ApiError> {
     let b: NewUser = parse_json(&body)?;
-    let id = admin(shared).create_user(&b.username, &b.password)?;
+    // Hashing the password is slow on purpose: keep it off the async workers.
+    let id =
+        tokio::task::spawn_blocking(move || admin(shared).create_user(&b.username, &b.password))
+            .await
+            .map_err(|e| ServerError::Hash(format!("user creation task failed: {e}")))??;
     Ok(Json(json!({ "id": id })).into_response())
 }
 

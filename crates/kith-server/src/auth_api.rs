@@ -51,10 +51,7 @@ async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Respons
         return Ok(redirect(location));
     }
     let body: LoginBody = parse_json(&body)?;
-    let user = shared
-        .db
-        .lock()
-        .check_password(&body.username, &body.password)?;
+    let user = shared.check_password(&body.username, body.password).await?;
     let Some(user) = user else {
         CounterCells::bump(&shared.counters.logins_rejected);
         tracing::info!(user = %body.username, "login refused: bad credentials");

@@ -9,7 +9,6 @@
 use crate::error::ServerError;
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
-use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -130,54 +129,54 @@ impl Store<'_> {
         Ok(secret)
     }
 
-    /// Creates a user with status "offline" and `last_seen = now`.
+    /// Creates a user with status "offline" and `last_seen = now`; `password_hash` is
+    /// a PHC string from `password::Hasher`.
     pub(crate) fn create_user(
         &mut self,
         username: &str,
-        password: &str,
+        password_hash: &str,
         now: i64,
     ) -> Result<UserId, ServerError> {
         if self.user_by_name(username)?.is_some() {
             return Err(ServerError::UserExists(username.to_owned()));
         }
-        let mut salt = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut salt);
-        let hash = hash_password(&salt, password);
+        // The PHC string carries its own salt; the column stays for legacy rows.
         self.conn.execute(
             "INSERT INTO users (username, salt, password_hash, status, last_seen, seq)
-             VALUES (?1, ?2, ?3, 'offline', ?4, 0)",
-            params![username, hex::encode(salt), hash, now],
+             VALUES (?1, '', ?2, 'offline', ?3, 0)",
+            params![username, password_hash, now],
         )?;
         let id = self.conn.last_insert_rowid();
-        u64::try_from(id).map_err(|_| ServerError::Corrupt(format!("negative user id {id}")))
+        UserId::try_from(id).map_err(|_| ServerError::Corrupt(format!("negative user id {id}")))
     }
 
-    /// The user if the password matches, `None` for an unknown user or a wrong password.
-    pub(crate) fn check_password(
+    /// A user's id and stored `(salt, password_hash)`, for checking a password outside
+    /// the lock.
+    pub(crate) fn password_record(
         &mut self,
         username: &str,
-        password: &str,
-    ) -> Result<Option<UserRow>, ServerError> {
-        let stored: Option<(String, String)> = self
+    ) -> Result<Option<(UserId, String, String)>, ServerError> {
+        Ok(self
             .conn
             .query_row(
-                "SELECT salt, password_hash FROM users WHERE username = ?1",
+                "SELECT id, salt, password_hash FROM users WHERE username = ?1",
                 params![username],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
-            .optional()?;
-        let Some((salt, expected)) = stored else {
-            return Ok(None);
-        };
-        let salt = hex::decode(salt)
-            .map_err(|_| ServerError::Corrupt(format!("bad salt for user {username:?}")))?;
-        if !ct_eq(
-            hash_password(&salt, password).as_bytes(),
-            expected.as_bytes(),
-        ) {
-            return Ok(None);
-        }
-        self.user_by_name(username)
+            .optional()?)
+    }
+
+    /// Replaces a user's password hash (a legacy row upgraded to Argon2).
+    pub(crate) fn set_password_hash(
+        &mut self,
+        user: UserId,
+        password_hash: &str,
+    ) -> Result<(), ServerError> {
+        self.conn.execute(
+            "UPDATE users SET salt = '', password_hash = ?2 WHERE id = ?1",
+            params![user, password_hash],
+        )?;
+        Ok(())
     }
 
     pub(crate) fn user_by_name(&mut self, username: &str) -> Result<Option<UserRow>, ServerError> {
@@ -307,15 +306,6 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
     })
 }
 
-/// Salted SHA-256. Good enough for a reference/test server whose users are fixtures; a
-/// production backend would use a slow KDF (argon2, scrypt, PBKDF2) instead.
-fn hash_password(salt: &[u8], password: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(salt);
-    h.update(password.as_bytes());
-    hex::encode(h.finalize())
-}
-
 /// Compares secrets without an early exit, so timing does not reveal a matching prefix.
 pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -332,15 +322,22 @@ mod tests {
     fn passwords_and_sequence() -> Result<(), ServerError> {
         let db = Db::open(None)?;
         let mut s = db.lock();
-        let alice = s.create_user("alice", "pw", 100)?;
-        let bob = s.create_user("bob", "pw2", 100)?;
+        let alice = s.create_user("alice", "$h1", 100)?;
+        let bob = s.create_user("bob", "$h2", 100)?;
         assert!(matches!(
-            s.create_user("alice", "x", 1),
+            s.create_user("alice", "$x", 1),
             Err(ServerError::UserExists(_))
         ));
-        assert!(s.check_password("alice", "pw")?.is_some());
-        assert!(s.check_password("alice", "pw2")?.is_none());
-        assert!(s.check_password("nobody", "pw")?.is_none());
+        assert_eq!(
+            s.password_record("alice")?,
+            Some((alice, String::new(), "$h1".to_owned()))
+        );
+        assert_eq!(s.password_record("nobody")?, None);
+        s.set_password_hash(bob, "$h3")?;
+        assert_eq!(
+            s.password_record("bob")?.map(|r| r.2).as_deref(),
+            Some("$h3")
+        );
         assert!(s.befriend(alice, bob)?);
         assert!(!s.befriend(bob, alice)?);
         assert_eq!(s.current_seq()?, 0);

@@ -22,6 +22,7 @@ mod demo;
 mod error;
 mod grace;
 mod jwt;
+mod password;
 mod state;
 mod ws;
 
@@ -29,6 +30,7 @@ pub use admin::AdminHandle;
 pub use db::UserId;
 pub use demo::{DEMO_PASSWORD, DEMO_USER};
 pub use error::ServerError;
+pub use password::PasswordCost;
 pub use state::{Counters, RefreshMode};
 
 use axum::routing::get;
@@ -68,11 +70,14 @@ pub struct ServerConfig {
     /// same successor pair instead of counting as reuse (Auth0's "reuse interval").
     /// Zero turns the grace off: every second presentation is reuse.
     pub reuse_interval: Duration,
+    /// Argon2id cost of new password hashes (existing ones verify at their own cost).
+    pub password_cost: PasswordCost,
 }
 
 impl ServerConfig {
     /// 127.0.0.1 on a free port, access tokens for 60 s, refresh tokens for a day,
-    /// in-memory database, no demo data, admin token `test-admin`, no reuse interval.
+    /// in-memory database, no demo data, admin token `test-admin`, no reuse interval,
+    /// [`PasswordCost::FAST`].
     pub fn for_tests() -> Self {
         Self {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
@@ -83,6 +88,8 @@ impl ServerConfig {
             admin_token: Some("test-admin".to_owned()),
             // Strict: tests that want the grace ask for it.
             reuse_interval: Duration::ZERO,
+            // Tests and benchmarks create and log in many fixture users.
+            password_cost: PasswordCost::FAST,
         }
     }
 }
@@ -96,6 +103,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("db_path", &self.db_path)
             .field("demo", &self.demo)
             .field("reuse_interval", &self.reuse_interval)
+            .field("password_cost", &self.password_cost)
             .field(
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
@@ -106,7 +114,7 @@ impl std::fmt::Debug for ServerConfig {
 
 impl Default for ServerConfig {
     /// The binary's defaults: 127.0.0.1:8000, 5 min access, 7 days refresh, in memory,
-    /// 30 s reuse interval.
+    /// 30 s reuse interval, [`PasswordCost::SECURE`].
     fn default() -> Self {
         Self {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000),
@@ -116,6 +124,7 @@ impl Default for ServerConfig {
             demo: false,
             admin_token: None,
             reuse_interval: Duration::from_secs(30),
+            password_cost: PasswordCost::SECURE,
         }
     }
 }
@@ -148,7 +157,8 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServerError> {
         store.prune_blacklist(clock::now_unix())?;
         store.signing_secret()?
     };
-    let (shared, tasks) = Shared::new(db, jwt::Keys::new(&secret), &config);
+    let hasher = password::Hasher::new(config.password_cost)?;
+    let (shared, tasks) = Shared::new(db, jwt::Keys::new(&secret), hasher, &config);
     let shared = Arc::new(shared);
     if config.demo {
         demo::seed(&shared)?;

@@ -60,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
         demo: args.demo,
         admin_token: args.admin_token.filter(|t| !t.is_empty()),
         reuse_interval: args.reuse_interval,
+        ..ServerConfig::default()
     };
     // Listen for signals before announcing the address: whoever reads that line may
     // send SIGTERM at once.

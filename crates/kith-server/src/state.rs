@@ -10,6 +10,7 @@ use crate::db::{Db, UserId, UserRow};
 use crate::error::ServerError;
 use crate::grace::GraceMap;
 use crate::jwt::{Claims, Keys, TokenError, TokenType};
+use crate::password::{Hasher, Verdict};
 use crate::ServerConfig;
 use axum::extract::ws::Utf8Bytes;
 use axum::http::HeaderValue;
@@ -171,6 +172,8 @@ pub(crate) struct Subscription {
 pub(crate) struct Shared {
     pub db: Db,
     pub keys: Keys,
+    /// Shared with the blocking tasks that hash and verify passwords.
+    pub hasher: Arc<Hasher>,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub admin_token: Option<String>,
@@ -191,11 +194,17 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(db: Db, keys: Keys, config: &ServerConfig) -> (Self, mpsc::Receiver<()>) {
+    pub(crate) fn new(
+        db: Db,
+        keys: Keys,
+        hasher: Hasher,
+        config: &ServerConfig,
+    ) -> (Self, mpsc::Receiver<()>) {
         let (tasks_tx, tasks_rx) = mpsc::channel(1);
         let shared = Self {
             db,
             keys,
+            hasher: Arc::new(hasher),
             access_ttl: config.access_ttl,
             refresh_ttl: config.refresh_ttl,
             admin_token: config.admin_token.clone(),
@@ -312,7 +321,9 @@ impl Shared {
         }
     }
 
-    /// Creates a user (status "offline", last seen now).
+    /// Creates a user (status "offline", last seen now). Hashes the password on the
+    /// calling thread, outside the database lock; async callers should run this with
+    /// `spawn_blocking`.
     pub(crate) fn create_user(
         &self,
         username: &str,
@@ -322,7 +333,41 @@ impl Shared {
         if password.is_empty() {
             return Err(ServerError::InvalidInput("password is empty".into()));
         }
-        self.db.lock().create_user(username, password, now_unix())
+        // Fail fast for a taken name before paying for a hash; the insert checks again.
+        if self.db.lock().user_by_name(username)?.is_some() {
+            return Err(ServerError::UserExists(username.to_owned()));
+        }
+        let hash = self.hasher.hash(password)?;
+        self.db.lock().create_user(username, &hash, now_unix())
+    }
+
+    /// The user if the password is theirs, `None` for a wrong password or an unknown
+    /// user (which costs the same hash check). Verifies on a blocking thread.
+    pub(crate) async fn check_password(
+        &self,
+        username: &str,
+        password: String,
+    ) -> Result<Option<UserRow>, ServerError> {
+        let record = self.db.lock().password_record(username)?;
+        let hasher = self.hasher.clone();
+        let stored = record
+            .as_ref()
+            .map(|(id, salt, hash)| (*id, salt.clone(), hash.clone()));
+        let verdict = tokio::task::spawn_blocking(move || {
+            let pair = stored.as_ref().map(|(_, s, h)| (s.as_str(), h.as_str()));
+            hasher.verify(&password, pair)
+        })
+        .await
+        .map_err(|e| ServerError::Hash(format!("verification task failed: {e}")))?;
+        let Some((id, _, _)) = record else {
+            return Ok(None);
+        };
+        match verdict {
+            Verdict::Mismatch => return Ok(None),
+            Verdict::Match => {}
+            Verdict::MatchRehash(hash) => self.db.lock().set_password_hash(id, &hash)?,
+        }
+        self.db.lock().user_by_id(id)
     }
 
     /// Makes two users (by name) friends of each other.
