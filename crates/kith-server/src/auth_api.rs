@@ -10,7 +10,7 @@ use crate::grace::Successor;
 use crate::jwt::{Claims, Issued, TokenError, TokenType};
 use crate::state::{lock, CounterCells, RefreshMode, Shared};
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,13 +47,24 @@ struct LoginBody {
     password: String,
 }
 
-async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Response, ApiError> {
+async fn login(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     if let Some(location) = shared.auth_redirect() {
         return Ok(redirect(location));
     }
     let body: LoginBody = parse_json(&body)?;
+    let throttle = &shared.login_throttle;
+    if let Some(wait) = throttle.retry_after(&body.username, peer.ip(), Instant::now()) {
+        CounterCells::bump(&shared.counters.logins_throttled);
+        tracing::warn!(user = %body.username, %peer, "login throttled after repeated failures");
+        return Ok(throttled(wait));
+    }
     let user = shared.check_password(&body.username, body.password).await?;
     let Some(user) = user else {
+        throttle.record_failure(&body.username, peer.ip(), Instant::now());
         CounterCells::bump(&shared.counters.logins_rejected);
         tracing::info!(user = %body.username, "login refused: bad credentials");
         return Err(ApiError::unauthorized(
@@ -230,6 +242,20 @@ fn rotate(shared: &Shared, claims: &Claims) -> Result<Rotation, ServerError> {
         access: access.token,
         refresh: refresh.token,
     })
+}
+
+/// `429 Too Many Requests` with `Retry-After` in whole seconds (at least 1), in DRF's
+/// words.
+fn throttled(wait: Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let secs = secs.max(1);
+    let body = json!({
+        "detail": format!("Request was throttled. Expected available in {secs} seconds."),
+    });
+    let mut resp = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    resp
 }
 
 /// `307 Temporary Redirect` to `location`, for the auth-redirect fault.

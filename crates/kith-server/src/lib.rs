@@ -24,6 +24,7 @@ mod grace;
 mod jwt;
 mod password;
 mod state;
+mod throttle;
 mod ws;
 
 pub use admin::AdminHandle;
@@ -32,6 +33,7 @@ pub use demo::{DEMO_PASSWORD, DEMO_USER};
 pub use error::ServerError;
 pub use password::PasswordCost;
 pub use state::{Counters, RefreshMode};
+pub use throttle::LoginLimits;
 
 use axum::routing::get;
 use axum::serve::ListenerExt;
@@ -72,12 +74,14 @@ pub struct ServerConfig {
     pub reuse_interval: Duration,
     /// Argon2id cost of new password hashes (existing ones verify at their own cost).
     pub password_cost: PasswordCost,
+    /// Failed logins allowed per username and per client address before 429.
+    pub login_limits: LoginLimits,
 }
 
 impl ServerConfig {
     /// 127.0.0.1 on a free port, access tokens for 60 s, refresh tokens for a day,
     /// in-memory database, no demo data, admin token `test-admin`, no reuse interval,
-    /// [`PasswordCost::FAST`].
+    /// [`PasswordCost::FAST`], default [`LoginLimits`].
     pub fn for_tests() -> Self {
         Self {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
@@ -90,6 +94,7 @@ impl ServerConfig {
             reuse_interval: Duration::ZERO,
             // Tests and benchmarks create and log in many fixture users.
             password_cost: PasswordCost::FAST,
+            login_limits: LoginLimits::default(),
         }
     }
 }
@@ -104,6 +109,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("demo", &self.demo)
             .field("reuse_interval", &self.reuse_interval)
             .field("password_cost", &self.password_cost)
+            .field("login_limits", &self.login_limits)
             .field(
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
@@ -114,7 +120,7 @@ impl std::fmt::Debug for ServerConfig {
 
 impl Default for ServerConfig {
     /// The binary's defaults: 127.0.0.1:8000, 5 min access, 7 days refresh, in memory,
-    /// 30 s reuse interval, [`PasswordCost::SECURE`].
+    /// 30 s reuse interval, [`PasswordCost::SECURE`], default [`LoginLimits`].
     fn default() -> Self {
         Self {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000),
@@ -125,6 +131,7 @@ impl Default for ServerConfig {
             admin_token: None,
             reuse_interval: Duration::from_secs(30),
             password_cost: PasswordCost::SECURE,
+            login_limits: LoginLimits::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::error::ServerError;
 use crate::grace::GraceMap;
 use crate::jwt::{Claims, Keys, TokenError, TokenType};
 use crate::password::{Hasher, Verdict};
+use crate::throttle::LoginThrottle;
 use crate::ServerConfig;
 use axum::extract::ws::Utf8Bytes;
 use axum::http::HeaderValue;
@@ -51,6 +52,8 @@ pub struct Counters {
     pub logins: u64,
     /// Failed logins (bad credentials).
     pub logins_rejected: u64,
+    /// Logins answered 429 because of earlier failures for that user or address.
+    pub logins_throttled: u64,
     /// Requests to the refresh endpoint, whatever their outcome.
     pub refreshes: u64,
     /// Refresh requests answered 401 (including reuse and `RefreshMode::Reject`).
@@ -76,6 +79,7 @@ pub struct Counters {
 pub(crate) struct CounterCells {
     pub logins: AtomicU64,
     pub logins_rejected: AtomicU64,
+    pub logins_throttled: AtomicU64,
     pub refreshes: AtomicU64,
     pub refresh_rejected: AtomicU64,
     pub refresh_reuse: AtomicU64,
@@ -96,6 +100,7 @@ impl CounterCells {
         Counters {
             logins: get(&self.logins),
             logins_rejected: get(&self.logins_rejected),
+            logins_throttled: get(&self.logins_throttled),
             refreshes: get(&self.refreshes),
             refresh_rejected: get(&self.refresh_rejected),
             refresh_reuse: get(&self.refresh_reuse),
@@ -174,6 +179,7 @@ pub(crate) struct Shared {
     pub keys: Keys,
     /// Shared with the blocking tasks that hash and verify passwords.
     pub hasher: Arc<Hasher>,
+    pub login_throttle: LoginThrottle,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub admin_token: Option<String>,
@@ -205,6 +211,7 @@ impl Shared {
             db,
             keys,
             hasher: Arc::new(hasher),
+            login_throttle: LoginThrottle::new(config.login_limits),
             access_ttl: config.access_ttl,
             refresh_ttl: config.refresh_ttl,
             admin_token: config.admin_token.clone(),
