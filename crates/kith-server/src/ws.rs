@@ -43,7 +43,9 @@ const ERROR_CLOSE_GRACE: Duration = Duration::from_millis(250);
 
 mod code {
     pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL: u16 = 1002;
     pub const UNSUPPORTED: u16 = 1003;
+    pub const INVALID_PAYLOAD: u16 = 1007;
     pub const TOO_BIG: u16 = 1009;
     pub const INTERNAL: u16 = 1011;
     pub const AUTH: u16 = 4001;
@@ -356,11 +358,12 @@ impl Conn {
         match frame {
             None => Step::End,
             Some(Err(e)) => {
-                if is_too_big(&e) {
-                    self.close_after_read_error(code::TOO_BIG, "message too big")
-                        .await;
-                } else {
-                    tracing::debug!(error = %e, "WebSocket read failed");
+                match read_error_close(&e) {
+                    Some((code, reason)) => {
+                        tracing::info!(error = %e, code, "malformed WebSocket input, closing");
+                        self.close_after_read_error(code, reason).await;
+                    }
+                    None => tracing::debug!(error = %e, "WebSocket read failed"),
                 }
                 Step::End
             }
@@ -543,15 +546,32 @@ fn auth_token(msg: &Value) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-fn is_too_big(e: &axum::Error) -> bool {
+/// The close code and reason that answer a failed read, or `None` when the connection
+/// is simply gone. tungstenite reports what RFC 6455 says must fail the connection
+/// (reserved opcodes or RSV bits, oversized or fragmented control frames, unmasked
+/// client frames, bad close payloads, …) as `Error::Protocol`, invalid UTF-8 in a text
+/// message or close reason as `Error::Utf8`, and an over-long frame or message as
+/// `Error::Capacity`; it leaves sending the close frame to us.
+fn read_error_close(e: &axum::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::error::ProtocolError;
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
-        if let Some(tungstenite::Error::Capacity(_)) = err.downcast_ref::<tungstenite::Error>() {
-            return true;
+        if let Some(t) = err.downcast_ref::<tungstenite::Error>() {
+            return match t {
+                tungstenite::Error::Capacity(_) => Some((code::TOO_BIG, "message too big")),
+                tungstenite::Error::Utf8(_) => Some((code::INVALID_PAYLOAD, "invalid UTF-8")),
+                tungstenite::Error::Protocol(
+                    ProtocolError::ResetWithoutClosingHandshake
+                    | ProtocolError::ReceivedAfterClosing
+                    | ProtocolError::SendAfterClosing,
+                ) => None,
+                tungstenite::Error::Protocol(_) => Some((code::PROTOCOL, "protocol error")),
+                _ => None,
+            };
         }
         source = err.source();
     }
-    false
+    None
 }
 
 /// At most `max` bytes of `s`, cut on a character boundary (close reasons max 123 bytes).
