@@ -76,12 +76,17 @@ pub struct ServerConfig {
     pub password_cost: PasswordCost,
     /// Failed logins allowed per username and per client address before 429.
     pub login_limits: LoginLimits,
+    /// Most authenticated presence sockets one user may have open at once; 0 for no cap.
+    /// Beyond it, an upgrade that carries a token gets 429 with `Retry-After`, and a
+    /// socket that authenticates with its first message is closed with 1013 (try again
+    /// later).
+    pub max_sockets_per_user: usize,
 }
 
 impl ServerConfig {
     /// 127.0.0.1 on a free port, access tokens for 60 s, refresh tokens for a day,
     /// in-memory database, no demo data, admin token `test-admin`, no reuse interval,
-    /// [`PasswordCost::FAST`], default [`LoginLimits`].
+    /// [`PasswordCost::FAST`], default [`LoginLimits`], 4,096 sockets per user.
     pub fn for_tests() -> Self {
         Self {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
@@ -95,6 +100,8 @@ impl ServerConfig {
             // Tests and benchmarks create and log in many fixture users.
             password_cost: PasswordCost::FAST,
             login_limits: LoginLimits::default(),
+            // The benchmarks sign one account in up to 1,000 times at once.
+            max_sockets_per_user: 4096,
         }
     }
 }
@@ -110,6 +117,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("reuse_interval", &self.reuse_interval)
             .field("password_cost", &self.password_cost)
             .field("login_limits", &self.login_limits)
+            .field("max_sockets_per_user", &self.max_sockets_per_user)
             .field(
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
@@ -120,7 +128,8 @@ impl std::fmt::Debug for ServerConfig {
 
 impl Default for ServerConfig {
     /// The binary's defaults: 127.0.0.1:8000, 5 min access, 7 days refresh, in memory,
-    /// 30 s reuse interval, [`PasswordCost::SECURE`], default [`LoginLimits`].
+    /// 30 s reuse interval, [`PasswordCost::SECURE`], default [`LoginLimits`], 32 sockets
+    /// per user.
     fn default() -> Self {
         Self {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000),
@@ -132,6 +141,7 @@ impl Default for ServerConfig {
             reuse_interval: Duration::from_secs(30),
             password_cost: PasswordCost::SECURE,
             login_limits: LoginLimits::default(),
+            max_sockets_per_user: 32,
         }
     }
 }

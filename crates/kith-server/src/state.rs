@@ -16,7 +16,7 @@ use crate::ServerConfig;
 use axum::extract::ws::Utf8Bytes;
 use axum::http::HeaderValue;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -73,6 +73,10 @@ pub struct Counters {
     pub inband_reauths: u64,
     /// WebSocket connections open right now.
     pub open_sockets: u64,
+    /// WebSocket connections refused because their user already had
+    /// `max_sockets_per_user` open: 429 on the upgrade, or close 1013 after an `auth`
+    /// message.
+    pub connects_over_cap: u64,
 }
 
 #[derive(Default)]
@@ -88,6 +92,7 @@ pub(crate) struct CounterCells {
     pub connects_rejected: AtomicU64,
     pub inband_reauths: AtomicU64,
     pub open_sockets: AtomicU64,
+    pub connects_over_cap: AtomicU64,
 }
 
 impl CounterCells {
@@ -109,6 +114,7 @@ impl CounterCells {
             connects_rejected: get(&self.connects_rejected),
             inband_reauths: get(&self.inband_reauths),
             open_sockets: get(&self.open_sockets),
+            connects_over_cap: get(&self.connects_over_cap),
         }
     }
 }
@@ -127,6 +133,40 @@ impl Drop for OpenSocket {
     fn drop(&mut self) {
         self.0.counters.open_sockets.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// One of a user's authenticated sockets, counted against
+/// `ServerConfig::max_sockets_per_user` for as long as it lives.
+pub(crate) struct UserSlot {
+    shared: Arc<Shared>,
+    user: UserId,
+}
+
+impl Drop for UserSlot {
+    fn drop(&mut self) {
+        let mut open = lock(&self.shared.sockets_per_user);
+        if let Some(n) = open.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// Takes one of `user`'s socket slots, or `None` if they all are in use.
+pub(crate) fn claim_socket(shared: &Arc<Shared>, user: UserId) -> Option<UserSlot> {
+    let mut open = lock(&shared.sockets_per_user);
+    let n = open.entry(user).or_insert(0);
+    if shared.max_sockets_per_user != 0 && *n >= shared.max_sockets_per_user {
+        return None;
+    }
+    *n += 1;
+    drop(open);
+    Some(UserSlot {
+        shared: shared.clone(),
+        user,
+    })
 }
 
 /// One user's presence as sent on the wire (snapshot entry and `status_update` body).
@@ -180,6 +220,9 @@ pub(crate) struct Shared {
     /// Shared with the blocking tasks that hash and verify passwords.
     pub hasher: Arc<Hasher>,
     pub login_throttle: LoginThrottle,
+    /// Authenticated sockets open per user, and the most one user may have (0: any).
+    sockets_per_user: Mutex<HashMap<UserId, usize>>,
+    max_sockets_per_user: usize,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub admin_token: Option<String>,
@@ -212,6 +255,8 @@ impl Shared {
             keys,
             hasher: Arc::new(hasher),
             login_throttle: LoginThrottle::new(config.login_limits),
+            sockets_per_user: Mutex::new(HashMap::new()),
+            max_sockets_per_user: config.max_sockets_per_user,
             access_ttl: config.access_ttl,
             refresh_ttl: config.refresh_ttl,
             admin_token: config.admin_token.clone(),
