@@ -1,9 +1,9 @@
 //! Test and demo control: the in-process `AdminHandle` and the same operations over HTTP.
 //!
 //! Tests drive the server's world (users, friendships, statuses) and its faults (dropped
-//! sockets, a silent peer, a failing refresh endpoint) from here. The HTTP form exists for
-//! out-of-process clients; it is mounted only with an admin token, answers only loopback
-//! peers, and wants that token as a bearer.
+//! sockets, a silent peer, a failing, slow or redirecting refresh endpoint) from here.
+//! The HTTP form exists for out-of-process clients; it is mounted only with an admin
+//! token, answers only loopback peers, and wants that token as a bearer.
 
 use crate::auth_api::{bearer, parse_json};
 use crate::db::{ct_eq, UserId};
@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// In-process control of a running server. Cheap to clone; every method is synchronous
 /// and quick (a short SQLite query at most), so it can be called from async tests.
@@ -37,7 +38,9 @@ impl AdminHandle {
         Self { shared }
     }
 
-    /// Creates a user with status "offline" and `last_seen` now; returns its id.
+    /// Creates a user with status "offline" and `last_seen` now; returns its id. The
+    /// password is hashed with the configured [`PasswordCost`](crate::PasswordCost) on
+    /// the calling thread.
     pub fn create_user(&self, username: &str, password: &str) -> Result<UserId, ServerError> {
         self.shared.create_user(username, password)
     }
@@ -84,6 +87,30 @@ impl AdminHandle {
         self.shared.set_refresh_mode(mode);
     }
 
+    /// How long a successful refresh waits before it answers. The server rotates first
+    /// (the old token is blacklisted, the new pair stored), then waits: a client that
+    /// times out meanwhile has lost the rotation. Zero (the start value) turns it off.
+    pub fn set_refresh_delay(&self, delay: Duration) {
+        tracing::info!(?delay, "refresh delay");
+        self.shared.set_refresh_delay(delay);
+    }
+
+    /// `Some(url)`: login and refresh answer `307 Temporary Redirect` with
+    /// `Location: url` and do nothing else (clients must not follow auth redirects).
+    /// `None` turns it off. Fails if `url` cannot be a header value.
+    pub fn set_auth_redirect(&self, location: Option<&str>) -> Result<(), ServerError> {
+        tracing::info!(on = location.is_some(), "auth redirect");
+        self.shared.set_auth_redirect(location)
+    }
+
+    /// Whether the refresh endpoint would accept this refresh token now: signed by this
+    /// server, a refresh token, unexpired, not blacklisted, its user still there.
+    /// Checking does not consume it. (The reuse interval is not considered: a rotated
+    /// token is not "valid" even while its successor would be handed out again.)
+    pub fn refresh_token_is_valid(&self, token: &str) -> bool {
+        self.shared.refresh_token_is_valid(token)
+    }
+
     /// When on, every WebSocket authentication fails: upgrades carrying a token get 401,
     /// `auth` messages get `auth_error` and close 4001.
     pub fn set_ws_auth_rejects_all(&self, on: bool) {
@@ -113,6 +140,9 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/admin/drop", post(drop_all))
         .route("/admin/silent", post(silent))
         .route("/admin/refresh-mode", post(refresh_mode))
+        .route("/admin/refresh-delay", post(refresh_delay))
+        .route("/admin/auth-redirect", post(auth_redirect))
+        .route("/admin/refresh-valid", post(refresh_valid))
         .route("/admin/ws-auth", post(ws_auth))
         .route("/admin/counters", get(counters))
         .route_layer(middleware::from_fn_with_state(shared.clone(), guard))
@@ -151,7 +181,11 @@ struct NewUser {
 
 async fn create_user(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Response, ApiError> {
     let b: NewUser = parse_json(&body)?;
-    let id = admin(shared).create_user(&b.username, &b.password)?;
+    // Hashing the password is slow on purpose: keep it off the async workers.
+    let id =
+        tokio::task::spawn_blocking(move || admin(shared).create_user(&b.username, &b.password))
+            .await
+            .map_err(|e| ServerError::Hash(format!("user creation task failed: {e}")))??;
     Ok(Json(json!({ "id": id })).into_response())
 }
 
@@ -215,6 +249,48 @@ async fn refresh_mode(
     let b: Mode = parse_json(&body)?;
     admin(shared).set_refresh_mode(b.mode);
     Ok(Json(json!({})).into_response())
+}
+
+#[derive(Deserialize)]
+struct Delay {
+    ms: u64,
+}
+
+async fn refresh_delay(
+    State(shared): State<Arc<Shared>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: Delay = parse_json(&body)?;
+    admin(shared).set_refresh_delay(Duration::from_millis(b.ms));
+    Ok(Json(json!({})).into_response())
+}
+
+#[derive(Deserialize)]
+struct Redirect {
+    location: Option<String>,
+}
+
+async fn auth_redirect(
+    State(shared): State<Arc<Shared>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: Redirect = parse_json(&body)?;
+    admin(shared).set_auth_redirect(b.location.as_deref())?;
+    Ok(Json(json!({})).into_response())
+}
+
+#[derive(Deserialize)]
+struct RefreshToken {
+    refresh: String,
+}
+
+async fn refresh_valid(
+    State(shared): State<Arc<Shared>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: RefreshToken = parse_json(&body)?;
+    let valid = admin(shared).refresh_token_is_valid(&b.refresh);
+    Ok(Json(json!({ "valid": valid })).into_response())
 }
 
 #[derive(Deserialize)]

@@ -6,10 +6,11 @@
 
 use crate::clock::now_unix;
 use crate::error::{ApiError, ServerError};
-use crate::jwt::{Claims, TokenError, TokenType};
-use crate::state::{CounterCells, RefreshMode, Shared};
+use crate::grace::Successor;
+use crate::jwt::{Claims, Issued, TokenError, TokenType};
+use crate::state::{lock, CounterCells, RefreshMode, Shared};
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -17,8 +18,9 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const REFRESH_COOKIE: &str = "refresh_token";
 const COOKIE_PATH: &str = "/api/auth/";
@@ -45,13 +47,24 @@ struct LoginBody {
     password: String,
 }
 
-async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Response, ApiError> {
+async fn login(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if let Some(location) = shared.auth_redirect() {
+        return Ok(redirect(location));
+    }
     let body: LoginBody = parse_json(&body)?;
-    let user = shared
-        .db
-        .lock()
-        .check_password(&body.username, &body.password)?;
+    let throttle = &shared.login_throttle;
+    if let Some(wait) = throttle.retry_after(&body.username, peer.ip(), Instant::now()) {
+        CounterCells::bump(&shared.counters.logins_throttled);
+        tracing::warn!(user = %body.username, %peer, "login throttled after repeated failures");
+        return Ok(throttled(wait));
+    }
+    let user = shared.check_password(&body.username, body.password).await?;
     let Some(user) = user else {
+        throttle.record_failure(&body.username, peer.ip(), Instant::now());
         CounterCells::bump(&shared.counters.logins_rejected);
         tracing::info!(user = %body.username, "login refused: bad credentials");
         return Err(ApiError::unauthorized(
@@ -59,6 +72,7 @@ async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Respons
         ));
     };
     let (access, refresh) = issue_pair(&shared, user.id, &user.username)?;
+    let (access, refresh) = (access.token, refresh.token);
     CounterCells::bump(&shared.counters.logins);
     tracing::info!(user = %user.username, "login");
     let body = json!({
@@ -87,6 +101,9 @@ async fn refresh(
 ) -> Result<Response, ApiError> {
     let counters = &shared.counters;
     CounterCells::bump(&counters.refreshes);
+    if let Some(location) = shared.auth_redirect() {
+        return Ok(redirect(location));
+    }
     match shared.refresh_mode() {
         RefreshMode::Normal => {}
         RefreshMode::Reject => {
@@ -94,6 +111,12 @@ async fn refresh(
             return Err(ApiError::token_not_valid());
         }
         RefreshMode::Fail500 => return Err(ApiError::internal()),
+        RefreshMode::Status(code) => {
+            if code == 401 {
+                CounterCells::bump(&counters.refresh_rejected);
+            }
+            return Ok(fault_status(code));
+        }
     }
     let body: RefreshBody = parse_optional_json(&body)?;
     let Some(token) = body
@@ -112,6 +135,61 @@ async fn refresh(
             return Err(ApiError::token_not_valid());
         }
     };
+    let (access, refresh) = match rotate(&shared, &claims)? {
+        Rotation::Rotated { access, refresh } => {
+            tracing::info!(user = %claims.username, "refresh rotated");
+            (access, refresh)
+        }
+        Rotation::Grace { access, refresh } => {
+            CounterCells::bump(&counters.refresh_reuse_within_grace);
+            tracing::info!(user = %claims.username, "refresh re-presented within the reuse interval");
+            (access, refresh)
+        }
+        Rotation::Reused => {
+            CounterCells::bump(&counters.refresh_reuse);
+            CounterCells::bump(&counters.refresh_rejected);
+            tracing::warn!(user = %claims.username, "refresh refused: token was already used");
+            return Err(ApiError::token_not_valid());
+        }
+        Rotation::NoUser => {
+            CounterCells::bump(&counters.refresh_rejected);
+            return Err(ApiError::token_not_valid());
+        }
+    };
+    // The rotation is done and stored; a client that gives up while we wait has lost it.
+    let delay = shared.refresh_delay();
+    if !delay.is_zero() {
+        let mut shutdown = shared.shutdown.subscribe();
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = shutdown.wait_for(|down| *down) => {}
+        }
+    }
+    let body = json!({ "access": access, "refresh": refresh, "token": access });
+    Ok(with_refresh_cookie(
+        Json(body).into_response(),
+        &refresh,
+        shared.refresh_ttl,
+    ))
+}
+
+/// What presenting a (validly signed, unexpired) refresh token came to.
+enum Rotation {
+    /// First presentation: blacklisted, and here is the new pair.
+    Rotated { access: String, refresh: String },
+    /// Presented again within the reuse interval: the pair its rotation gave.
+    Grace { access: String, refresh: String },
+    /// Presented again outside the interval, or its successor is used up: reuse.
+    Reused,
+    /// The token's user no longer exists.
+    NoUser,
+}
+
+/// Blacklists the token and issues its successor, or answers a re-presentation from
+/// the reuse interval. One lock (the grace map's) covers the whole step, so two
+/// concurrent presentations of one token see "rotated" and "grace", never "reused".
+fn rotate(shared: &Shared, claims: &Claims) -> Result<Rotation, ServerError> {
+    let mut grace = lock(&shared.grace);
     let (user, newly_blacklisted) = {
         let mut db = shared.db.lock();
         let user = db.user_by_id(claims.user_id)?;
@@ -119,23 +197,97 @@ async fn refresh(
         (user, newly)
     };
     if !newly_blacklisted {
-        CounterCells::bump(&counters.refresh_reuse);
-        CounterCells::bump(&counters.refresh_rejected);
-        tracing::warn!(user = %claims.username, "refresh refused: token was already used");
-        return Err(ApiError::token_not_valid());
+        let Some(successor) = grace.lookup(&claims.jti, Instant::now()) else {
+            return Ok(Rotation::Reused);
+        };
+        // A successor that was rotated or logged out since ends the grace: handing it
+        // out again would revive a session the client (or its thief) already moved on.
+        if user.is_none() || shared.db.lock().is_blacklisted(&successor.refresh_jti)? {
+            return Ok(Rotation::Reused);
+        }
+        let access = match shared.keys.verify(&successor.access, TokenType::Access) {
+            Ok(_) => successor.access.clone(),
+            // The access token it gave has expired meanwhile: an equivalent fresh one.
+            Err(_) => {
+                shared
+                    .keys
+                    .issue(
+                        TokenType::Access,
+                        claims.user_id,
+                        &claims.username,
+                        shared.access_ttl,
+                    )?
+                    .token
+            }
+        };
+        return Ok(Rotation::Grace {
+            access,
+            refresh: successor.refresh.clone(),
+        });
     }
     let Some(user) = user else {
-        CounterCells::bump(&counters.refresh_rejected);
-        return Err(ApiError::token_not_valid());
+        return Ok(Rotation::NoUser);
     };
-    let (access, refresh) = issue_pair(&shared, user.id, &user.username)?;
-    tracing::info!(user = %user.username, "refresh rotated");
-    let body = json!({ "access": access, "refresh": refresh, "token": access });
-    Ok(with_refresh_cookie(
-        Json(body).into_response(),
-        &refresh,
-        shared.refresh_ttl,
-    ))
+    let (access, refresh) = issue_pair(shared, user.id, &user.username)?;
+    grace.remember(
+        claims.jti.clone(),
+        Successor {
+            access: access.token.clone(),
+            refresh: refresh.token.clone(),
+            refresh_jti: refresh.jti,
+            rotated_at: Instant::now(),
+        },
+    );
+    Ok(Rotation::Rotated {
+        access: access.token,
+        refresh: refresh.token,
+    })
+}
+
+/// `429 Too Many Requests` with `Retry-After` in whole seconds (at least 1), in DRF's
+/// words.
+fn throttled(wait: Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let secs = secs.max(1);
+    let body = json!({
+        "detail": format!("Request was throttled. Expected available in {secs} seconds."),
+    });
+    let mut resp = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    resp
+}
+
+/// `307 Temporary Redirect` to `location`, for the auth-redirect fault.
+fn redirect(location: HeaderValue) -> Response {
+    let mut resp = (StatusCode::TEMPORARY_REDIRECT, "redirected").into_response();
+    resp.headers_mut().insert(header::LOCATION, location);
+    resp
+}
+
+/// The `RefreshMode::Status` answer: that status, a short plain-text body.
+fn fault_status(code: u16) -> Response {
+    let status = StatusCode::from_u16(code)
+        .ok()
+        .filter(|s| (200..600).contains(&s.as_u16()))
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = match status.as_u16() {
+        204 | 205 | 304 => String::new(),
+        n => format!("refresh fault {n}"),
+    };
+    let mut resp = (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response();
+    if status.is_redirection() {
+        resp.headers_mut().insert(
+            header::LOCATION,
+            HeaderValue::from_static("/api/auth/moved/"),
+        );
+    }
+    resp
 }
 
 #[derive(Deserialize)]
@@ -208,14 +360,14 @@ fn issue_pair(
     shared: &Shared,
     user_id: u64,
     username: &str,
-) -> Result<(String, String), ServerError> {
+) -> Result<(Issued, Issued), ServerError> {
     let access = shared
         .keys
         .issue(TokenType::Access, user_id, username, shared.access_ttl)?;
     let refresh = shared
         .keys
         .issue(TokenType::Refresh, user_id, username, shared.refresh_ttl)?;
-    Ok((access.token, refresh.token))
+    Ok((access, refresh))
 }
 
 fn with_refresh_cookie(mut resp: Response, refresh: &str, ttl: Duration) -> Response {

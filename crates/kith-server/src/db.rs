@@ -9,8 +9,8 @@
 use crate::error::ServerError;
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
-use sha2::{Digest, Sha256};
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// A user id, as stored in SQLite's `INTEGER PRIMARY KEY`.
@@ -61,21 +61,41 @@ pub(crate) struct UserRow {
     pub seq: u64,
 }
 
+/// Expired blacklist entries are deleted every this many new entries, so the table
+/// stays near the number of unexpired rotated tokens however long the server runs.
+const PRUNE_EVERY: u32 = 256;
+
 /// The database: one SQLite connection, locked per operation.
 pub(crate) struct Db {
     conn: Mutex<Connection>,
+    /// New blacklist entries since the last prune.
+    blacklisted_since_prune: AtomicU32,
 }
 
 impl Db {
-    /// Opens (or creates) the database file, or an in-memory one for `None`.
+    /// Opens (or creates) the database file, or an in-memory one for `None`. The file
+    /// holds the signing secret and password hashes, so it and its WAL companions are
+    /// readable by the owner only (0600 on Unix), whatever the umask; an existing file
+    /// with wider permissions is narrowed.
     pub(crate) fn open(path: Option<&Path>) -> Result<Self, ServerError> {
         let conn = match path {
             Some(path) => {
+                create_private(path)?;
                 let conn = Connection::open(path)?;
                 // WAL keeps writers from blocking a second connection (a restarted server
                 // in the same process) and makes each commit cheaper.
                 conn.pragma_update(None, "journal_mode", "WAL")?;
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
+                // SQLite gives -wal and -shm the main file's mode; narrow any left from
+                // before that file was private.
+                for suffix in ["-wal", "-shm"] {
+                    let mut companion = path.as_os_str().to_owned();
+                    companion.push(suffix);
+                    let companion = std::path::PathBuf::from(companion);
+                    if companion.exists() {
+                        make_private(&companion)?;
+                    }
+                }
                 conn
             }
             None => Connection::open_in_memory()?,
@@ -84,6 +104,7 @@ impl Db {
         conn.execute_batch(SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            blacklisted_since_prune: AtomicU32::new(0),
         })
     }
 
@@ -93,13 +114,51 @@ impl Db {
     pub(crate) fn lock(&self) -> Store<'_> {
         Store {
             conn: self.conn.lock().unwrap_or_else(|p| p.into_inner()),
+            blacklisted_since_prune: &self.blacklisted_since_prune,
         }
     }
+}
+
+/// Creates `path` with mode 0600 if it does not exist, or narrows it to 0600 if it does.
+#[cfg(unix)]
+fn create_private(path: &Path) -> Result<(), ServerError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => make_private(path),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private(_path: &Path) -> Result<(), ServerError> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn make_private(path: &Path) -> Result<(), ServerError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn make_private(_path: &Path) -> Result<(), ServerError> {
+    Ok(())
 }
 
 /// The locked connection; all queries go through it.
 pub(crate) struct Store<'a> {
     conn: MutexGuard<'a, Connection>,
+    blacklisted_since_prune: &'a AtomicU32,
 }
 
 impl Store<'_> {
@@ -130,54 +189,54 @@ impl Store<'_> {
         Ok(secret)
     }
 
-    /// Creates a user with status "offline" and `last_seen = now`.
+    /// Creates a user with status "offline" and `last_seen = now`; `password_hash` is
+    /// a PHC string from `password::Hasher`.
     pub(crate) fn create_user(
         &mut self,
         username: &str,
-        password: &str,
+        password_hash: &str,
         now: i64,
     ) -> Result<UserId, ServerError> {
         if self.user_by_name(username)?.is_some() {
             return Err(ServerError::UserExists(username.to_owned()));
         }
-        let mut salt = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut salt);
-        let hash = hash_password(&salt, password);
+        // The PHC string carries its own salt; the column stays for legacy rows.
         self.conn.execute(
             "INSERT INTO users (username, salt, password_hash, status, last_seen, seq)
-             VALUES (?1, ?2, ?3, 'offline', ?4, 0)",
-            params![username, hex::encode(salt), hash, now],
+             VALUES (?1, '', ?2, 'offline', ?3, 0)",
+            params![username, password_hash, now],
         )?;
         let id = self.conn.last_insert_rowid();
-        u64::try_from(id).map_err(|_| ServerError::Corrupt(format!("negative user id {id}")))
+        UserId::try_from(id).map_err(|_| ServerError::Corrupt(format!("negative user id {id}")))
     }
 
-    /// The user if the password matches, `None` for an unknown user or a wrong password.
-    pub(crate) fn check_password(
+    /// A user's id and stored `(salt, password_hash)`, for checking a password outside
+    /// the lock.
+    pub(crate) fn password_record(
         &mut self,
         username: &str,
-        password: &str,
-    ) -> Result<Option<UserRow>, ServerError> {
-        let stored: Option<(String, String)> = self
+    ) -> Result<Option<(UserId, String, String)>, ServerError> {
+        Ok(self
             .conn
             .query_row(
-                "SELECT salt, password_hash FROM users WHERE username = ?1",
+                "SELECT id, salt, password_hash FROM users WHERE username = ?1",
                 params![username],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
-            .optional()?;
-        let Some((salt, expected)) = stored else {
-            return Ok(None);
-        };
-        let salt = hex::decode(salt)
-            .map_err(|_| ServerError::Corrupt(format!("bad salt for user {username:?}")))?;
-        if !ct_eq(
-            hash_password(&salt, password).as_bytes(),
-            expected.as_bytes(),
-        ) {
-            return Ok(None);
-        }
-        self.user_by_name(username)
+            .optional()?)
+    }
+
+    /// Replaces a user's password hash (a legacy row upgraded to Argon2).
+    pub(crate) fn set_password_hash(
+        &mut self,
+        user: UserId,
+        password_hash: &str,
+    ) -> Result<(), ServerError> {
+        self.conn.execute(
+            "UPDATE users SET salt = '', password_hash = ?2 WHERE id = ?1",
+            params![user, password_hash],
+        )?;
+        Ok(())
     }
 
     pub(crate) fn user_by_name(&mut self, username: &str) -> Result<Option<UserRow>, ServerError> {
@@ -263,7 +322,8 @@ impl Store<'_> {
     }
 
     /// Blacklists a refresh token's `jti`. Returns false if it already was blacklisted,
-    /// which makes check-and-blacklist one atomic step for concurrent refreshes.
+    /// which makes check-and-blacklist one atomic step for concurrent refreshes. Every
+    /// `PRUNE_EVERY` new entries, expired ones are deleted.
     pub(crate) fn blacklist(
         &mut self,
         jti: &str,
@@ -274,6 +334,12 @@ impl Store<'_> {
             "INSERT OR IGNORE INTO blacklist (jti, expires_at, blacklisted_at) VALUES (?1, ?2, ?3)",
             params![jti, expires_at, now],
         )?;
+        if n > 0 && self.blacklisted_since_prune.fetch_add(1, Ordering::Relaxed) + 1 >= PRUNE_EVERY
+        {
+            self.blacklisted_since_prune.store(0, Ordering::Relaxed);
+            let pruned = self.prune_blacklist(now)?;
+            tracing::debug!(pruned, "expired blacklist entries pruned");
+        }
         Ok(n > 0)
     }
 
@@ -295,6 +361,13 @@ impl Store<'_> {
             .conn
             .execute("DELETE FROM blacklist WHERE expires_at < ?1", params![now])?)
     }
+
+    #[cfg(test)]
+    fn blacklist_len(&mut self) -> Result<u64, ServerError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM blacklist", [], |r| r.get(0))?)
+    }
 }
 
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
@@ -305,15 +378,6 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
         last_seen: r.get(3)?,
         seq: r.get(4)?,
     })
-}
-
-/// Salted SHA-256. Good enough for a reference/test server whose users are fixtures; a
-/// production backend would use a slow KDF (argon2, scrypt, PBKDF2) instead.
-fn hash_password(salt: &[u8], password: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(salt);
-    h.update(password.as_bytes());
-    hex::encode(h.finalize())
 }
 
 /// Compares secrets without an early exit, so timing does not reveal a matching prefix.
@@ -332,15 +396,22 @@ mod tests {
     fn passwords_and_sequence() -> Result<(), ServerError> {
         let db = Db::open(None)?;
         let mut s = db.lock();
-        let alice = s.create_user("alice", "pw", 100)?;
-        let bob = s.create_user("bob", "pw2", 100)?;
+        let alice = s.create_user("alice", "$h1", 100)?;
+        let bob = s.create_user("bob", "$h2", 100)?;
         assert!(matches!(
-            s.create_user("alice", "x", 1),
+            s.create_user("alice", "$x", 1),
             Err(ServerError::UserExists(_))
         ));
-        assert!(s.check_password("alice", "pw")?.is_some());
-        assert!(s.check_password("alice", "pw2")?.is_none());
-        assert!(s.check_password("nobody", "pw")?.is_none());
+        assert_eq!(
+            s.password_record("alice")?,
+            Some((alice, String::new(), "$h1".to_owned()))
+        );
+        assert_eq!(s.password_record("nobody")?, None);
+        s.set_password_hash(bob, "$h3")?;
+        assert_eq!(
+            s.password_record("bob")?.map(|r| r.2).as_deref(),
+            Some("$h3")
+        );
         assert!(s.befriend(alice, bob)?);
         assert!(!s.befriend(bob, alice)?);
         assert_eq!(s.current_seq()?, 0);
@@ -357,6 +428,28 @@ mod tests {
         assert_eq!(s.prune_blacklist(11)?, 1);
         let secret = s.signing_secret()?;
         assert_eq!(s.signing_secret()?, secret);
+        Ok(())
+    }
+
+    #[test]
+    fn the_blacklist_is_pruned_as_it_grows() -> Result<(), ServerError> {
+        let db = Db::open(None)?;
+        let mut s = db.lock();
+        let now = 1_000;
+        // Two entries whose tokens expired long ago, then live ones up to the prune.
+        assert!(s.blacklist("old1", 10, 20)?);
+        assert!(s.blacklist("old2", 10, 20)?);
+        for i in 2..PRUNE_EVERY - 1 {
+            assert!(s.blacklist(&format!("live{i}"), 5_000, now)?);
+        }
+        assert_eq!(s.blacklist_len()?, u64::from(PRUNE_EVERY) - 1);
+        // A repeated jti is not a new entry and does not count towards the prune.
+        assert!(!s.blacklist("live2", 5_000, now)?);
+        assert_eq!(s.blacklist_len()?, u64::from(PRUNE_EVERY) - 1);
+        assert!(s.blacklist("last", 5_000, now)?);
+        assert_eq!(s.blacklist_len()?, u64::from(PRUNE_EVERY) - 2);
+        assert!(!s.is_blacklisted("old1")?);
+        assert!(s.is_blacklisted("live2")?);
         Ok(())
     }
 

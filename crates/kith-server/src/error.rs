@@ -31,6 +31,9 @@ pub enum ServerError {
     /// A token could not be signed.
     #[error("cannot sign a token: {0}")]
     Jwt(#[from] jsonwebtoken::errors::Error),
+    /// A password could not be hashed.
+    #[error("cannot hash a password: {0}")]
+    Hash(String),
     /// `create_user` with a name that is taken.
     #[error("user {0:?} already exists")]
     UserExists(String),

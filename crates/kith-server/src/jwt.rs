@@ -58,6 +58,7 @@ pub(crate) enum TokenError {
 /// A freshly signed token.
 pub(crate) struct Issued {
     pub token: String,
+    pub jti: String,
 }
 
 /// The signing and verification keys.
@@ -92,17 +93,18 @@ impl Keys {
         let now = now_unix_f64();
         let mut jti = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut jti);
+        let jti = hex::encode(jti);
         let claims = Claims {
             token_type: kind.as_str().to_owned(),
             exp: (now + ttl.as_secs_f64()).ceil() as u64,
             iat: now.floor() as u64,
-            jti: hex::encode(jti),
+            jti: jti.clone(),
             sub: user_id.to_string(),
             user_id,
             username: username.to_owned(),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
-        Ok(Issued { token })
+        Ok(Issued { token, jti })
     }
 
     /// Checks signature, expiry and type. Does not look at the blacklist.

@@ -20,15 +20,20 @@ mod clock;
 mod db;
 mod demo;
 mod error;
+mod grace;
 mod jwt;
+mod password;
 mod state;
+mod throttle;
 mod ws;
 
 pub use admin::AdminHandle;
 pub use db::UserId;
 pub use demo::{DEMO_PASSWORD, DEMO_USER};
 pub use error::ServerError;
+pub use password::PasswordCost;
 pub use state::{Counters, RefreshMode};
+pub use throttle::LoginLimits;
 
 use axum::routing::get;
 use axum::serve::ListenerExt;
@@ -63,11 +68,25 @@ pub struct ServerConfig {
     pub demo: bool,
     /// Enables the `/admin/*` HTTP API with this bearer token (loopback peers only).
     pub admin_token: Option<String>,
+    /// For this long after a refresh token is rotated, presenting it again returns the
+    /// same successor pair instead of counting as reuse (Auth0's "reuse interval").
+    /// Zero turns the grace off: every second presentation is reuse.
+    pub reuse_interval: Duration,
+    /// Argon2id cost of new password hashes (existing ones verify at their own cost).
+    pub password_cost: PasswordCost,
+    /// Failed logins allowed per username and per client address before 429.
+    pub login_limits: LoginLimits,
+    /// Most authenticated presence sockets one user may have open at once; 0 for no cap.
+    /// Beyond it, an upgrade that carries a token gets 429 with `Retry-After`, and a
+    /// socket that authenticates with its first message is closed with 1013 (try again
+    /// later).
+    pub max_sockets_per_user: usize,
 }
 
 impl ServerConfig {
     /// 127.0.0.1 on a free port, access tokens for 60 s, refresh tokens for a day,
-    /// in-memory database, no demo data, admin token `test-admin`.
+    /// in-memory database, no demo data, admin token `test-admin`, no reuse interval,
+    /// [`PasswordCost::FAST`], default [`LoginLimits`], 4,096 sockets per user.
     pub fn for_tests() -> Self {
         Self {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
@@ -76,6 +95,13 @@ impl ServerConfig {
             db_path: None,
             demo: false,
             admin_token: Some("test-admin".to_owned()),
+            // Strict: tests that want the grace ask for it.
+            reuse_interval: Duration::ZERO,
+            // Tests and benchmarks create and log in many fixture users.
+            password_cost: PasswordCost::FAST,
+            login_limits: LoginLimits::default(),
+            // The benchmarks sign one account in up to 1,000 times at once.
+            max_sockets_per_user: 4096,
         }
     }
 }
@@ -88,6 +114,10 @@ impl std::fmt::Debug for ServerConfig {
             .field("refresh_ttl", &self.refresh_ttl)
             .field("db_path", &self.db_path)
             .field("demo", &self.demo)
+            .field("reuse_interval", &self.reuse_interval)
+            .field("password_cost", &self.password_cost)
+            .field("login_limits", &self.login_limits)
+            .field("max_sockets_per_user", &self.max_sockets_per_user)
             .field(
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
@@ -97,7 +127,9 @@ impl std::fmt::Debug for ServerConfig {
 }
 
 impl Default for ServerConfig {
-    /// The binary's defaults: 127.0.0.1:8000, 5 min access, 7 days refresh, in memory.
+    /// The binary's defaults: 127.0.0.1:8000, 5 min access, 7 days refresh, in memory,
+    /// 30 s reuse interval, [`PasswordCost::SECURE`], default [`LoginLimits`], 32 sockets
+    /// per user.
     fn default() -> Self {
         Self {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000),
@@ -106,6 +138,10 @@ impl Default for ServerConfig {
             db_path: None,
             demo: false,
             admin_token: None,
+            reuse_interval: Duration::from_secs(30),
+            password_cost: PasswordCost::SECURE,
+            login_limits: LoginLimits::default(),
+            max_sockets_per_user: 32,
         }
     }
 }
@@ -138,13 +174,8 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServerError> {
         store.prune_blacklist(clock::now_unix())?;
         store.signing_secret()?
     };
-    let (shared, tasks) = Shared::new(
-        db,
-        jwt::Keys::new(&secret),
-        config.access_ttl,
-        config.refresh_ttl,
-        config.admin_token.clone(),
-    );
+    let hasher = password::Hasher::new(config.password_cost)?;
+    let (shared, tasks) = Shared::new(db, jwt::Keys::new(&secret), hasher, &config);
     let shared = Arc::new(shared);
     if config.demo {
         demo::seed(&shared)?;

@@ -36,6 +36,13 @@ struct Args {
         hide_env_values = true
     )]
     admin_token: Option<String>,
+    /// How long a just-rotated refresh token may be presented again and get the same
+    /// successor instead of counting as reuse (0s turns the grace off).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    reuse_interval: Duration,
+    /// Most presence sockets one user may have open at once (0: no cap).
+    #[arg(long, default_value_t = 32)]
+    max_sockets_per_user: usize,
 }
 
 #[tokio::main]
@@ -55,6 +62,9 @@ async fn main() -> anyhow::Result<()> {
         db_path: args.db,
         demo: args.demo,
         admin_token: args.admin_token.filter(|t| !t.is_empty()),
+        reuse_interval: args.reuse_interval,
+        max_sockets_per_user: args.max_sockets_per_user,
+        ..ServerConfig::default()
     };
     // Listen for signals before announcing the address: whoever reads that line may
     // send SIGTERM at once.

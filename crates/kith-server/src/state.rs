@@ -8,12 +8,17 @@
 use crate::clock::{now_unix, rfc3339};
 use crate::db::{Db, UserId, UserRow};
 use crate::error::ServerError;
+use crate::grace::GraceMap;
 use crate::jwt::{Claims, Keys, TokenError, TokenType};
+use crate::password::{Hasher, Verdict};
+use crate::throttle::LoginThrottle;
+use crate::ServerConfig;
 use axum::extract::ws::Utf8Bytes;
+use axum::http::HeaderValue;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -21,6 +26,9 @@ use tokio::sync::{broadcast, mpsc, watch};
 const EVENT_CAPACITY: usize = 65_536;
 
 /// How the refresh endpoint answers, switchable at run time to test client failure paths.
+///
+/// Over the HTTP admin API the unit modes are strings (`"normal"`, `"reject"`,
+/// `"fail500"`) and `Status` is `{"status": 403}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RefreshMode {
@@ -31,6 +39,10 @@ pub enum RefreshMode {
     Reject,
     /// Answer every refresh with 500.
     Fail500,
+    /// Answer every refresh with this HTTP status and a short `text/plain` body, without
+    /// rotating. A 3xx carries `Location: /api/auth/moved/`; 204, 205 and 304 have no
+    /// body. A status outside 200–599 is answered as 500.
+    Status(u16),
 }
 
 /// What the server has seen since it started (in-memory, not persisted).
@@ -40,12 +52,18 @@ pub struct Counters {
     pub logins: u64,
     /// Failed logins (bad credentials).
     pub logins_rejected: u64,
+    /// Logins answered 429 because of earlier failures for that user or address.
+    pub logins_throttled: u64,
     /// Requests to the refresh endpoint, whatever their outcome.
     pub refreshes: u64,
     /// Refresh requests answered 401 (including reuse and `RefreshMode::Reject`).
     pub refresh_rejected: u64,
-    /// Refresh requests that presented an already blacklisted refresh token.
+    /// Refresh requests that presented an already blacklisted refresh token (outside the
+    /// reuse interval, or with the interval off).
     pub refresh_reuse: u64,
+    /// Refresh requests that presented a just-rotated refresh token within the reuse
+    /// interval and got its successor again.
+    pub refresh_reuse_within_grace: u64,
     /// WebSocket connections that authenticated and got a snapshot.
     pub connects_accepted: u64,
     /// WebSocket connections refused: 401 on the upgrade, or auth_error/timeout on the
@@ -55,19 +73,26 @@ pub struct Counters {
     pub inband_reauths: u64,
     /// WebSocket connections open right now.
     pub open_sockets: u64,
+    /// WebSocket connections refused because their user already had
+    /// `max_sockets_per_user` open: 429 on the upgrade, or close 1013 after an `auth`
+    /// message.
+    pub connects_over_cap: u64,
 }
 
 #[derive(Default)]
 pub(crate) struct CounterCells {
     pub logins: AtomicU64,
     pub logins_rejected: AtomicU64,
+    pub logins_throttled: AtomicU64,
     pub refreshes: AtomicU64,
     pub refresh_rejected: AtomicU64,
     pub refresh_reuse: AtomicU64,
+    pub refresh_reuse_within_grace: AtomicU64,
     pub connects_accepted: AtomicU64,
     pub connects_rejected: AtomicU64,
     pub inband_reauths: AtomicU64,
     pub open_sockets: AtomicU64,
+    pub connects_over_cap: AtomicU64,
 }
 
 impl CounterCells {
@@ -80,13 +105,16 @@ impl CounterCells {
         Counters {
             logins: get(&self.logins),
             logins_rejected: get(&self.logins_rejected),
+            logins_throttled: get(&self.logins_throttled),
             refreshes: get(&self.refreshes),
             refresh_rejected: get(&self.refresh_rejected),
             refresh_reuse: get(&self.refresh_reuse),
+            refresh_reuse_within_grace: get(&self.refresh_reuse_within_grace),
             connects_accepted: get(&self.connects_accepted),
             connects_rejected: get(&self.connects_rejected),
             inband_reauths: get(&self.inband_reauths),
             open_sockets: get(&self.open_sockets),
+            connects_over_cap: get(&self.connects_over_cap),
         }
     }
 }
@@ -105,6 +133,40 @@ impl Drop for OpenSocket {
     fn drop(&mut self) {
         self.0.counters.open_sockets.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// One of a user's authenticated sockets, counted against
+/// `ServerConfig::max_sockets_per_user` for as long as it lives.
+pub(crate) struct UserSlot {
+    shared: Arc<Shared>,
+    user: UserId,
+}
+
+impl Drop for UserSlot {
+    fn drop(&mut self) {
+        let mut open = lock(&self.shared.sockets_per_user);
+        if let Some(n) = open.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// Takes one of `user`'s socket slots, or `None` if they all are in use.
+pub(crate) fn claim_socket(shared: &Arc<Shared>, user: UserId) -> Option<UserSlot> {
+    let mut open = lock(&shared.sockets_per_user);
+    let n = open.entry(user).or_insert(0);
+    if shared.max_sockets_per_user != 0 && *n >= shared.max_sockets_per_user {
+        return None;
+    }
+    *n += 1;
+    drop(open);
+    Some(UserSlot {
+        shared: shared.clone(),
+        user,
+    })
 }
 
 /// One user's presence as sent on the wire (snapshot entry and `status_update` body).
@@ -155,11 +217,22 @@ pub(crate) struct Subscription {
 pub(crate) struct Shared {
     pub db: Db,
     pub keys: Keys,
+    /// Shared with the blocking tasks that hash and verify passwords.
+    pub hasher: Arc<Hasher>,
+    pub login_throttle: LoginThrottle,
+    /// Authenticated sockets open per user, and the most one user may have (0: any).
+    sockets_per_user: Mutex<HashMap<UserId, usize>>,
+    max_sockets_per_user: usize,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub admin_token: Option<String>,
     pub counters: CounterCells,
-    refresh_mode: AtomicU8,
+    refresh_mode: Mutex<RefreshMode>,
+    refresh_delay_ms: AtomicU64,
+    auth_redirect: Mutex<Option<HeaderValue>>,
+    /// Successors of recently rotated refresh tokens. Its lock is held across a whole
+    /// rotation (blacklist, sign, remember) and taken before the database's.
+    pub grace: Mutex<GraceMap>,
     ws_reject_all: AtomicBool,
     pub silent: watch::Sender<bool>,
     pub shutdown: watch::Sender<bool>,
@@ -173,19 +246,25 @@ impl Shared {
     pub(crate) fn new(
         db: Db,
         keys: Keys,
-        access_ttl: Duration,
-        refresh_ttl: Duration,
-        admin_token: Option<String>,
+        hasher: Hasher,
+        config: &ServerConfig,
     ) -> (Self, mpsc::Receiver<()>) {
         let (tasks_tx, tasks_rx) = mpsc::channel(1);
         let shared = Self {
             db,
             keys,
-            access_ttl,
-            refresh_ttl,
-            admin_token,
+            hasher: Arc::new(hasher),
+            login_throttle: LoginThrottle::new(config.login_limits),
+            sockets_per_user: Mutex::new(HashMap::new()),
+            max_sockets_per_user: config.max_sockets_per_user,
+            access_ttl: config.access_ttl,
+            refresh_ttl: config.refresh_ttl,
+            admin_token: config.admin_token.clone(),
             counters: CounterCells::default(),
-            refresh_mode: AtomicU8::new(0),
+            refresh_mode: Mutex::new(RefreshMode::Normal),
+            refresh_delay_ms: AtomicU64::new(0),
+            auth_redirect: Mutex::new(None),
+            grace: Mutex::new(GraceMap::new(config.reuse_interval)),
             ws_reject_all: AtomicBool::new(false),
             silent: watch::Sender::new(false),
             shutdown: watch::Sender::new(false),
@@ -201,20 +280,58 @@ impl Shared {
     }
 
     pub(crate) fn refresh_mode(&self) -> RefreshMode {
-        match self.refresh_mode.load(Ordering::Relaxed) {
-            1 => RefreshMode::Reject,
-            2 => RefreshMode::Fail500,
-            _ => RefreshMode::Normal,
-        }
+        *lock(&self.refresh_mode)
     }
 
     pub(crate) fn set_refresh_mode(&self, mode: RefreshMode) {
-        let v = match mode {
-            RefreshMode::Normal => 0,
-            RefreshMode::Reject => 1,
-            RefreshMode::Fail500 => 2,
+        *lock(&self.refresh_mode) = mode;
+    }
+
+    /// How long a successful refresh waits, after rotating, before it answers.
+    pub(crate) fn refresh_delay(&self) -> Duration {
+        Duration::from_millis(self.refresh_delay_ms.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_refresh_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.refresh_delay_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Where login and refresh redirect to (307) instead of answering, if anywhere.
+    pub(crate) fn auth_redirect(&self) -> Option<HeaderValue> {
+        lock(&self.auth_redirect).clone()
+    }
+
+    pub(crate) fn set_auth_redirect(&self, location: Option<&str>) -> Result<(), ServerError> {
+        let value = location
+            .map(|l| {
+                HeaderValue::from_str(l).map_err(|_| {
+                    ServerError::InvalidInput("redirect location is not a valid header".into())
+                })
+            })
+            .transpose()?;
+        *lock(&self.auth_redirect) = value;
+        Ok(())
+    }
+
+    /// Whether the refresh endpoint would accept this refresh token now (signature,
+    /// expiry, type, not blacklisted). Does not consume it.
+    pub(crate) fn refresh_token_is_valid(&self, token: &str) -> bool {
+        let Ok(claims) = self.keys.verify(token, TokenType::Refresh) else {
+            return false;
         };
-        self.refresh_mode.store(v, Ordering::Relaxed);
+        let mut db = self.db.lock();
+        match (
+            db.is_blacklisted(&claims.jti),
+            db.user_by_id(claims.user_id),
+        ) {
+            (Ok(false), Ok(Some(_))) => true,
+            (Ok(_), Ok(_)) => false,
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "refresh token check failed");
+                false
+            }
+        }
     }
 
     pub(crate) fn ws_rejects_all(&self) -> bool {
@@ -256,7 +373,9 @@ impl Shared {
         }
     }
 
-    /// Creates a user (status "offline", last seen now).
+    /// Creates a user (status "offline", last seen now). Hashes the password on the
+    /// calling thread, outside the database lock; async callers should run this with
+    /// `spawn_blocking`.
     pub(crate) fn create_user(
         &self,
         username: &str,
@@ -266,7 +385,41 @@ impl Shared {
         if password.is_empty() {
             return Err(ServerError::InvalidInput("password is empty".into()));
         }
-        self.db.lock().create_user(username, password, now_unix())
+        // Fail fast for a taken name before paying for a hash; the insert checks again.
+        if self.db.lock().user_by_name(username)?.is_some() {
+            return Err(ServerError::UserExists(username.to_owned()));
+        }
+        let hash = self.hasher.hash(password)?;
+        self.db.lock().create_user(username, &hash, now_unix())
+    }
+
+    /// The user if the password is theirs, `None` for a wrong password or an unknown
+    /// user (which costs the same hash check). Verifies on a blocking thread.
+    pub(crate) async fn check_password(
+        &self,
+        username: &str,
+        password: String,
+    ) -> Result<Option<UserRow>, ServerError> {
+        let record = self.db.lock().password_record(username)?;
+        let hasher = self.hasher.clone();
+        let stored = record
+            .as_ref()
+            .map(|(id, salt, hash)| (*id, salt.clone(), hash.clone()));
+        let verdict = tokio::task::spawn_blocking(move || {
+            let pair = stored.as_ref().map(|(_, s, h)| (s.as_str(), h.as_str()));
+            hasher.verify(&password, pair)
+        })
+        .await
+        .map_err(|e| ServerError::Hash(format!("verification task failed: {e}")))?;
+        let Some((id, _, _)) = record else {
+            return Ok(None);
+        };
+        match verdict {
+            Verdict::Mismatch => return Ok(None),
+            Verdict::Match => {}
+            Verdict::MatchRehash(hash) => self.db.lock().set_password_hash(id, &hash)?,
+        }
+        self.db.lock().user_by_id(id)
     }
 
     /// Makes two users (by name) friends of each other.
@@ -330,6 +483,11 @@ impl Shared {
             events,
         })
     }
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (plain values).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn status_update_text(p: &Presence) -> Utf8Bytes {

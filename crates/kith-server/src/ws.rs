@@ -5,12 +5,19 @@
 //! (drop all, go silent) and server shutdown. Authentication is accepted on the upgrade
 //! (bearer header, `access_token` subprotocol, cookie or `?token=`) or as the first
 //! message, and can be renewed in-band without reconnecting.
+//!
+//! Each user may have `max_sockets_per_user` authenticated sockets open; past that, an
+//! upgrade carrying a token is refused with 429 (`Retry-After`), and a socket that
+//! authenticates with its first message is closed with 1013 (try again later).
+//! Malformed frames are answered with 1007 (invalid UTF-8) or 1002 (protocol error).
 
 use crate::auth_api::{bearer, cookie};
 use crate::clock::until_unix;
 use crate::error::ApiError;
 use crate::jwt::Claims;
-use crate::state::{Control, CounterCells, Event, OpenSocket, Presence, Shared};
+use crate::state::{
+    claim_socket, Control, CounterCells, Event, OpenSocket, Presence, Shared, UserSlot,
+};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -31,6 +38,8 @@ pub(crate) const WS_PATH: &str = "/ws/friends/status/";
 const TOKEN_PROTOCOL: &str = "access_token";
 /// Largest frame and message accepted; more closes the socket with 1009.
 const MAX_MESSAGE: usize = 64 * 1024;
+/// `Retry-After` on an upgrade refused for the per-user socket cap.
+const OVER_CAP_RETRY_SECS: u64 = 5;
 /// How long an unauthenticated socket may wait before its `auth` message.
 const AUTH_WAIT: Duration = Duration::from_secs(5);
 /// A client that does not take a message within this time is dropped.
@@ -43,9 +52,12 @@ const ERROR_CLOSE_GRACE: Duration = Duration::from_millis(250);
 
 mod code {
     pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL: u16 = 1002;
     pub const UNSUPPORTED: u16 = 1003;
+    pub const INVALID_PAYLOAD: u16 = 1007;
     pub const TOO_BIG: u16 = 1009;
     pub const INTERNAL: u16 = 1011;
+    pub const TRY_AGAIN_LATER: u16 = 1013;
     pub const AUTH: u16 = 4001;
 }
 
@@ -68,7 +80,14 @@ pub(crate) async fn upgrade(
     let query_token = query.ok().and_then(|Query(q)| q.token);
     let pre_auth = match find_token(&headers, query_token) {
         Some(token) => match shared.authenticate_ws(&token) {
-            Ok(claims) => Some(claims),
+            Ok(claims) => match claim_socket(&shared, claims.user_id) {
+                Some(slot) => Some((claims, slot)),
+                None => {
+                    CounterCells::bump(&shared.counters.connects_over_cap);
+                    tracing::info!(user = %claims.username, "WebSocket upgrade refused: too many sockets");
+                    return too_many_sockets();
+                }
+            },
             Err(e) => {
                 CounterCells::bump(&shared.counters.connects_rejected);
                 tracing::info!(reason = %e, "WebSocket upgrade refused");
@@ -88,6 +107,17 @@ pub(crate) async fn upgrade(
             run(shared, socket, pre_auth).await;
             drop(task_token);
         })
+}
+
+/// 429 for an upgrade whose user has every socket slot in use.
+fn too_many_sockets() -> Response {
+    let body = serde_json::json!({ "detail": "Too many open connections for this user." });
+    let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        axum::http::HeaderValue::from(OVER_CAP_RETRY_SECS),
+    );
+    resp
 }
 
 /// While the server plays dead, new upgrades hang. Returns false if shutdown came first.
@@ -158,6 +188,8 @@ struct Live {
     username: String,
     friends: HashSet<u64>,
     events: broadcast::Receiver<Event>,
+    /// This socket's place in its user's socket cap.
+    _slot: UserSlot,
 }
 
 enum Phase {
@@ -177,7 +209,7 @@ struct Conn {
     socket: WebSocket,
 }
 
-async fn run(shared: Arc<Shared>, socket: WebSocket, pre_auth: Option<Claims>) {
+async fn run(shared: Arc<Shared>, socket: WebSocket, pre_auth: Option<(Claims, UserSlot)>) {
     let _open = OpenSocket::new(shared.clone());
     let mut shutdown = shared.shutdown.subscribe();
     let mut silent = shared.silent.subscribe();
@@ -186,8 +218,8 @@ async fn run(shared: Arc<Shared>, socket: WebSocket, pre_auth: Option<Claims>) {
     let deadline = sleep(AUTH_WAIT);
     tokio::pin!(deadline);
     let mut phase = Phase::AwaitingAuth;
-    if let Some(claims) = pre_auth {
-        match conn.go_live(&claims).await {
+    if let Some((claims, slot)) = pre_auth {
+        match conn.go_live(&claims, slot).await {
             Some(live) => {
                 deadline.as_mut().reset(expiry(claims.exp));
                 phase = Phase::Live(live);
@@ -265,7 +297,7 @@ fn expiry(exp: u64) -> Instant {
 
 impl Conn {
     /// Subscribes and sends the snapshot. `None` if the socket had to be closed.
-    async fn go_live(&mut self, claims: &Claims) -> Option<Live> {
+    async fn go_live(&mut self, claims: &Claims, slot: UserSlot) -> Option<Live> {
         let sub = match self.shared.subscribe(claims.user_id) {
             Ok(sub) => sub,
             Err(e) => {
@@ -288,6 +320,7 @@ impl Conn {
             username: claims.username.clone(),
             friends: sub.friend_ids,
             events: sub.events,
+            _slot: slot,
         })
     }
 
@@ -356,11 +389,12 @@ impl Conn {
         match frame {
             None => Step::End,
             Some(Err(e)) => {
-                if is_too_big(&e) {
-                    self.close_after_read_error(code::TOO_BIG, "message too big")
-                        .await;
-                } else {
-                    tracing::debug!(error = %e, "WebSocket read failed");
+                match read_error_close(&e) {
+                    Some((code, reason)) => {
+                        tracing::info!(error = %e, code, "malformed WebSocket input, closing");
+                        self.close_after_read_error(code, reason).await;
+                    }
+                    None => tracing::debug!(error = %e, "WebSocket read failed"),
                 }
                 Step::End
             }
@@ -401,10 +435,17 @@ impl Conn {
                         return Step::End;
                     }
                 };
+                let Some(slot) = claim_socket(&self.shared, claims.user_id) else {
+                    CounterCells::bump(&self.shared.counters.connects_over_cap);
+                    tracing::info!(user = %claims.username, "WebSocket auth refused: too many sockets");
+                    self.close(code::TRY_AGAIN_LATER, "too many connections for this user")
+                        .await;
+                    return Step::End;
+                };
                 if !self.send_json(&Outgoing::AuthSuccess).await {
                     return Step::End;
                 }
-                match self.go_live(&claims).await {
+                match self.go_live(&claims, slot).await {
                     Some(live) => {
                         deadline.reset(expiry(claims.exp));
                         *phase = Phase::Live(live);
@@ -543,15 +584,32 @@ fn auth_token(msg: &Value) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-fn is_too_big(e: &axum::Error) -> bool {
+/// The close code and reason that answer a failed read, or `None` when the connection
+/// is simply gone. tungstenite reports what RFC 6455 says must fail the connection
+/// (reserved opcodes or RSV bits, oversized or fragmented control frames, unmasked
+/// client frames, bad close payloads, …) as `Error::Protocol`, invalid UTF-8 in a text
+/// message or close reason as `Error::Utf8`, and an over-long frame or message as
+/// `Error::Capacity`; it leaves sending the close frame to us.
+fn read_error_close(e: &axum::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::error::ProtocolError;
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
-        if let Some(tungstenite::Error::Capacity(_)) = err.downcast_ref::<tungstenite::Error>() {
-            return true;
+        if let Some(t) = err.downcast_ref::<tungstenite::Error>() {
+            return match t {
+                tungstenite::Error::Capacity(_) => Some((code::TOO_BIG, "message too big")),
+                tungstenite::Error::Utf8(_) => Some((code::INVALID_PAYLOAD, "invalid UTF-8")),
+                tungstenite::Error::Protocol(
+                    ProtocolError::ResetWithoutClosingHandshake
+                    | ProtocolError::ReceivedAfterClosing
+                    | ProtocolError::SendAfterClosing,
+                ) => None,
+                tungstenite::Error::Protocol(_) => Some((code::PROTOCOL, "protocol error")),
+                _ => None,
+            };
         }
         source = err.source();
     }
-    false
+    None
 }
 
 /// At most `max` bytes of `s`, cut on a character boundary (close reasons max 123 bytes).

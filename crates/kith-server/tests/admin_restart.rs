@@ -10,18 +10,6 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-async fn admin_post(server: &str, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-    let mut req = reqwest::Client::new()
-        .post(format!("{server}{path}"))
-        .json(&body);
-    if let Some(token) = token {
-        req = req.bearer_auth(token);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn admin_api_refuses_a_wrong_or_missing_token() {
     let (server, admin) = start_default().await;

@@ -69,6 +69,24 @@ pub async fn post(url: &str, body: Value) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// POSTs JSON to an admin route with an optional bearer token; status and JSON body.
+pub async fn admin_post(
+    server: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{server}{path}"))
+        .json(&body);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
 /// How the token travels on the upgrade request.
 #[derive(Debug, Clone, Copy)]
 pub enum Transport {
