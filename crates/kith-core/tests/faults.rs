@@ -6,7 +6,7 @@
 mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -15,6 +15,7 @@ use kith_core::{
     ConnectionState, CredentialStore, MemoryStore, Secret, Session, SessionEvent, StoreError,
     TokenManager,
 };
+use kith_server::ServerConfig;
 
 /// A store that refuses saves while `refuse_saves` is set, as a locked keyring does.
 #[derive(Clone, Default)]
@@ -38,29 +39,6 @@ impl CredentialStore for LockableStore {
     }
     fn describe(&self) -> String {
         "lockable test store".into()
-    }
-}
-
-/// A store that remembers every refresh token it was asked to keep.
-#[derive(Clone, Default)]
-struct RecordingStore {
-    inner: MemoryStore,
-    saved: Arc<Mutex<Vec<Secret>>>,
-}
-
-impl CredentialStore for RecordingStore {
-    fn load(&self, account: &str) -> Result<Option<StoredCredentials>, StoreError> {
-        self.inner.load(account)
-    }
-    fn save(&self, account: &str, credentials: &StoredCredentials) -> Result<(), StoreError> {
-        self.saved.lock().unwrap().push(credentials.refresh.clone());
-        self.inner.save(account, credentials)
-    }
-    fn clear(&self, account: &str) -> Result<(), StoreError> {
-        self.inner.clear(account)
-    }
-    fn describe(&self) -> String {
-        "recording test store".into()
     }
 }
 
@@ -168,16 +146,8 @@ async fn a_keyring_refusing_saves_keeps_the_session_and_saves_later() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_from_a_fresh_process_revokes_every_refresh_token_on_the_server() {
     let (server, _admin) = start_server(config_with_ttl(Duration::from_secs(2))).await;
-    let store = RecordingStore::default();
-    let mut session = Session::login(
-        fast_profile(&server),
-        Arc::new(store.clone()),
-        USER,
-        Secret::new(PASSWORD),
-    )
-    .await
-    .expect("login");
-    let mut log = EventLog::new(session.take_events().expect("events"));
+    let store = MemoryStore::new();
+    let (session, mut log) = login(fast_profile(&server), &store).await;
     log.wait_for("a refresh", Duration::from_secs(5), |e| {
         matches!(e, SessionEvent::TokenRefreshed { .. })
     })
@@ -195,7 +165,7 @@ async fn logout_from_a_fresh_process_revokes_every_refresh_token_on_the_server()
 
     // The server's side: no refresh token Kith ever held is accepted any more.
     let client = AuthClient::new(fast_profile(&server)).unwrap();
-    let saved = store.saved.lock().unwrap().clone();
+    let saved = store.saved_tokens();
     assert!(
         saved.len() >= 3,
         "login, a refresh and the logout's refresh"
@@ -250,4 +220,228 @@ async fn an_auth_api_that_never_answers_becomes_a_retry_not_a_hang() {
     );
     session.stop().await;
     black_hole.abort();
+}
+
+/// Promise: a refresh token the server rotated is never lost, even when the future
+/// that asked for the refresh is dropped after the server acted (Quit, Ctrl-C).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_cancelled_after_the_server_rotated_keeps_the_new_token() {
+    let (server, admin) = start_server(config_with_ttl(Duration::from_secs(60))).await;
+    let store = MemoryStore::new();
+    let tokens = TokenManager::new(fast_profile(&server), Arc::new(store.clone())).unwrap();
+    tokens.login(USER, Secret::new(PASSWORD)).await.unwrap();
+    let before = store.load(tokens.account()).unwrap().unwrap().refresh;
+    admin.set_refresh_delay(Duration::from_millis(800));
+    // The caller gives up while the server is answering: it has rotated already.
+    let cancelled = tokio::time::timeout(Duration::from_millis(200), tokens.force_refresh(1)).await;
+    assert!(cancelled.is_err(), "the caller was cut off");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    admin.set_refresh_delay(Duration::ZERO);
+
+    let after = store.load(tokens.account()).unwrap().unwrap().refresh;
+    assert_ne!(after, before, "the rotated token was saved");
+    assert!(admin.refresh_token_is_valid(after.expose()));
+    // A new process starts from what was saved, and nothing is reused.
+    let next = TokenManager::new(fast_profile(&server), Arc::new(store.clone())).unwrap();
+    next.resume().await.unwrap();
+    next.fresh_token().await.expect("the saved token refreshes");
+    let counters = admin.counters();
+    assert_eq!(counters.refresh_reuse, 0, "{counters:?}");
+    assert_eq!(counters.refresh_rejected, 0, "{counters:?}");
+    server.shutdown().await;
+}
+
+/// Promise: stopping a session while a refresh is in flight waits for it, so the next
+/// start resumes with the rotated token instead of a blacklisted one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_during_a_refresh_then_restarting_resumes_the_session() {
+    let (server, admin) = start_server(config_with_ttl(Duration::from_secs(2))).await;
+    let store = MemoryStore::new();
+    let (session, mut log) = login(fast_profile(&server), &store).await;
+    log.wait_for_state("connected", Duration::from_secs(5))
+        .await;
+    // The refresh is due about 1.5 s after login; make it last 1.5 s, and stop meanwhile.
+    admin.set_refresh_delay(Duration::from_millis(1_500));
+    let refreshes = admin.counters().refreshes;
+    while admin.counters().refreshes == refreshes {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    session.stop().await;
+    admin.set_refresh_delay(Duration::ZERO);
+
+    let stored = store
+        .load(&fast_profile(&server).account_key())
+        .unwrap()
+        .unwrap();
+    assert!(
+        admin.refresh_token_is_valid(stored.refresh.expose()),
+        "the stored refresh token is the rotated one"
+    );
+    let mut restarted = Session::resume(fast_profile(&server), Arc::new(store.clone()))
+        .await
+        .expect("resume");
+    let mut log = EventLog::new(restarted.take_events().expect("events"));
+    log.wait_for_state("connected", Duration::from_secs(5))
+        .await;
+    let counters = admin.counters();
+    assert_eq!(counters.refresh_reuse, 0, "{counters:?}");
+    assert_eq!(counters.refresh_rejected, 0, "{counters:?}");
+    assert!(!ended(&log));
+    restarted.stop().await;
+    server.shutdown().await;
+}
+
+/// A profile whose refresh requests give up after 500 ms.
+fn impatient_profile(server: &kith_server::RunningServer) -> kith_core::ServerProfile {
+    let mut profile = fast_profile(server);
+    profile.auth.request_timeout = Duration::from_millis(500);
+    profile.auth.refresh_timeout = Duration::from_millis(500);
+    profile
+}
+
+/// Promise: a refresh that timed out after the server rotated does not sign the user
+/// out when the server has a reuse interval: the retry gets the same successor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_after_rotation_recovers_within_the_servers_reuse_interval() {
+    let mut config = config_with_ttl(Duration::from_secs(2));
+    config.reuse_interval = Duration::from_secs(30);
+    let (server, admin) = start_server(config).await;
+    let store = MemoryStore::new();
+    let (session, mut log) = login(impatient_profile(&server), &store).await;
+    log.wait_for_state("connected", Duration::from_secs(5))
+        .await;
+    admin.set_refresh_delay(Duration::from_millis(1_500));
+    log.wait_for("a deferred refresh", Duration::from_secs(5), |e| {
+        matches!(e, SessionEvent::RefreshDeferred { .. })
+    })
+    .await;
+    admin.set_refresh_delay(Duration::ZERO);
+    log.wait_for("a refresh", Duration::from_secs(5), |e| {
+        matches!(e, SessionEvent::TokenRefreshed { .. })
+    })
+    .await;
+    log.drain_for(Duration::from_secs(3)).await;
+    let counters = admin.counters();
+    assert_eq!(counters.refresh_reuse, 0, "{counters:?}");
+    assert!(counters.refresh_reuse_within_grace >= 1, "{counters:?}");
+    assert!(!ended(&log));
+    assert_eq!(session.state(), ConnectionState::Connected);
+    session.stop().await;
+    server.shutdown().await;
+}
+
+/// Promise: without a reuse interval, the same fault ends the session once, with its
+/// own reason (`refresh_lost`) and a message that says what happened; nothing loops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_after_rotation_without_a_reuse_interval_ends_as_refresh_lost() {
+    let (server, admin) = start_server(config_with_ttl(Duration::from_secs(2))).await;
+    let store = MemoryStore::new();
+    let (session, mut log) = login(impatient_profile(&server), &store).await;
+    log.wait_for_state("connected", Duration::from_secs(5))
+        .await;
+    admin.set_refresh_delay(Duration::from_millis(1_500));
+    log.wait_for("a deferred refresh", Duration::from_secs(5), |e| {
+        matches!(e, SessionEvent::RefreshDeferred { .. })
+    })
+    .await;
+    admin.set_refresh_delay(Duration::ZERO);
+    log.wait_for("the end of the session", Duration::from_secs(5), |e| {
+        matches!(
+            e,
+            SessionEvent::SessionEnded {
+                reason: kith_core::EndReason::RefreshLost
+            }
+        )
+    })
+    .await;
+    log.drain_for(Duration::from_secs(2)).await;
+    assert_eq!(
+        session.state(),
+        ConnectionState::SignedOut {
+            reason: kith_core::EndReason::RefreshLost
+        }
+    );
+    assert!(kith_core::EndReason::RefreshLost
+        .message()
+        .contains("no answer in time"));
+    let counters = admin.counters();
+    assert_eq!(counters.refresh_reuse, 1, "exactly one reuse: {counters:?}");
+    assert!(counters.refreshes <= 3, "no loop: {counters:?}");
+    session.stop().await;
+    server.shutdown().await;
+}
+
+/// Promise: only the auth API's 400/401 ends a session. A proxy's 404 or 407, a WAF's
+/// 403, a redirect or a 405 during a deploy is retried with backoff, and the stored
+/// credentials stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_answers_that_are_not_a_rejection_keep_the_session() {
+    let (server, admin) = start_server(config_with_ttl(Duration::from_secs(2))).await;
+    let store = MemoryStore::new();
+    let (session, mut log) = login(fast_profile(&server), &store).await;
+    log.wait_for_state("connected", Duration::from_secs(5))
+        .await;
+    for status in [403u16, 404, 405, 407, 302] {
+        admin.set_refresh_mode(kith_server::RefreshMode::Status(status));
+        let wanted = format!("HTTP {status}");
+        log.wait_for(&wanted, Duration::from_secs(5), |e| {
+            matches!(e, SessionEvent::RefreshDeferred { reason, .. } if reason.contains(&wanted))
+        })
+        .await;
+        assert!(!ended(&log), "HTTP {status} ended the session");
+        assert!(
+            store.load(session.tokens().account()).unwrap().is_some(),
+            "HTTP {status} cleared the credentials"
+        );
+    }
+    admin.set_refresh_mode(kith_server::RefreshMode::Normal);
+    log.wait_for("a refresh", Duration::from_secs(5), |e| {
+        matches!(e, SessionEvent::TokenRefreshed { .. })
+    })
+    .await;
+    let counters = admin.counters();
+    assert_eq!(counters.refresh_reuse, 0, "{counters:?}");
+    assert!(!ended(&log));
+    session.stop().await;
+    server.shutdown().await;
+}
+
+/// Promise: the password never leaves for another origin. A login answered with a
+/// redirect is not followed (reqwest would resend the body to the new address).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_redirects_to_another_origin_are_not_followed() {
+    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("http://{}/collect", elsewhere.local_addr().unwrap());
+    admin.set_auth_redirect(Some(&target)).unwrap();
+    let contacted = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let contacted = contacted.clone();
+        tokio::spawn(async move {
+            if elsewhere.accept().await.is_ok() {
+                contacted.store(true, Ordering::SeqCst);
+            }
+        })
+    };
+    let result = Session::login(
+        fast_profile(&server),
+        Arc::new(MemoryStore::new()),
+        USER,
+        Secret::new(PASSWORD),
+    )
+    .await;
+    match result {
+        Err(kith_core::SessionError::Token(kith_core::TokenError::Auth(
+            AuthError::UnexpectedStatus { status: 307, .. },
+        ))) => {}
+        Err(other) => panic!("expected an unexpected-status error, got {other}"),
+        Ok(_) => panic!("a redirected login succeeded"),
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !contacted.load(Ordering::SeqCst),
+        "the redirect was followed"
+    );
+    watcher.abort();
+    server.shutdown().await;
 }

@@ -24,8 +24,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{live_statuses, EventLog};
-use kith_core::token::{AuthError, TokenError};
-use kith_core::{MemoryStore, Reason, Secret, ServerProfile, Session, SessionError, SessionEvent};
+use kith_core::token::{AuthClient, AuthError, TokenError};
+use kith_core::{
+    MemoryStore, Reason, Secret, ServerProfile, Session, SessionError, SessionEvent, TokenManager,
+};
 
 /// Access tokens live this long (peers round `exp` up to the next second).
 const ACCESS_TTL_SECONDS: u64 = 3;
@@ -354,6 +356,25 @@ async fn check_backend(preset: &str, kind: PeerKind) {
         "{preset}: the session never ended"
     );
     session.stop().await;
+
+    // Logout from a fresh process, which holds no access token: every peer, like the
+    // stock backends, authenticates its logout view. The server's side is checked: the
+    // refresh token is refused afterwards.
+    let fresh = TokenManager::new(profile.clone(), Arc::new(store.clone())).unwrap();
+    fresh.resume().await.expect("stored session");
+    fresh
+        .logout()
+        .await
+        .unwrap_or_else(|error| panic!("{preset}: logout not confirmed: {error}"));
+    let revoked = store.saved_tokens().last().cloned().expect("a saved token");
+    let refused = AuthClient::new(profile.clone())
+        .unwrap()
+        .refresh(&revoked)
+        .await;
+    assert!(
+        matches!(refused, Err(AuthError::Rejected { status, .. }) if status == 400 || status == 401),
+        "{preset}: the refresh token still works after logout"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -75,7 +75,7 @@ pub trait CredentialStore: Send + Sync + 'static {
 #[derive(Default, Clone)]
 pub struct MemoryStore {
     entries: Arc<Mutex<HashMap<String, StoredCredentials>>>,
-    saves: Arc<std::sync::atomic::AtomicUsize>,
+    history: Arc<Mutex<Vec<Secret>>>,
 }
 
 impl MemoryStore {
@@ -85,7 +85,13 @@ impl MemoryStore {
 
     /// How many times credentials were saved (each rotation saves once).
     pub fn save_count(&self) -> usize {
-        self.saves.load(std::sync::atomic::Ordering::SeqCst)
+        self.history.lock().map(|h| h.len()).unwrap_or_default()
+    }
+
+    /// Every refresh token saved so far, oldest first, so a test can ask the server
+    /// about each of them.
+    pub fn saved_tokens(&self) -> Vec<Secret> {
+        self.history.lock().map(|h| h.clone()).unwrap_or_default()
     }
 }
 
@@ -104,7 +110,9 @@ impl CredentialStore for MemoryStore {
             .lock()
             .map_err(|_| StoreError::Backend("memory store poisoned".into()))?;
         entries.insert(account.to_string(), credentials.clone());
-        self.saves.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut history) = self.history.lock() {
+            history.push(credentials.refresh.clone());
+        }
         Ok(())
     }
 
