@@ -402,16 +402,16 @@ impl Shared {
     ) -> Result<Option<UserRow>, ServerError> {
         let record = self.db.lock().password_record(username)?;
         let hasher = self.hasher.clone();
-        let stored = record
-            .as_ref()
-            .map(|(id, salt, hash)| (*id, salt.clone(), hash.clone()));
-        let verdict = tokio::task::spawn_blocking(move || {
-            let pair = stored.as_ref().map(|(_, s, h)| (s.as_str(), h.as_str()));
-            hasher.verify(&password, pair)
+        let (id, verdict) = tokio::task::spawn_blocking(move || {
+            let stored = record.as_ref().map(|(_, s, h)| (s.as_str(), h.as_str()));
+            (
+                record.as_ref().map(|r| r.0),
+                hasher.verify(&password, stored),
+            )
         })
         .await
         .map_err(|e| ServerError::Hash(format!("verification task failed: {e}")))?;
-        let Some((id, _, _)) = record else {
+        let Some(id) = id else {
             return Ok(None);
         };
         match verdict {
