@@ -20,7 +20,9 @@ pub struct SignInRequest {
     pub server: Option<String>,
     pub profile_path: Option<String>,
     pub username: String,
-    pub password: String,
+    /// Held as a [`Secret`] from the moment it is deserialized, so a logged or
+    /// debug-printed request shows `[redacted]`.
+    pub password: Secret,
     #[serde(default)]
     pub allow_insecure: bool,
 }
@@ -39,8 +41,7 @@ pub async fn sign_in(app: AppHandle, request: SignInRequest) -> Result<(), Strin
         password,
         allow_insecure,
     } = request;
-    // The password goes to the core once, as a Secret, and is dropped after login.
-    let password = Secret::new(password);
+    // The password goes to the core once and is dropped after login.
     let username = username.trim().to_string();
     if username.is_empty() {
         return Err("Enter a username.".into());
@@ -353,6 +354,27 @@ pub fn on_menu(app: &AppHandle, id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sign_in_request_never_shows_its_password() {
+        let request: SignInRequest = serde_json::from_value(serde_json::json!({
+            "server": "http://127.0.0.1:8000",
+            "username": "me",
+            "password": "correct-horse-battery",
+        }))
+        .unwrap();
+        assert_eq!(request.password.expose(), "correct-horse-battery");
+        let debug = format!("{request:?}");
+        assert!(!debug.contains("correct-horse"), "the password is in Debug");
+        assert!(debug.contains("[redacted]"));
+        // A malformed password is refused without being repeated.
+        let error = serde_json::from_value::<SignInRequest>(serde_json::json!({
+            "username": "me",
+            "password": 424242,
+        }))
+        .unwrap_err();
+        assert!(!error.to_string().contains("424242"));
+    }
 
     #[test]
     fn a_sign_in_needs_a_server_or_a_profile_file() {

@@ -10,6 +10,7 @@ mod autostart;
 mod batcher;
 mod bridge;
 mod commands;
+mod display;
 mod logging;
 mod notifications;
 pub mod notify_rules;

@@ -9,8 +9,16 @@
 //!   it) collapses to nothing;
 //! - changes that settle together are grouped: "Alice and 4 others are online";
 //! - Do not disturb mutes everything.
+//!
+//! A burst of n changes costs O(n): pending changes are found by friend id through a
+//! map, and a cancelled one leaves a gap that the next poll sweeps away.
+//! Names are kept as plain text ([`display::plain_text`]); markup is escaped where the
+//! notification is raised.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+use crate::display;
 
 use kith_core::{ChangeCause, FriendId, PresenceChange, Status};
 
@@ -49,7 +57,10 @@ struct Pending {
 
 #[derive(Debug, Default)]
 pub struct Notifier {
-    pending: Vec<Pending>,
+    /// In arrival order; `None` where a change was cancelled by a flap.
+    pending: Vec<Option<Pending>>,
+    /// Where each friend's pending change is in `pending`.
+    index: HashMap<FriendId, usize>,
 }
 
 fn is_offline(status: Option<&Status>) -> bool {
@@ -87,24 +98,42 @@ impl Notifier {
         let Some(kind) = classify(change) else {
             return;
         };
-        if let Some(index) = self.pending.iter().position(|p| p.friend == change.user_id) {
-            if self.pending[index].kind != kind {
-                self.pending.remove(index);
-                return;
+        if let Some(&slot) = self.index.get(&change.user_id) {
+            if self.pending[slot].as_ref().is_some_and(|p| p.kind != kind) {
+                self.pending[slot] = None;
+                self.index.remove(&change.user_id);
+                // Flaps must not grow the list while nothing settles: once gaps
+                // outnumber changes, close them (amortized O(1) per change).
+                if self.pending.len() > 2 * self.index.len() + 16 {
+                    let live: Vec<Pending> = self.pending.drain(..).flatten().collect();
+                    self.keep(live);
+                }
             }
             return;
         }
-        self.pending.push(Pending {
+        self.index
+            .insert(change.user_id.clone(), self.pending.len());
+        self.pending.push(Some(Pending {
             friend: change.user_id.clone(),
-            name: change.display_name().to_owned(),
+            name: display::plain_text(change.display_name(), display::NAME_MAX),
             kind,
             at: now,
-        });
+        }));
+    }
+
+    /// Makes `live` (in arrival order, no gaps) the pending changes.
+    fn keep(&mut self, live: Vec<Pending>) {
+        self.index = live
+            .iter()
+            .enumerate()
+            .map(|(slot, p)| (p.friend.clone(), slot))
+            .collect();
+        self.pending = live.into_iter().map(Some).collect();
     }
 
     /// When [`poll`](Self::poll) next has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.pending.iter().map(|p| p.at + SETTLE).min()
+        self.pending.iter().flatten().map(|p| p.at + SETTLE).min()
     }
 
     /// Notices for every change that has settled, grouped by kind.
@@ -119,8 +148,9 @@ impl Notifier {
         let (due, keep): (Vec<Pending>, Vec<Pending>) = self
             .pending
             .drain(..)
+            .flatten()
             .partition(|p| p.at + SETTLE <= cutoff);
-        self.pending = keep;
+        self.keep(keep);
         if prefs.do_not_disturb {
             return Vec::new();
         }
@@ -298,6 +328,107 @@ mod tests {
         let mut notifier = Notifier::new();
         notifier.push(&change(1, "Alice", "online", "away", ChangeCause::Live), t0);
         assert_eq!(notifier.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_large_burst_is_grouped_with_flaps_cancelled() {
+        let t0 = Instant::now();
+        let mut notifier = Notifier::new();
+        let friends = 25_000u64;
+        // 50,000 changes at once: every friend comes online, then every third one
+        // goes offline again within the settle period (a flap).
+        for id in 0..friends {
+            notifier.push(
+                &change(
+                    id,
+                    &format!("f{id}"),
+                    "offline",
+                    "online",
+                    ChangeCause::Live,
+                ),
+                t0,
+            );
+        }
+        for id in 0..friends {
+            let (from, to) = if id % 3 == 0 {
+                ("online", "offline")
+            } else {
+                // A repeat of the pending change: ignored.
+                ("offline", "online")
+            };
+            notifier.push(&change(id, "again", from, to, ChangeCause::Live), t0);
+        }
+        let flapped = friends.div_ceil(3);
+        let notices = notifier.poll(t0 + SETTLE, ALL);
+        assert_eq!(
+            bodies(&notices),
+            [format!(
+                "f1 and {} others are online",
+                friends - flapped - 1
+            )]
+        );
+        assert_eq!(notifier.next_deadline(), None);
+        assert!(notifier.pending.is_empty() && notifier.index.is_empty());
+    }
+
+    #[test]
+    fn repeated_flaps_do_not_pile_up() {
+        let t0 = Instant::now();
+        let mut notifier = Notifier::new();
+        notifier.push(
+            &change(1, "Bob", "offline", "online", ChangeCause::Live),
+            t0,
+        );
+        for i in 0..10_000u64 {
+            let (from, to) = if i % 2 == 0 {
+                ("online", "offline")
+            } else {
+                ("offline", "online")
+            };
+            notifier.push(&change(2, "Alice", from, to, ChangeCause::Live), t0);
+        }
+        assert!(notifier.pending.len() <= 20, "{}", notifier.pending.len());
+        assert_eq!(bodies(&notifier.poll(t0 + SETTLE, ALL)), ["Bob is online"]);
+    }
+
+    #[test]
+    fn names_are_shown_as_capped_plain_text() {
+        let t0 = Instant::now();
+        let mut notifier = Notifier::new();
+        let long = "m".repeat(10_000);
+        notifier.push(
+            &change(
+                1,
+                "\x1b[2J<b>Eve</b>",
+                "offline",
+                "online",
+                ChangeCause::Live,
+            ),
+            t0,
+        );
+        notifier.push(
+            &change(2, &long, "offline", "online", ChangeCause::Live),
+            t0,
+        );
+        let notices = notifier.poll(t0 + SETTLE, ALL);
+        let body = &notices[0].body;
+        assert!(!body.contains('\x1b'));
+        assert!(
+            body.starts_with("[2J<b>Eve</b> and "),
+            "markup is escaped when shown"
+        );
+        assert!(
+            body.chars().count() < 200,
+            "{} characters",
+            body.chars().count()
+        );
+        assert_eq!(
+            crate::display::notification_text(body, crate::display::NOTIFICATION_MAX),
+            format!(
+                "[2J&lt;b&gt;Eve&lt;/b&gt; and {}… are online",
+                "m".repeat(crate::display::NAME_MAX - 1)
+            )
+        );
     }
 
     #[test]

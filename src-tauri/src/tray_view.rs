@@ -54,6 +54,10 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
     online.sort_by_key(|name| name.to_lowercase());
     let more_online = online.len().saturating_sub(MENU_FRIENDS);
     online.truncate(MENU_FRIENDS);
+    // Menu labels come from the server: plain text, capped.
+    for name in &mut online {
+        *name = crate::display::plain_text(name, crate::display::NAME_MAX);
+    }
     let (icon, tooltip, can_reconnect) = if !input.signed_in {
         let tooltip = match input.state {
             ConnectionState::SignedOut { reason } => {
@@ -145,6 +149,22 @@ mod tests {
         assert_eq!(view.tooltip, "Kith — 3 of 12 friends online");
         assert_eq!(view.online_friends, names(&["Alice", "bob", "carol"]));
         assert!(!view.can_reconnect);
+    }
+
+    #[test]
+    fn menu_names_are_plain_text() {
+        let online = names(&["\x1b[2JMallory\u{202E}", &"n".repeat(10_000)]);
+        let view = tray_view(&TrayInput {
+            signed_in: true,
+            state: &ConnectionState::Connected,
+            online: &online,
+            total_friends: 2,
+        });
+        assert_eq!(view.online_friends[0], "[2JMallory");
+        assert_eq!(
+            view.online_friends[1].chars().count(),
+            crate::display::NAME_MAX
+        );
     }
 
     #[test]

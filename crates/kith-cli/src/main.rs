@@ -95,12 +95,24 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Logs to stderr as `RUST_LOG` says, except debug and trace from the targets that
+/// log secrets (kith_core::secret::SECRET_BEARING_LOG_TARGETS): a per-layer filter
+/// drops them whatever the directives enable.
 fn init_tracing() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let secret_safe = tracing_subscriber::filter::filter_fn(|meta| {
+        kith_core::secret::log_allowed(meta.target(), meta.level())
+    });
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
+        .with_filter(secret_safe);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr)
         .init();
 }
 

@@ -1,6 +1,9 @@
 //! How `kith watch` prints session events: one JSON object per line, or readable
 //! lines with `--human`. Pure functions, so the format is tested without a terminal.
 //! No event carries a token, so nothing printed here can leak one.
+//! Names, statuses and reasons come from the server: a readable line goes through
+//! [`terminal_text`], so none can move the cursor, clear the screen or retitle the
+//! terminal. JSON lines need nothing more: serde_json escapes control characters.
 
 use kith_core::{ChangeCause, ConnectionState, SessionEvent};
 use serde_json::{json, Value};
@@ -72,8 +75,29 @@ fn cause_name(cause: ChangeCause) -> &'static str {
     }
 }
 
-/// A readable line for an event.
+/// A readable line for an event, safe to write to a terminal.
 pub fn event_human(event: &SessionEvent) -> String {
+    terminal_text(&human_line(event))
+}
+
+/// `text` without control characters (ESC, BEL, C1 codes; line breaks and tabs become
+/// spaces) or bidirectional overrides, so server-provided text cannot inject terminal
+/// escape sequences or reorder what is shown.
+pub fn terminal_text(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '\n' | '\r' | '\t' => Some(' '),
+            c if c.is_control() || is_bidi_control(c) => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+fn human_line(event: &SessionEvent) -> String {
     match event {
         SessionEvent::State(change) => match &change.to {
             ConnectionState::Reconnecting { retry_in_ms, .. } => format!(
@@ -163,6 +187,40 @@ mod tests {
         assert_eq!(line["previous"], "offline");
         assert_eq!(line["cause"], "resync");
         assert_eq!(event_human(&event), "  alice: offline → online (resync)");
+    }
+
+    #[test]
+    fn terminal_escapes_are_stripped() {
+        assert_eq!(
+            terminal_text("\x1b[2J\x1b]0;pwned\x07alice"),
+            "[2J]0;pwnedalice"
+        );
+        assert_eq!(
+            terminal_text("<b>bob</b> &amp;\u{9b}31m"),
+            "<b>bob</b> &amp;31m"
+        );
+        assert_eq!(terminal_text("a\nb\u{202E}c"), "a bc");
+        let long = "x".repeat(10_000);
+        assert_eq!(terminal_text(&long), long);
+    }
+
+    #[test]
+    fn human_presence_lines_carry_no_escapes() {
+        let event = SessionEvent::Presence(PresenceChange {
+            user_id: FriendId::from(7),
+            username: "\x1b[2J\x1b[31mmallory".into(),
+            from: Some("offline".into()),
+            to: Some("\x1b]0;owned\x07online".into()),
+            last_seen: None,
+            cause: ChangeCause::Live,
+        });
+        let line = event_human(&event);
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert_eq!(line, "  [2J[31mmallory: offline → ]0;ownedonline");
+        // JSON output escapes control characters instead.
+        let json = event_json(&event).unwrap().to_string();
+        assert!(!json.contains('\x1b'));
+        assert!(json.contains("\\u001b"));
     }
 
     #[test]

@@ -4,8 +4,13 @@
 //! `Display` print `[redacted]`. Reading the value takes an explicit
 //! [`Secret::expose`], so every place that touches a token is easy to find.
 //! [`redact_url`] hides tokens carried in a URL's query string before it is logged.
+//! [`SECRET_BEARING_LOG_TARGETS`] and [`log_allowed`] keep dependencies that log raw
+//! requests, frames or cookies at debug and trace out of every log, whatever
+//! `RUST_LOG` asks for.
 
 use std::fmt;
+
+use serde::{Deserialize, Deserializer};
 
 /// A string that must never appear in logs, Debug output or UI events.
 #[derive(Clone, PartialEq, Eq)]
@@ -42,6 +47,64 @@ impl From<String> for Secret {
     fn from(value: String) -> Self {
         Secret(value)
     }
+}
+
+/// Deserializes from a plain string. A value of another type is refused with a
+/// message that does not repeat it.
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)
+            .map(Secret)
+            .map_err(|_| serde::de::Error::custom("expected a string for a secret value"))
+    }
+}
+
+/// Log targets (and everything under them) that carry secrets at debug or trace:
+/// - `tungstenite`: the raw upgrade request at trace ("Request: ...", with the query
+///   token, `Authorization`, `Cookie` and `Sec-WebSocket-Protocol`), and every frame
+///   sent and received (an in-band auth message carries the access token);
+/// - `tokio_tungstenite`: the same connection's IO, at trace;
+/// - `reqwest`: a verbose connection dumps every byte read and written at trace
+///   (`reqwest::connect::verbose`), headers and bodies included;
+/// - `cookie_store`: logs each `Set-Cookie` received, value included, at debug (the
+///   bearer-cookie profile's tokens are cookies);
+/// - `rustls`: handshake messages at trace, session tickets included;
+/// - `axum::rejection`: the text of a rejected request, which can quote its body
+///   (the in-process demo server).
+///
+/// hyper and hyper-util log sizes and states, not header values, and only when built
+/// with `--cfg hyper_unstable_tracing`; h2 is not in the build. They are not listed.
+/// Events from the `log` crate (bridged by tracing-log) carry the record's target, a
+/// module path such as `tungstenite::handshake::client`, so a target matches its
+/// entry's whole path segments: `tungstenite` covers `tungstenite::protocol` but not
+/// `tungstenite_extra`.
+pub const SECRET_BEARING_LOG_TARGETS: &[&str] = &[
+    "tungstenite",
+    "tokio_tungstenite",
+    "reqwest",
+    "cookie_store",
+    "rustls",
+    "axum::rejection",
+];
+
+/// The most detailed level logged for [`SECRET_BEARING_LOG_TARGETS`].
+pub const SECRET_BEARING_LOG_CAP: tracing::Level = tracing::Level::INFO;
+
+/// Whether `target` is, or is under, one of [`SECRET_BEARING_LOG_TARGETS`].
+pub fn is_secret_bearing_target(target: &str) -> bool {
+    SECRET_BEARING_LOG_TARGETS.iter().any(|listed| {
+        target
+            .strip_prefix(listed)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
+}
+
+/// Whether an event or span at `level` from `target` may be logged at all: anything
+/// from Kith and other crates, and the secret-bearing targets only up to
+/// [`SECRET_BEARING_LOG_CAP`]. Every log output applies it as a per-layer filter on
+/// top of `RUST_LOG`, so no directive can turn those targets back on.
+pub fn log_allowed(target: &str, level: &tracing::Level) -> bool {
+    *level <= SECRET_BEARING_LOG_CAP || !is_secret_bearing_target(target)
 }
 
 /// Query parameters whose values are always hidden in logs.
@@ -102,6 +165,53 @@ mod tests {
         assert!(!redacted.contains("abc.def.ghi"), "{redacted}");
         assert!(redacted.contains("token=[redacted]"), "{redacted}");
         assert!(redacted.contains("room=1"), "{redacted}");
+    }
+
+    #[test]
+    fn a_secret_deserializes_from_a_string_and_stays_hidden() {
+        let secret: Secret = serde_json::from_str(r#""hunter2-pass""#).unwrap();
+        assert_eq!(secret.expose(), "hunter2-pass");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+        let error = serde_json::from_str::<Secret>("987654321").unwrap_err();
+        assert!(
+            !error.to_string().contains("987654321"),
+            "the value is echoed"
+        );
+    }
+
+    #[test]
+    fn secret_bearing_targets_match_whole_path_segments() {
+        for target in [
+            "tungstenite",
+            "tungstenite::handshake::client",
+            "tokio_tungstenite::compat",
+            "reqwest::connect::verbose",
+            "cookie_store::cookie_store",
+            "rustls::client::hs",
+            "axum::rejection",
+        ] {
+            assert!(is_secret_bearing_target(target), "{target}");
+        }
+        for target in [
+            "kith_core::socket::driver",
+            "tungstenite_extra",
+            "axum::serve",
+            "hyper::proto",
+            "",
+        ] {
+            assert!(!is_secret_bearing_target(target), "{target}");
+        }
+    }
+
+    #[test]
+    fn secret_bearing_targets_are_capped_at_info() {
+        use tracing::Level;
+        let handshake = "tungstenite::handshake::client";
+        assert!(!log_allowed(handshake, &Level::TRACE));
+        assert!(!log_allowed(handshake, &Level::DEBUG));
+        assert!(log_allowed(handshake, &Level::INFO));
+        assert!(log_allowed(handshake, &Level::ERROR));
+        assert!(log_allowed("kith_core::socket", &Level::TRACE));
     }
 
     #[test]
