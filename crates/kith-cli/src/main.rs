@@ -89,7 +89,8 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("kith: {error:#}");
+            // Errors can quote the server (an error detail): no control characters.
+            eprintln!("kith: {}", output::terminal_text(&format!("{error:#}")));
             std::process::ExitCode::FAILURE
         }
     }

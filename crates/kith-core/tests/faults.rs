@@ -87,6 +87,12 @@ async fn two_sessions_on_one_stored_session_never_reuse_a_refresh_token() {
     );
     assert_eq!(first.state(), ConnectionState::Connected);
     assert_eq!(second.state(), ConnectionState::Connected);
+    println!(
+        "fault two-sessions: refreshes {} + {}, reuse {}, signed out 0",
+        first.tokens().refresh_requests(),
+        second.tokens().refresh_requests(),
+        counters.refresh_reuse
+    );
     first.stop().await;
     second.stop().await;
     server.shutdown().await;
@@ -126,10 +132,16 @@ async fn a_keyring_refusing_saves_keeps_the_session_and_saves_later() {
     assert!(session.tokens().has_unsaved_credentials().await);
 
     store.refuse_saves.store(false, Ordering::SeqCst);
-    log.wait_for("credentials saved", Duration::from_secs(5), |e| {
-        matches!(e, SessionEvent::CredentialsSaved)
-    })
-    .await;
+    let unlocked = std::time::Instant::now();
+    let saved_at = log
+        .wait_for("credentials saved", Duration::from_secs(5), |e| {
+            matches!(e, SessionEvent::CredentialsSaved)
+        })
+        .await;
+    println!(
+        "fault locked-keyring: {refreshes_during} refreshes in 6 s locked, saved {} ms after unlock",
+        saved_at.duration_since(unlocked).as_millis()
+    );
     assert!(!ended(&log));
     session.stop().await;
     // What the store holds now is the live refresh token: a new process can use it.
@@ -211,8 +223,13 @@ async fn an_auth_api_that_never_answers_becomes_a_retry_not_a_hang() {
         .await
         .expect("resume");
     let mut log = EventLog::new(session.take_events().expect("events"));
+    let started = std::time::Instant::now();
     log.wait_for_state("reconnecting", Duration::from_secs(5))
         .await;
+    println!(
+        "fault silent-auth-api: reconnecting after {} ms (refresh deadline 1 s)",
+        started.elapsed().as_millis()
+    );
     assert!(!ended(&log));
     assert!(
         store.load(session.tokens().account()).unwrap().is_some(),
@@ -266,7 +283,12 @@ async fn stopping_during_a_refresh_then_restarting_resumes_the_session() {
     while admin.counters().refreshes == refreshes {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let stopping = std::time::Instant::now();
     session.stop().await;
+    println!(
+        "fault stop-during-refresh: stop waited {} ms for the refresh",
+        stopping.elapsed().as_millis()
+    );
     admin.set_refresh_delay(Duration::ZERO);
 
     let stored = store
@@ -316,10 +338,16 @@ async fn a_timeout_after_rotation_recovers_within_the_servers_reuse_interval() {
     })
     .await;
     admin.set_refresh_delay(Duration::ZERO);
-    log.wait_for("a refresh", Duration::from_secs(5), |e| {
-        matches!(e, SessionEvent::TokenRefreshed { .. })
-    })
-    .await;
+    let answering = std::time::Instant::now();
+    let recovered = log
+        .wait_for("a refresh", Duration::from_secs(5), |e| {
+            matches!(e, SessionEvent::TokenRefreshed { .. })
+        })
+        .await;
+    println!(
+        "fault timeout-after-rotation (reuse interval): refreshed {} ms after the server answered again",
+        recovered.duration_since(answering).as_millis()
+    );
     log.drain_for(Duration::from_secs(3)).await;
     let counters = admin.counters();
     assert_eq!(counters.refresh_reuse, 0, "{counters:?}");
@@ -367,6 +395,10 @@ async fn a_timeout_after_rotation_without_a_reuse_interval_ends_as_refresh_lost(
     let counters = admin.counters();
     assert_eq!(counters.refresh_reuse, 1, "exactly one reuse: {counters:?}");
     assert!(counters.refreshes <= 3, "no loop: {counters:?}");
+    println!(
+        "fault timeout-after-rotation (no interval): {} refreshes, reuse {}, ended refresh_lost",
+        counters.refreshes, counters.refresh_reuse
+    );
     session.stop().await;
     server.shutdown().await;
 }
