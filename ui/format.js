@@ -70,7 +70,7 @@ export function onlineCountText(present, total) {
 
 const END_REASONS = {
   session_expired: "session expired",
-  auth_rejected: "the server rejected the sign-in",
+  refresh_lost: "a token refresh got no answer in time, and the server no longer accepts the token it replaced",
   forbidden: "the server refused this account",
   logged_out: "you signed out",
 };
@@ -93,8 +93,8 @@ export function signInReasonText(reason) {
       return "";
     case "session_expired":
       return "Your session expired. Sign in again.";
-    case "auth_rejected":
-      return "The server no longer accepts your sign-in. Sign in again.";
+    case "refresh_lost":
+      return "A token refresh got no answer in time, and the server no longer accepts the token it replaced. Sign in again.";
     case "forbidden":
       return "The server refused this account. Check with its administrator, then sign in again.";
     default:
@@ -132,6 +132,14 @@ export function bannerParts(connection, seconds) {
       return { lead: "Reconnecting", countdown, rest: detail };
     }
     case "gave_up": {
+      if (connection?.reason === "auth_rejected") {
+        // The auth API still vouches for the session; only the live connection refuses it.
+        return {
+          lead: "Offline — the server refuses the connection with a fresh sign-in",
+          countdown: "",
+          rest: "Retry now, or sign out and in again",
+        };
+      }
       const n = connection?.attempt;
       const lead = Number.isInteger(n) && n > 0
         ? `Offline — gave up after ${n} ${n === 1 ? "attempt" : "attempts"}`

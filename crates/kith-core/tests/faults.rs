@@ -477,3 +477,68 @@ async fn auth_redirects_to_another_origin_are_not_followed() {
     watcher.abort();
     server.shutdown().await;
 }
+
+/// An auth API on a real socket that answers every request with this access token.
+async fn serve_access_token(access: String) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = serde_json::json!({"access": access, "refresh": "r"}).to_string();
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 16 * 1024];
+                let _ = socket.read(&mut request).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (url, task)
+}
+
+/// Promise: hostile input never panics. A server handing out `exp`/`iat` near
+/// `u64::MAX`, as huge floats, or decades away, gets a typed error at login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_token_claims_from_the_server_are_refused_without_a_panic() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let hostile = [
+        serde_json::json!({"exp": u64::MAX, "iat": 0}),
+        serde_json::json!({"exp": u64::MAX, "iat": u64::MAX - 5}),
+        serde_json::json!({"exp": 1.0e300, "iat": now}),
+        serde_json::json!({"exp": now + 20 * 365 * 86_400, "iat": now}),
+        serde_json::json!({"exp": 1, "iat": 0}),
+    ];
+    for claims in hostile {
+        let access = jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(b"server-only"),
+        )
+        .unwrap();
+        let (url, server) = serve_access_token(access).await;
+        let store = MemoryStore::new();
+        let result = Session::login(
+            kith_core::ServerProfile::simplejwt(&url),
+            Arc::new(store.clone()),
+            USER,
+            Secret::new(PASSWORD),
+        )
+        .await;
+        assert!(
+            matches!(
+                result,
+                Err(kith_core::SessionError::Token(kith_core::TokenError::Claims(_)))
+            ),
+            "claims {claims} were not refused with a typed error"
+        );
+        assert_eq!(store.save_count(), 0, "nothing was stored for {claims}");
+        server.abort();
+    }
+}
