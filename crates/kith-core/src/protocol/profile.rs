@@ -331,27 +331,90 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Words a parser message may quote without quoting the file: the profile's own field
+/// names and enum values (serde lists them as what it expected).
+const SCHEMA_WORDS: &[&str] = &[
+    "name",
+    "server",
+    "ws_url",
+    "ws_path",
+    "allow_insecure_remote",
+    "auth",
+    "socket",
+    "refresh",
+    "reconnect",
+    "login_path",
+    "refresh_path",
+    "logout_path",
+    "verify_path",
+    "username_field",
+    "password_field",
+    "access_field",
+    "refresh_field",
+    "refresh_transport",
+    "refresh_cookie",
+    "request_timeout",
+    "refresh_timeout",
+    "session_end_statuses",
+    "protocol",
+    "ping_interval",
+    "dead_grace",
+    "app_ping",
+    "snapshot_on_connect",
+    "connect_timeout",
+    "wake_probe_timeout",
+    "max_message_bytes",
+    "lead_max",
+    "lead_fraction",
+    "retry_base",
+    "retry_cap",
+    "base",
+    "cap",
+    "stable_after",
+    "max_attempts",
+    "kind",
+    "param",
+    "body",
+    "cookie",
+    "query",
+    "bearer",
+    "subprotocol",
+    "message",
+    "json",
+    "socket_io",
+];
+
 /// A parser message with everything between quotes or backticks (which serde and toml
 /// use to cite the input: keys, values, characters) replaced by `…`, on one line.
+/// Kept are the profile's own words ([`SCHEMA_WORDS`]) and a few punctuation marks
+/// (toml names the characters it expected), which cannot carry a file's secret.
 fn unquoted(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut open: Option<char> = None;
+    let mut quoted = String::new();
     for c in message.chars() {
         match open {
             Some(close) if c == close => {
+                let harmless = SCHEMA_WORDS.contains(&quoted.as_str())
+                    || (quoted.chars().count() <= 2
+                        && quoted.chars().all(|c| c.is_ascii_punctuation()));
+                out.push_str(if harmless { &quoted } else { "…" });
                 out.push(c);
+                quoted.clear();
                 open = None;
             }
-            Some(_) => {}
+            Some(_) => quoted.push(c),
             None if matches!(c, '`' | '"' | '\'') => {
                 out.push(c);
-                out.push('…');
                 open = Some(c);
             }
             None if c == '\n' || c == '\r' => out.push_str("; "),
             None if c.is_control() => {}
             None => out.push(c),
         }
+    }
+    if open.is_some() {
+        out.push('…');
     }
     out.truncate(out.trim_end().len());
     out
@@ -465,13 +528,14 @@ impl ServerProfile {
         let server = self.server_url()?;
         self.check_secure(&server)?;
         let ws = self.socket_url()?;
-        self.check_secure(&ws)?;
+        // Before the insecure check: no opt-in makes this combination acceptable.
         if server.scheme() == "https" && ws.scheme() != "wss" {
             return Err(ProfileError::Downgrade {
                 url: shown(&ws),
                 server: shown(&server),
             });
         }
+        self.check_secure(&ws)?;
         let auth = &self.auth;
         for path in [&auth.login_path, &auth.refresh_path, &auth.logout_path]
             .into_iter()
@@ -1173,9 +1237,12 @@ mod tests {
     #[test]
     fn messages_leave_out_what_they_quote() {
         assert_eq!(
-            unquoted("unknown field `sk-123`, expected one of `name`"),
-            "unknown field `…`, expected one of `…`"
+            unquoted("unknown field `sk-123`, expected one of `name`, `auth`"),
+            "unknown field `…`, expected one of `name`, `auth`"
         );
+        assert_eq!(unquoted("expected `\"`, `'`"), "expected `\"`, `'`");
+        assert_eq!(unquoted("unknown field `server_`"), "unknown field `…`");
+        assert_eq!(unquoted("found `$$$`"), "found `…`");
         assert_eq!(
             unquoted("invalid type: string \"pw\", expected"),
             "invalid type: string \"…\", expected"
