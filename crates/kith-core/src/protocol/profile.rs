@@ -277,7 +277,8 @@ pub const ALWAYS_SESSION_END_STATUSES: [u16; 2] = [400, 401];
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     /// The file is not TOML or does not fit the profile's shape. `reason` is the
-    /// parser's message with anything it quoted from the file left out.
+    /// parser's message with anything it quoted from the file left out. `line` and
+    /// `column` are 1-based (characters), or 0 when the parser gave no position.
     #[error("profile is not valid TOML at line {line}, column {column}: {reason}")]
     Toml {
         line: usize,
