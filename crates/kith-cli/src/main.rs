@@ -38,6 +38,10 @@ struct ServerArgs {
     /// Server base URL; overrides the profile's `server`.
     #[arg(long, global = true, env = "KITH_SERVER")]
     server: Option<String>,
+    /// Allow `http://` and `ws://` to a host that is not this machine. Passwords and
+    /// tokens then cross the network in the clear; a profile file cannot opt in alone.
+    #[arg(long, global = true)]
+    allow_insecure: bool,
 }
 
 #[derive(Subcommand)]
@@ -228,7 +232,7 @@ fn load_profile(args: &ServerArgs) -> Result<ServerProfile> {
     Ok(ServerProfile::resolve(
         source,
         args.server.as_deref(),
-        false,
+        args.allow_insecure,
     )?)
 }
 

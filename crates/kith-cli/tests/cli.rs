@@ -163,3 +163,35 @@ fn plaintext_to_a_remote_server_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("allow_insecure_remote"), "{stderr}");
 }
+
+#[test]
+fn a_profile_file_cannot_opt_into_plaintext_without_the_users_flag() {
+    let dir = std::env::temp_dir().join(format!("kith-cli-insecure-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let profile = dir.join("profile.toml");
+    std::fs::write(
+        &profile,
+        "server = \"http://presence.example.com\"\nallow_insecure_remote = true\n",
+    )
+    .unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_kith"))
+        .arg("--config")
+        .arg(&profile)
+        .arg("status")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--allow-insecure"), "{stderr}");
+    // With the user's own opt-in, the profile is accepted (what follows may still fail
+    // for want of a keyring, but not for the plaintext URL).
+    let allowed = Command::new(env!("CARGO_BIN_EXE_kith"))
+        .arg("--config")
+        .arg(&profile)
+        .args(["--allow-insecure", "status"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&allowed.stderr);
+    assert!(!stderr.contains("allow_insecure_remote"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

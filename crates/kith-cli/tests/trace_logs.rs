@@ -173,7 +173,11 @@ async fn trace_logs_carry_no_password_or_token() {
             );
             // Live traffic on the socket while it is handed over.
             flips += 1;
-            let status = if flips % 2 == 0 { "online" } else { "away" };
+            let status = if flips.is_multiple_of(2) {
+                "online"
+            } else {
+                "away"
+            };
             admin.set_status("alice", status).unwrap();
             continue;
         };

@@ -107,43 +107,12 @@ pub fn log_allowed(target: &str, level: &tracing::Level) -> bool {
     *level <= SECRET_BEARING_LOG_CAP || !is_secret_bearing_target(target)
 }
 
-/// Query parameters whose values are always hidden in logs.
-const SENSITIVE_PARAMS: &[&str] = &[
-    "token",
-    "access_token",
-    "access",
-    "refresh",
-    "refresh_token",
-    "jwt",
-    "auth",
-];
-
-/// Returns `url` with the values of token-like query parameters replaced by `[redacted]`.
-/// Input that does not parse as a URL is redacted whole rather than echoed.
+/// Returns `url` with userinfo and the values of token-like query parameters
+/// (`token`, `accessToken`, `access-token`, `t`, …) replaced by `[redacted]`. Input that
+/// does not parse as a URL is redacted whole rather than echoed. For a profile's socket
+/// URL, [`crate::socket::transport::redact_socket_url`] also hides its own parameter.
 pub fn redact_url(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return "[unparseable url redacted]".to_string();
-    };
-    if parsed.query().is_none() {
-        return parsed.to_string();
-    }
-    let pairs: Vec<(String, String)> = parsed
-        .query_pairs()
-        .map(|(key, value)| {
-            let hidden = SENSITIVE_PARAMS
-                .iter()
-                .any(|name| key.eq_ignore_ascii_case(name));
-            let value = if hidden {
-                "[redacted]".to_string()
-            } else {
-                value.into_owned()
-            };
-            (key.into_owned(), value)
-        })
-        .collect();
-    parsed.query_pairs_mut().clear().extend_pairs(pairs);
-    // Keep the brackets readable in logs instead of percent-encoded.
-    parsed.to_string().replace("%5Bredacted%5D", "[redacted]")
+    crate::socket::transport::redact_socket_url(url, &[])
 }
 
 #[cfg(test)]
@@ -165,6 +134,14 @@ mod tests {
         assert!(!redacted.contains("abc.def.ghi"), "{redacted}");
         assert!(redacted.contains("token=[redacted]"), "{redacted}");
         assert!(redacted.contains("room=1"), "{redacted}");
+        for leaky in [
+            "wss://u:pw-secret@h/ws?x=1",
+            "wss://h/ws?accessToken=pw-secret",
+            "wss://h/ws?t=pw-secret",
+            "wss://h/ws?access-token=pw-secret",
+        ] {
+            assert!(!redact_url(leaky).contains("pw-secret"), "{leaky}");
+        }
     }
 
     #[test]

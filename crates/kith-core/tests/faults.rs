@@ -534,7 +534,9 @@ async fn hostile_token_claims_from_the_server_are_refused_without_a_panic() {
         assert!(
             matches!(
                 result,
-                Err(kith_core::SessionError::Token(kith_core::TokenError::Claims(_)))
+                Err(kith_core::SessionError::Token(
+                    kith_core::TokenError::Claims(_)
+                ))
             ),
             "claims {claims} were not refused with a typed error"
         );

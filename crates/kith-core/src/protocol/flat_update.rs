@@ -6,13 +6,13 @@
 //! bench`; jiter, the other crate that reads JSON field by field, was slower still).
 //! This reader only says yes when it is sure: on anything else (an escape in a string,
 //! a negative or fractional number, a nested value, a repeated key, another message
-//! type, malformed input) it says "not mine", and serde_json parses the frame as
-//! before, errors included. A property test checks that whenever this reader accepts
+//! type, a name or status over the length cap, malformed input) it says "not mine",
+//! and serde_json parses the frame as before, errors included. A property test checks that whenever this reader accepts
 //! a frame, serde_json reads it to the same record.
 
 use smol_str::SmolStr;
 
-use crate::protocol::messages::FriendRecord;
+use crate::protocol::messages::{is_too_long, FriendRecord};
 use crate::protocol::values::{smol, FriendId, LastSeen, Status};
 
 /// The record of a flat `status_update` frame, or `None` when the frame is anything
@@ -99,6 +99,8 @@ impl Fields {
             }
             ("user_id", Scalar::Text(id)) => self.user_id = Some(FriendId::from(id)),
             ("user_id", Scalar::Whole(_, digits)) => self.user_id = Some(FriendId::from(digits)),
+            // Over the cap: serde_json refuses the frame with a typed error.
+            ("username" | "status", Scalar::Text(text)) if is_too_long(text) => return None,
             ("username", Scalar::Text(name)) => self.username = Some(smol(name)),
             ("username", Scalar::Null) => {}
             ("status", Scalar::Text(status)) => self.status = Some(Status::new(status)),
@@ -234,7 +236,20 @@ mod tests {
             r#"{"type":"status_update","user_id":7,"status":"away","#,
             r#"{"user_id":7,"status":"away"}"#,
             "",
-        ] {
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .chain([
+            format!(
+                r#"{{"type":"status_update","user_id":7,"status":"{}"}}"#,
+                "a".repeat(257)
+            ),
+            format!(
+                r#"{{"type":"status_update","user_id":7,"status":"a","username":"{}"}}"#,
+                "é".repeat(257)
+            ),
+        ]) {
+            let text = text.as_str();
             assert_eq!(read_flat_update(text), None, "{text}");
         }
     }
@@ -243,6 +258,8 @@ mod tests {
     fn value() -> impl Strategy<Value = String> {
         prop_oneof![
             "[a-z0-9 é:._-]{0,30}".prop_map(|s| format!("\"{s}\"")),
+            // Around the length cap of names and statuses.
+            (250usize..262, "[aé]").prop_map(|(n, c)| format!("\"{}\"", c.repeat(n))),
             "[a-z\\\\\"]{0,6}".prop_map(|s| serde_json::to_string(&s).unwrap_or_default()),
             any::<u64>().prop_map(|n| n.to_string()),
             any::<i64>().prop_map(|n| n.to_string()),

@@ -5,17 +5,34 @@
 //! the app-level `PING`. Parsing is tolerant of unknown fields and missing optional
 //! ones, and strict about the rest: bad input comes back as a [`MessageError`], never
 //! a panic.
+//!
+//! Server-provided text is capped, not cut: a message with a name or status longer
+//! than [`MAX_TEXT_CHARS`] characters, or a snapshot of more than [`MAX_FRIENDS`]
+//! friends, is refused whole ([`MessageError::TooLong`], [`MessageError::TooManyFriends`]),
+//! so that no half-applied or silently changed record reaches the friends map.
+//! Nothing is stripped here; making text safe to display happens where it is shown.
 
 use std::borrow::Cow;
 
 use std::fmt;
 
-use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use smol_str::SmolStr;
 
 use crate::protocol::flat_update::read_flat_update;
 use crate::protocol::values::{FriendId, LastSeen, Status, Text};
+
+/// The most characters a friend's name or status may have.
+pub const MAX_TEXT_CHARS: usize = 256;
+
+/// The most friends one snapshot may list.
+pub const MAX_FRIENDS: usize = 100_000;
+
+/// Whether `text` has more than [`MAX_TEXT_CHARS`] characters; cheap for short text.
+pub(crate) fn is_too_long(text: &str) -> bool {
+    text.len() > MAX_TEXT_CHARS && text.chars().count() > MAX_TEXT_CHARS
+}
 
 /// One friend's presence as a backend reports it. Short text is held inline (see
 /// [`crate::protocol::values`]), so a parsed record usually owns no heap memory.
@@ -172,6 +189,82 @@ pub enum MessageError {
         kind: &'static str,
         field: &'static str,
     },
+    /// A friend's `username` or `status` is longer than [`MAX_TEXT_CHARS`].
+    #[error("{field} of {len} characters exceeds the {max}-character limit")]
+    TooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
+    /// A snapshot lists more than [`MAX_FRIENDS`] friends.
+    #[error("snapshot of {count} friends exceeds the {max}-friend limit")]
+    TooManyFriends { count: usize, max: usize },
+}
+
+impl FriendRecord {
+    /// Refuses a record whose name or status is over [`MAX_TEXT_CHARS`].
+    pub(crate) fn check(&self) -> Result<(), MessageError> {
+        for (field, text) in [
+            ("username", self.username.as_str()),
+            ("status", self.status.as_str()),
+        ] {
+            if is_too_long(text) {
+                return Err(MessageError::TooLong {
+                    field,
+                    len: text.chars().count(),
+                    max: MAX_TEXT_CHARS,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A snapshot's friends, read up to [`MAX_FRIENDS`] and checked record by record as
+/// they are read; past the first refused record the rest is skipped, not kept.
+pub(crate) struct FriendList(pub(crate) Result<Vec<FriendRecord>, MessageError>);
+
+impl FriendList {
+    pub(crate) fn into_friends(self) -> Result<Vec<FriendRecord>, MessageError> {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for FriendList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(FriendListVisitor)
+    }
+}
+
+struct FriendListVisitor;
+
+impl<'de> Visitor<'de> for FriendListVisitor {
+    type Value = FriendList;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of presence records")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FriendList, A::Error> {
+        let hint = seq.size_hint().unwrap_or(0).min(1024);
+        let mut friends = Vec::with_capacity(hint);
+        while let Some(record) = seq.next_element::<FriendRecord>()? {
+            if let Err(error) = record.check() {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                return Ok(FriendList(Err(error)));
+            }
+            if friends.len() == MAX_FRIENDS {
+                let mut count = friends.len() + 1;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    count += 1;
+                }
+                return Ok(FriendList(Err(MessageError::TooManyFriends {
+                    count,
+                    max: MAX_FRIENDS,
+                })));
+            }
+            friends.push(record);
+        }
+        Ok(FriendList(Ok(friends)))
+    }
 }
 
 /// A whole message as read in one pass; unknown fields are skipped.
@@ -182,7 +275,7 @@ pub enum MessageError {
 struct Envelope<'a> {
     kind: Cow<'a, str>,
     record: RecordFields,
-    friends: Option<Vec<FriendRecord>>,
+    friends: Option<FriendList>,
     message: Option<String>,
     code: Option<String>,
 }
@@ -258,19 +351,24 @@ pub(crate) fn parse_with_serde(text: &str) -> Result<ServerMessage, MessageError
                 kind: "status_update",
                 field: "status",
             })?;
-            Ok(ServerMessage::StatusUpdate(FriendRecord {
+            let record = FriendRecord {
                 user_id,
                 username: record.username.unwrap_or_default(),
                 status,
                 last_seen: record.last_seen,
                 seq: record.seq,
-            }))
+            };
+            record.check()?;
+            Ok(ServerMessage::StatusUpdate(record))
         }
         "presence_snapshot" => Ok(ServerMessage::Snapshot {
-            friends: envelope.friends.ok_or(MessageError::MissingField {
-                kind: "presence_snapshot",
-                field: "friends",
-            })?,
+            friends: envelope
+                .friends
+                .ok_or(MessageError::MissingField {
+                    kind: "presence_snapshot",
+                    field: "friends",
+                })?
+                .into_friends()?,
             seq: envelope.record.seq,
         }),
         "auth_success" => Ok(ServerMessage::AuthSuccess),
@@ -389,6 +487,75 @@ mod tests {
         for text in [record.username.clone(), record.last_seen.unwrap().0] {
             assert!(!text.is_heap_allocated(), "{text} should be inline");
         }
+    }
+
+    #[test]
+    fn long_names_and_statuses_are_refused_whole() {
+        let ok = "é".repeat(MAX_TEXT_CHARS);
+        let long = "é".repeat(MAX_TEXT_CHARS + 1);
+        let update = |name: &str, status: &str| {
+            format!(
+                r#"{{"type":"status_update","user_id":1,"username":"{name}","status":"{status}"}}"#
+            )
+        };
+        assert!(parse_server_message(&update(&ok, &ok), MAX).is_ok());
+        assert!(matches!(
+            parse_server_message(&update(&long, "away"), MAX),
+            Err(MessageError::TooLong { field: "username", len, .. }) if len == MAX_TEXT_CHARS + 1
+        ));
+        assert!(matches!(
+            parse_server_message(&update("bob", &long), MAX),
+            Err(MessageError::TooLong {
+                field: "status",
+                ..
+            })
+        ));
+        // Escaped text goes the serde way and is capped the same.
+        let escaped = format!(r#"{{"type":"status_update","user_id":1,"status":"\n{long}"}}"#);
+        assert!(matches!(
+            parse_server_message(&escaped, MAX),
+            Err(MessageError::TooLong {
+                field: "status",
+                ..
+            })
+        ));
+        let snapshot = format!(
+            r#"{{"type":"presence_snapshot","friends":[{{"user_id":1,"status":"a"}},{{"user_id":2,"username":"{long}","status":"a"}},{{"user_id":3,"status":"a"}}]}}"#
+        );
+        assert!(matches!(
+            parse_server_message(&snapshot, MAX),
+            Err(MessageError::TooLong {
+                field: "username",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_snapshot_of_too_many_friends_is_refused() {
+        let record = r#"{"user_id":1,"status":"a"}"#;
+        let list = |n: usize| vec![record; n].join(",");
+        let at_cap = format!(
+            r#"{{"type":"presence_snapshot","friends":[{}]}}"#,
+            list(MAX_FRIENDS)
+        );
+        let Ok(ServerMessage::Snapshot { friends, .. }) =
+            parse_server_message(&at_cap, at_cap.len())
+        else {
+            panic!("the cap itself is allowed");
+        };
+        assert_eq!(friends.len(), MAX_FRIENDS);
+        let over = format!(
+            r#"{{"type":"presence_snapshot","seq":1,"friends":[{}]}}"#,
+            list(MAX_FRIENDS + 2)
+        );
+        assert_eq!(
+            parse_server_message(&over, over.len()),
+            Err(MessageError::TooManyFriends {
+                count: MAX_FRIENDS + 2,
+                max: MAX_FRIENDS
+            })
+        );
     }
 
     proptest::proptest! {

@@ -5,6 +5,13 @@
 //! and the timing policies. Profiles load from TOML or are built in code; the default
 //! is Django SimpleJWT, the backend of seeds 000 and 001. [`ServerProfile::resolve`] is
 //! the one way the app and the CLI turn the user's choices into a checked profile.
+//!
+//! A profile file is outside input: the app's webview may name any path. So
+//! [`ServerProfile::validate`] bounds every field that timers and buffers are built
+//! from (no duration above [`MAX_PROFILE_DURATION`], no zero where zero makes no
+//! sense), auth API URLs must stay on the server's origin, a parse error reports a
+//! line and column but never the file's text, and plaintext to a remote host needs the
+//! user's own opt-in, which a file cannot give.
 
 use std::path::Path;
 use std::time::Duration;
@@ -25,6 +32,9 @@ pub struct ServerProfile {
     /// Path of the presence socket, used when `ws_url` is empty.
     pub ws_path: String,
     /// `ws://` or `http://` to a host that is not loopback is refused unless this is set.
+    /// Only the user can set it: [`ServerProfile::resolve`] takes it from its caller
+    /// (the CLI's `--allow-insecure`, the app's "Allow unencrypted connection"), and
+    /// the value in a profile file is ignored.
     pub allow_insecure_remote: bool,
     pub auth: AuthApiProfile,
     pub socket: SocketProfile,
@@ -51,14 +61,19 @@ pub struct AuthApiProfile {
     pub refresh_transport: RefreshTransport,
     /// Name of the refresh cookie when `refresh_transport = "cookie"`.
     pub refresh_cookie: String,
-    /// Timeout of each auth request.
+    /// Timeout of each auth request (login, logout, verify).
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
-    /// Deadline of a refresh request, longer than `request_timeout`: a refresh that
-    /// times out after the server rotated has lost the new refresh token.
+    /// Deadline of a refresh request; at least `request_timeout`. Longer than other
+    /// requests on purpose: with rotating refresh tokens the server invalidates the old
+    /// refresh token as soon as it issues the new one, so a refresh that times out
+    /// after the server rotated loses the new token, and with it the session.
     #[serde(with = "humantime_serde")]
     pub refresh_timeout: Duration,
-    /// Statuses of the refresh endpoint that end the session, besides 400 and 401.
+    /// Extra HTTP statuses of the refresh endpoint that mean the session is over (the
+    /// refresh token is no longer accepted), on top of 400 and 401, which always do;
+    /// e.g. `[403]`. Only 3xx and 4xx can be listed: 2xx is success, 5xx and 429 are
+    /// transient failures that are retried, 1xx is no answer.
     pub session_end_statuses: Vec<u16>,
 }
 
@@ -245,11 +260,31 @@ pub enum ProfileSource<'a> {
     Default,
 }
 
-/// A profile that cannot be used, with what is wrong in words.
+/// The longest any duration in a profile may be. Timers are built by adding these to
+/// the clock; a day is far beyond any sensible timeout or backoff, and far below
+/// anything that could overflow.
+pub const MAX_PROFILE_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The accepted range of `socket.max_message_bytes`: 1 KiB to 256 MiB.
+pub const MESSAGE_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=256 * 1024 * 1024;
+
+/// Refresh statuses that always end the session: the refresh token was refused.
+pub const ALWAYS_SESSION_END_STATUSES: [u16; 2] = [400, 401];
+
+/// A profile that cannot be used, with what is wrong in words. No variant quotes a
+/// profile file's text beyond the URLs it names, and those without any userinfo,
+/// query or fragment.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("profile is not valid TOML: {0}")]
-    Toml(#[from] toml::de::Error),
+    /// The file is not TOML or does not fit the profile's shape. `reason` is the
+    /// parser's message with anything it quoted from the file left out. `line` and
+    /// `column` are 1-based (characters), or 0 when the parser gave no position.
+    #[error("profile is not valid TOML at line {line}, column {column}: {reason}")]
+    Toml {
+        line: usize,
+        column: usize,
+        reason: String,
+    },
     #[error("cannot read profile {path}: {source}")]
     Read {
         path: String,
@@ -257,10 +292,159 @@ pub enum ProfileError {
     },
     #[error("server URL {url:?} is not valid: {reason}")]
     BadUrl { url: String, reason: String },
-    #[error("{url} is unencrypted and not on this machine; set allow_insecure_remote = true to use it anyway")]
+    #[error("{url} is unencrypted and not on this machine; to use it anyway, opt in with the CLI's --allow-insecure or the app's \"Allow unencrypted connection\" (a profile file's allow_insecure_remote does not count)")]
     InsecureRemote { url: String },
+    /// The server is `https` but this URL would travel in plaintext.
+    #[error("{url} is unencrypted but the server {server} uses https; use https:// or wss://")]
+    Downgrade { url: String, server: String },
+    /// An auth API URL that leaves the server's origin (an absolute or `//host` path).
+    #[error("auth API URL {url} is not on the server's origin {origin}; use a path on the server")]
+    CrossOrigin { url: String, origin: String },
     #[error("profile field {field} is invalid: {reason}")]
     Invalid { field: &'static str, reason: String },
+}
+
+impl ProfileError {
+    /// A TOML error as line, column and a message that quotes nothing from `text`.
+    fn toml(error: &toml::de::Error, text: &str) -> Self {
+        let (line, column) = match error.span() {
+            Some(span) => line_and_column(text, span.start),
+            None => (0, 0),
+        };
+        ProfileError::Toml {
+            line,
+            column,
+            reason: unquoted(error.message()),
+        }
+    }
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+/// Words a parser message may quote without quoting the file: the profile's own field
+/// names and enum values (serde lists them as what it expected).
+const SCHEMA_WORDS: &[&str] = &[
+    "name",
+    "server",
+    "ws_url",
+    "ws_path",
+    "allow_insecure_remote",
+    "auth",
+    "socket",
+    "refresh",
+    "reconnect",
+    "login_path",
+    "refresh_path",
+    "logout_path",
+    "verify_path",
+    "username_field",
+    "password_field",
+    "access_field",
+    "refresh_field",
+    "refresh_transport",
+    "refresh_cookie",
+    "request_timeout",
+    "refresh_timeout",
+    "session_end_statuses",
+    "protocol",
+    "ping_interval",
+    "dead_grace",
+    "app_ping",
+    "snapshot_on_connect",
+    "connect_timeout",
+    "wake_probe_timeout",
+    "max_message_bytes",
+    "lead_max",
+    "lead_fraction",
+    "retry_base",
+    "retry_cap",
+    "base",
+    "cap",
+    "stable_after",
+    "max_attempts",
+    "kind",
+    "param",
+    "body",
+    "cookie",
+    "query",
+    "bearer",
+    "subprotocol",
+    "message",
+    "json",
+    "socket_io",
+];
+
+/// A parser message with everything between quotes or backticks (which serde and toml
+/// use to cite the input: keys, values, characters) replaced by `…`, on one line.
+/// Kept are the profile's own words ([`SCHEMA_WORDS`]) and a few punctuation marks
+/// (toml names the characters it expected), which cannot carry a file's secret.
+fn unquoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut open: Option<char> = None;
+    let mut quoted = String::new();
+    for c in message.chars() {
+        match open {
+            Some(close) if c == close => {
+                let harmless = SCHEMA_WORDS.contains(&quoted.as_str())
+                    || (quoted.chars().count() <= 2
+                        && quoted.chars().all(|c| c.is_ascii_punctuation()));
+                out.push_str(if harmless { &quoted } else { "…" });
+                out.push(c);
+                quoted.clear();
+                open = None;
+            }
+            Some(_) => quoted.push(c),
+            None if matches!(c, '`' | '"' | '\'') => {
+                out.push(c);
+                open = Some(c);
+            }
+            None if c == '\n' || c == '\r' => out.push_str("; "),
+            None if c.is_control() => {}
+            None => out.push(c),
+        }
+    }
+    if open.is_some() {
+        out.push('…');
+    }
+    out.truncate(out.trim_end().len());
+    out
+}
+
+/// A URL as it may appear in an error: without userinfo, query or fragment.
+fn shown(url: &Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    url.to_string()
+}
+
+/// URL text that did not parse, as it may appear in an error: anything up to an `@`
+/// (possible userinfo) and from a `?` or `#` on is left out.
+fn shown_text(text: &str) -> String {
+    let text = text.split(['?', '#']).next().unwrap_or_default();
+    let text = match text.rfind('@') {
+        Some(at) => match text.find("://") {
+            Some(scheme_end) if scheme_end < at => {
+                format!("{}://…@{}", &text[..scheme_end], &text[at + 1..])
+            }
+            _ => format!("…@{}", &text[at + 1..]),
+        },
+        None => text.to_string(),
+    };
+    text.chars().take(200).collect()
 }
 
 impl ServerProfile {
@@ -272,14 +456,16 @@ impl ServerProfile {
         }
     }
 
-    /// Parses a TOML profile; fields left out keep their defaults.
+    /// Parses a TOML profile; fields left out keep their defaults. Like any profile
+    /// text, it cannot allow plaintext to a remote host: `allow_insecure_remote` is
+    /// read but ignored (see [`ServerProfile::resolve`]).
     pub fn from_toml(text: &str) -> Result<Self, ProfileError> {
-        let profile: ServerProfile = toml::from_str(text)?;
+        let profile = Self::parse(text)?;
         profile.validate()?;
         Ok(profile)
     }
 
-    /// Reads and parses a TOML profile file.
+    /// Reads and parses a TOML profile file, as [`ServerProfile::from_toml`].
     pub fn from_file(path: &Path) -> Result<Self, ProfileError> {
         let profile = Self::read_unchecked(path)?;
         profile.validate()?;
@@ -287,9 +473,12 @@ impl ServerProfile {
     }
 
     /// Builds the profile to use from a source, an optional `server` URL that replaces
-    /// the source's, and `allow_insecure`, which permits plaintext to a remote host on
-    /// top of whatever the source allows. The result is validated once, after the
-    /// overrides, so a file's remote `http://` server is accepted when the user allows it.
+    /// the source's, and `allow_insecure`, the user's own opt-in to plaintext to a
+    /// remote host (the CLI's `--allow-insecure`, the app's "Allow unencrypted
+    /// connection"). That flag alone decides `allow_insecure_remote`: a file's
+    /// `allow_insecure_remote = true` is ignored, since the app may load a file it did
+    /// not write. The result is validated once, after the overrides, so a file's
+    /// remote `http://` server is accepted when the user allows it.
     pub fn resolve(
         source: ProfileSource<'_>,
         server: Option<&str>,
@@ -303,7 +492,7 @@ impl ServerProfile {
         if let Some(server) = server {
             profile.server = server.to_string();
         }
-        profile.allow_insecure_remote |= allow_insecure;
+        profile.allow_insecure_remote = allow_insecure;
         profile.validate()?;
         Ok(profile)
     }
@@ -314,7 +503,16 @@ impl ServerProfile {
             path: path.display().to_string(),
             source,
         })?;
-        Ok(toml::from_str(&text)?)
+        Self::parse(&text)
+    }
+
+    /// Parses profile text without validating it. The text's `allow_insecure_remote`
+    /// is dropped: only the user's opt-in can set it.
+    fn parse(text: &str) -> Result<Self, ProfileError> {
+        let mut profile: ServerProfile =
+            toml::from_str(text).map_err(|error| ProfileError::toml(&error, text))?;
+        profile.allow_insecure_remote = false;
+        Ok(profile)
     }
 
     pub fn to_toml(&self) -> String {
@@ -323,35 +521,127 @@ impl ServerProfile {
         toml::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// Checks URLs, transports and policies, so that mistakes surface at load time.
+    /// Checks URLs, transports and policies, so that mistakes surface at load time:
+    /// every URL parses and is encrypted (or loopback, or allowed), auth API URLs stay
+    /// on the server's origin, every duration is above zero and at most
+    /// [`MAX_PROFILE_DURATION`], and the other numbers are in their ranges.
     pub fn validate(&self) -> Result<(), ProfileError> {
         let server = self.server_url()?;
         self.check_secure(&server)?;
         let ws = self.socket_url()?;
+        // Before the insecure check: no opt-in makes this combination acceptable.
+        if server.scheme() == "https" && ws.scheme() != "wss" {
+            return Err(ProfileError::Downgrade {
+                url: shown(&ws),
+                server: shown(&server),
+            });
+        }
         self.check_secure(&ws)?;
+        let auth = &self.auth;
+        for path in [&auth.login_path, &auth.refresh_path, &auth.logout_path]
+            .into_iter()
+            .chain(auth.verify_path.as_ref())
+        {
+            self.api_url(path)?;
+        }
         if self.socket.auth.is_empty() {
             return Err(ProfileError::Invalid {
                 field: "socket.auth",
                 reason: "at least one auth transport is needed".into(),
             });
         }
-        if !(0.0..=1.0).contains(&self.refresh.lead_fraction) {
+        let socket = &self.socket;
+        let refresh = &self.refresh;
+        let reconnect = &self.reconnect;
+        for (field, value) in [
+            ("auth.request_timeout", auth.request_timeout),
+            ("auth.refresh_timeout", auth.refresh_timeout),
+            ("socket.ping_interval", socket.ping_interval),
+            ("socket.dead_grace", socket.dead_grace),
+            ("socket.connect_timeout", socket.connect_timeout),
+            ("socket.wake_probe_timeout", socket.wake_probe_timeout),
+            ("refresh.lead_max", refresh.lead_max),
+            ("refresh.retry_base", refresh.retry_base),
+            ("refresh.retry_cap", refresh.retry_cap),
+            ("reconnect.base", reconnect.base),
+            ("reconnect.cap", reconnect.cap),
+            ("reconnect.stable_after", reconnect.stable_after),
+        ] {
+            check_duration(field, value)?;
+        }
+        for (field, low, high, low_name) in [
+            (
+                "auth.refresh_timeout",
+                auth.request_timeout,
+                auth.refresh_timeout,
+                "auth.request_timeout",
+            ),
+            (
+                "refresh.retry_cap",
+                refresh.retry_base,
+                refresh.retry_cap,
+                "refresh.retry_base",
+            ),
+            (
+                "reconnect.cap",
+                reconnect.base,
+                reconnect.cap,
+                "reconnect.base",
+            ),
+        ] {
+            if high < low {
+                return Err(ProfileError::Invalid {
+                    field,
+                    reason: format!(
+                        "{} is less than {low_name} ({})",
+                        show_duration(high),
+                        show_duration(low)
+                    ),
+                });
+            }
+        }
+        // Written so that NaN fails too.
+        if !(refresh.lead_fraction > 0.0 && refresh.lead_fraction < 1.0) {
             return Err(ProfileError::Invalid {
                 field: "refresh.lead_fraction",
-                reason: "must be between 0 and 1".into(),
+                reason: format!(
+                    "must be more than 0 and less than 1, not {}",
+                    refresh.lead_fraction
+                ),
             });
         }
-        if self.reconnect.base.is_zero() || self.reconnect.cap < self.reconnect.base {
+        if !MESSAGE_BYTES_RANGE.contains(&socket.max_message_bytes) {
             return Err(ProfileError::Invalid {
-                field: "reconnect",
-                reason: "base must be > 0 and cap >= base".into(),
+                field: "socket.max_message_bytes",
+                reason: format!(
+                    "must be from {} to {}, not {}",
+                    MESSAGE_BYTES_RANGE.start(),
+                    MESSAGE_BYTES_RANGE.end(),
+                    socket.max_message_bytes
+                ),
             });
         }
-        if self.socket.ping_interval.is_zero() {
+        if reconnect.max_attempts == Some(0) {
             return Err(ProfileError::Invalid {
-                field: "socket.ping_interval",
-                reason: "must be > 0".into(),
+                field: "reconnect.max_attempts",
+                reason: "must be at least 1 when set; leave it out to retry forever".into(),
             });
+        }
+        for &status in &auth.session_end_statuses {
+            let refused = match status {
+                429 => Some("429 asks to retry later"),
+                300..=499 => None,
+                100..=199 => Some("a 1xx status is not a final answer"),
+                200..=299 => Some("a 2xx status is a success"),
+                500..=599 => Some("a 5xx status is a transient server failure"),
+                _ => Some("it is not an HTTP status"),
+            };
+            if let Some(why) = refused {
+                return Err(ProfileError::Invalid {
+                    field: "auth.session_end_statuses",
+                    reason: format!("{status} cannot end the session: {why}"),
+                });
+            }
         }
         Ok(())
     }
@@ -359,14 +649,18 @@ impl ServerProfile {
     /// The auth API's base URL.
     pub fn server_url(&self) -> Result<Url, ProfileError> {
         let url = Url::parse(&self.server).map_err(|error| ProfileError::BadUrl {
-            url: self.server.clone(),
+            url: shown_text(&self.server),
             reason: error.to_string(),
         })?;
         match url.scheme() {
-            "http" | "https" => Ok(url),
+            "http" | "https" if url.has_host() => Ok(url),
+            "http" | "https" => Err(ProfileError::BadUrl {
+                url: shown(&url),
+                reason: "it names no host".into(),
+            }),
             other => Err(ProfileError::BadUrl {
-                url: self.server.clone(),
-                reason: format!("scheme {other:?} is not http or https"),
+                url: shown(&url),
+                reason: format!("scheme {:?} is not http or https", shown_text(other)),
             }),
         }
     }
@@ -375,35 +669,55 @@ impl ServerProfile {
     pub fn socket_url(&self) -> Result<Url, ProfileError> {
         if !self.ws_url.is_empty() {
             let url = Url::parse(&self.ws_url).map_err(|error| ProfileError::BadUrl {
-                url: self.ws_url.clone(),
+                url: shown_text(&self.ws_url),
                 reason: error.to_string(),
             })?;
             return match url.scheme() {
-                "ws" | "wss" => Ok(url),
+                "ws" | "wss" if url.has_host() => Ok(url),
+                "ws" | "wss" => Err(ProfileError::BadUrl {
+                    url: shown(&url),
+                    reason: "it names no host".into(),
+                }),
                 other => Err(ProfileError::BadUrl {
-                    url: self.ws_url.clone(),
-                    reason: format!("scheme {other:?} is not ws or wss"),
+                    url: shown(&url),
+                    reason: format!("scheme {:?} is not ws or wss", shown_text(other)),
                 }),
             };
         }
         let mut url = self.server_url()?;
         let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
         url.set_scheme(scheme).map_err(|()| ProfileError::BadUrl {
-            url: self.server.clone(),
+            url: shown(&url),
             reason: "cannot derive a WebSocket URL".into(),
         })?;
         url.set_path(&self.ws_path);
         Ok(url)
     }
 
-    /// An absolute auth API URL for `path`.
+    /// An absolute auth API URL for `path`, which must stay on the server's origin
+    /// (scheme, host and port): a relative path, or an absolute URL on the same
+    /// origin. Credentials are sent to these URLs, so another origin is refused with
+    /// [`ProfileError::CrossOrigin`], and so an `https` server never yields plaintext.
     pub fn api_url(&self, path: &str) -> Result<Url, ProfileError> {
-        self.server_url()?
-            .join(path)
-            .map_err(|error| ProfileError::BadUrl {
-                url: path.to_string(),
-                reason: error.to_string(),
-            })
+        let server = self.server_url()?;
+        let url = server.join(path).map_err(|error| ProfileError::BadUrl {
+            url: shown_text(path),
+            reason: error.to_string(),
+        })?;
+        if url.origin() != server.origin() {
+            return Err(ProfileError::CrossOrigin {
+                url: shown(&url),
+                origin: server.origin().ascii_serialization(),
+            });
+        }
+        Ok(url)
+    }
+
+    /// Whether an HTTP status from the refresh endpoint means the session is over:
+    /// 400 and 401 always, and any status in `auth.session_end_statuses`.
+    pub fn refresh_ends_session(&self, status: u16) -> bool {
+        ALWAYS_SESSION_END_STATUSES.contains(&status)
+            || self.auth.session_end_statuses.contains(&status)
     }
 
     /// Whether the socket is authenticated by a message after opening (an `auth`
@@ -477,12 +791,29 @@ impl ServerProfile {
     fn check_secure(&self, url: &Url) -> Result<(), ProfileError> {
         let plain = matches!(url.scheme(), "http" | "ws");
         if plain && !self.allow_insecure_remote && !is_loopback(url) {
-            return Err(ProfileError::InsecureRemote {
-                url: url.to_string(),
-            });
+            return Err(ProfileError::InsecureRemote { url: shown(url) });
         }
         Ok(())
     }
+}
+
+/// Refuses zero and anything above [`MAX_PROFILE_DURATION`].
+fn check_duration(field: &'static str, value: Duration) -> Result<(), ProfileError> {
+    if value.is_zero() || value > MAX_PROFILE_DURATION {
+        return Err(ProfileError::Invalid {
+            field,
+            reason: format!(
+                "must be more than 0 and at most {}, not {}",
+                show_duration(MAX_PROFILE_DURATION),
+                show_duration(value)
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn show_duration(value: Duration) -> String {
+    humantime_serde::re::humantime::format_duration(value).to_string()
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -578,11 +909,11 @@ mod tests {
     fn bad_toml_and_bad_fields_are_typed_errors() {
         assert!(matches!(
             ServerProfile::from_toml("server = ["),
-            Err(ProfileError::Toml(_))
+            Err(ProfileError::Toml { .. })
         ));
         assert!(matches!(
             ServerProfile::from_toml("unknown_key = 1"),
-            Err(ProfileError::Toml(_))
+            Err(ProfileError::Toml { .. })
         ));
         assert!(matches!(
             ServerProfile::from_toml("server = \"ftp://x\""),
@@ -726,15 +1057,264 @@ mod tests {
                 .unwrap()
                 .allow_insecure_remote
         );
-        // The flag only widens: a file that already allows it keeps allowing it.
+        // A file cannot opt in by itself: only the caller's flag counts.
         let allowing = TempProfile::new(
             "allowing",
             "server = \"http://presence.example.com\"\nallow_insecure_remote = true\n",
         );
+        let source = ProfileSource::File(&allowing.0);
+        let refused = ServerProfile::resolve(source, None, false).unwrap_err();
         assert!(
-            ServerProfile::resolve(ProfileSource::File(&allowing.0), None, false)
+            matches!(refused, ProfileError::InsecureRemote { .. }),
+            "{refused}"
+        );
+        let message = refused.to_string();
+        for hint in [
+            "--allow-insecure",
+            "Allow unencrypted connection",
+            "allow_insecure_remote",
+        ] {
+            assert!(message.contains(hint), "{message}");
+        }
+        assert!(
+            ServerProfile::resolve(source, None, true)
                 .unwrap()
                 .allow_insecure_remote
         );
+        // Nor through from_toml / from_file.
+        assert!(matches!(
+            ServerProfile::from_file(&allowing.0),
+            Err(ProfileError::InsecureRemote { .. })
+        ));
+        // A file on loopback that says true still gets false.
+        let local = ServerProfile::from_toml("allow_insecure_remote = true").unwrap();
+        assert!(!local.allow_insecure_remote);
+        // And the caller's false wins over a preset or a code-built default.
+        assert!(
+            !ServerProfile::resolve(ProfileSource::Default, None, false)
+                .unwrap()
+                .allow_insecure_remote
+        );
+    }
+
+    fn invalid_field(text: &str) -> &'static str {
+        match ServerProfile::from_toml(text) {
+            Err(ProfileError::Invalid { field, .. }) => field,
+            other => panic!("{text}: expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_duration_is_bounded_and_named_in_the_error() {
+        for (section, key, field) in [
+            ("auth", "request_timeout", "auth.request_timeout"),
+            ("auth", "refresh_timeout", "auth.refresh_timeout"),
+            ("socket", "ping_interval", "socket.ping_interval"),
+            ("socket", "dead_grace", "socket.dead_grace"),
+            ("socket", "connect_timeout", "socket.connect_timeout"),
+            ("socket", "wake_probe_timeout", "socket.wake_probe_timeout"),
+            ("refresh", "lead_max", "refresh.lead_max"),
+            ("refresh", "retry_base", "refresh.retry_base"),
+            ("refresh", "retry_cap", "refresh.retry_cap"),
+            ("reconnect", "base", "reconnect.base"),
+            ("reconnect", "cap", "reconnect.cap"),
+            ("reconnect", "stable_after", "reconnect.stable_after"),
+        ] {
+            for value in ["0s", "25h", "500000000000years"] {
+                let text = format!("[{section}]\n{key} = \"{value}\"\n");
+                assert_eq!(invalid_field(&text), field, "{text}");
+            }
+            let text = format!("[{section}]\n{key} = \"24h\"\n");
+            let error = ServerProfile::from_toml(&text);
+            assert!(
+                !matches!(error, Err(ProfileError::Invalid { field: f, .. }) if f == field),
+                "{text}: a day is allowed"
+            );
+        }
+        let message = ServerProfile::from_toml("[socket]\nping_interval = \"500000000000years\"")
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("socket.ping_interval"), "{message}");
+        assert!(message.contains("at most 1day"), "{message}");
+    }
+
+    #[test]
+    fn ordered_durations_and_ranges_are_checked() {
+        assert_eq!(
+            invalid_field("[auth]\nrequest_timeout = \"40s\"\nrefresh_timeout = \"30s\""),
+            "auth.refresh_timeout"
+        );
+        assert_eq!(
+            invalid_field("[refresh]\nretry_base = \"1m\"\nretry_cap = \"30s\""),
+            "refresh.retry_cap"
+        );
+        assert_eq!(
+            invalid_field("[reconnect]\nbase = \"1m\"\ncap = \"30s\""),
+            "reconnect.cap"
+        );
+        for fraction in ["0.0", "1.0", "-0.5", "1.5", "nan", "inf"] {
+            assert_eq!(
+                invalid_field(&format!("[refresh]\nlead_fraction = {fraction}")),
+                "refresh.lead_fraction",
+                "{fraction}"
+            );
+        }
+        ServerProfile::from_toml("[refresh]\nlead_fraction = 0.9").unwrap();
+        for bytes in ["0", "1023", "268435457", "9223372036854775807"] {
+            assert_eq!(
+                invalid_field(&format!("[socket]\nmax_message_bytes = {bytes}")),
+                "socket.max_message_bytes",
+                "{bytes}"
+            );
+        }
+        ServerProfile::from_toml("[socket]\nmax_message_bytes = 1024").unwrap();
+        assert_eq!(
+            invalid_field("[reconnect]\nmax_attempts = 0"),
+            "reconnect.max_attempts"
+        );
+        ServerProfile::from_toml("[reconnect]\nmax_attempts = 1").unwrap();
+    }
+
+    #[test]
+    fn refresh_timeout_and_session_end_statuses() {
+        let profile = ServerProfile::default();
+        assert_eq!(profile.auth.refresh_timeout, Duration::from_secs(30));
+        assert!(profile.auth.session_end_statuses.is_empty());
+        assert!(profile.refresh_ends_session(400));
+        assert!(profile.refresh_ends_session(401));
+        assert!(!profile.refresh_ends_session(403));
+        let profile = ServerProfile::from_toml(
+            "[auth]\nrefresh_timeout = \"1m\"\nsession_end_statuses = [403, 419, 302]",
+        )
+        .unwrap();
+        assert_eq!(profile.auth.refresh_timeout, Duration::from_secs(60));
+        assert!(profile.refresh_ends_session(403));
+        assert!(profile.refresh_ends_session(401));
+        assert!(!profile.refresh_ends_session(500));
+        assert_eq!(
+            ServerProfile::from_toml(&profile.to_toml()).unwrap(),
+            profile
+        );
+        for status in [200, 204, 429, 500, 503, 100, 0, 99, 600, 65535] {
+            assert_eq!(
+                invalid_field(&format!("[auth]\nsession_end_statuses = [403, {status}]")),
+                "auth.session_end_statuses",
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_parse_error_gives_the_place_but_not_the_text() {
+        let secret = "hunter2-sk-live-0123456789";
+        for text in [
+            format!("name = \"x\"\n\npassword = {secret}\n"),
+            format!("name = \"x\"\n\n{secret} = 1\n"),
+            format!("name = \"x\"\n\nallow_insecure_remote = \"{secret}\"\n"),
+            format!("name = \"x\"\n\n[auth]\nrequest_timeout = \"{secret}\"\n"),
+            format!("name = \"x\"\n\nname = \"{secret}\"\n"),
+            format!("name = \"x\"\n\nAPI_KEY=\"{secret}\n"),
+        ] {
+            let file = TempProfile::new("secret", &text);
+            let error = ServerProfile::from_file(&file.0).unwrap_err();
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            let ProfileError::Toml { line, .. } = error else {
+                panic!("{text}: {error:?}");
+            };
+            assert!(line >= 3, "{text}: line {line}");
+        }
+        let error = ServerProfile::from_toml("name = \"x\"\n  oops = [\n").unwrap_err();
+        let ProfileError::Toml { line, column, .. } = error else {
+            panic!("{error:?}");
+        };
+        assert!(line >= 2, "{line}:{column}");
+        assert_eq!(line_and_column("ab\ncdé\nf", 7), (2, 4));
+        assert_eq!(line_and_column("ab\ncdé\nf", 6), (2, 3));
+        assert_eq!(line_and_column("ab", 99), (1, 3));
+    }
+
+    #[test]
+    fn messages_leave_out_what_they_quote() {
+        assert_eq!(
+            unquoted("unknown field `sk-123`, expected one of `name`, `auth`"),
+            "unknown field `…`, expected one of `name`, `auth`"
+        );
+        assert_eq!(unquoted("expected `\"`, `'`"), "expected `\"`, `'`");
+        assert_eq!(unquoted("unknown field `server_`"), "unknown field `…`");
+        assert_eq!(unquoted("found `$$$`"), "found `…`");
+        assert_eq!(
+            unquoted("invalid type: string \"pw\", expected"),
+            "invalid type: string \"…\", expected"
+        );
+        assert_eq!(unquoted("dangling `quote"), "dangling `…");
+        assert_eq!(
+            shown_text("https://user:pw@host/x?token=1"),
+            "https://…@host/x"
+        );
+    }
+
+    #[test]
+    fn api_urls_stay_on_the_server_origin() {
+        let server = "https://presence.example.com";
+        let mut profile = ServerProfile::simplejwt(server);
+        assert_eq!(
+            profile
+                .api_url("https://presence.example.com/login")
+                .unwrap()
+                .as_str(),
+            "https://presence.example.com/login"
+        );
+        for path in [
+            "https://evil.example.com/login",
+            "//evil.example.com/login",
+            "http://presence.example.com/login",
+            "https://presence.example.com:8443/login",
+            "wss://presence.example.com/login",
+        ] {
+            assert!(
+                matches!(profile.api_url(path), Err(ProfileError::CrossOrigin { .. })),
+                "{path}"
+            );
+            profile.auth.refresh_path = path.into();
+            assert!(
+                matches!(profile.validate(), Err(ProfileError::CrossOrigin { .. })),
+                "{path}"
+            );
+            profile.auth.refresh_path = "/api/auth/token/refresh/".into();
+        }
+        profile.auth.verify_path = Some("https://evil.example.com/verify".into());
+        assert!(matches!(
+            profile.validate(),
+            Err(ProfileError::CrossOrigin { .. })
+        ));
+        profile.auth.verify_path = None;
+        profile.validate().unwrap();
+        // An https server keeps its socket encrypted too, even on loopback.
+        for ws_url in ["ws://presence.example.com/ws", "ws://127.0.0.1:9000/ws"] {
+            profile.ws_url = ws_url.into();
+            profile.allow_insecure_remote = true;
+            assert!(
+                matches!(profile.validate(), Err(ProfileError::Downgrade { .. })),
+                "{ws_url}"
+            );
+        }
+        profile.ws_url = "wss://socket.example.com/ws".into();
+        profile.validate().unwrap();
+    }
+
+    #[test]
+    fn urls_in_errors_hide_userinfo_and_queries() {
+        let mut profile =
+            ServerProfile::simplejwt("http://user:pw-secret@presence.example.com/?token=tk-secret");
+        let message = profile.validate().unwrap_err().to_string();
+        assert!(!message.contains("secret"), "{message}");
+        profile.server = "ftp://user:pw-secret@x".into();
+        let message = profile.validate().unwrap_err().to_string();
+        assert!(!message.contains("secret"), "{message}");
+        profile.server = "http://user:pw-secret@[::1".into();
+        let message = profile.validate().unwrap_err().to_string();
+        assert!(!message.contains("secret"), "{message}");
     }
 }

@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-use crate::protocol::messages::{FriendRecord, MessageError, ServerMessage};
+use crate::protocol::messages::{FriendList, FriendRecord, MessageError, ServerMessage};
 
 /// What one Engine.IO text frame means to Kith.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,9 +110,13 @@ fn decode_event(payload: &str) -> Result<ServerMessage, MessageError> {
         .and_then(Value::as_str)
         .ok_or_else(|| MessageError::Malformed("an EVENT name must be a string".into()))?;
     match name {
-        "status_update" => serde_json::from_value::<FriendRecord>(data)
-            .map(ServerMessage::StatusUpdate)
-            .map_err(|error| MessageError::Malformed(error.to_string())),
+        "status_update" => {
+            let record = serde_json::from_value::<FriendRecord>(data)
+                .map_err(|error| MessageError::Malformed(error.to_string()))?;
+            // The same caps as the JSON protocol's (see `messages`).
+            record.check()?;
+            Ok(ServerMessage::StatusUpdate(record))
+        }
         "presence_snapshot" => {
             let seq = data.get("seq").and_then(Value::as_u64);
             let friends = data
@@ -122,8 +126,9 @@ fn decode_event(payload: &str) -> Result<ServerMessage, MessageError> {
                     kind: "presence_snapshot",
                     field: "friends",
                 })?;
-            let friends = serde_json::from_value::<Vec<FriendRecord>>(friends)
-                .map_err(|error| MessageError::Malformed(error.to_string()))?;
+            let friends = serde_json::from_value::<FriendList>(friends)
+                .map_err(|error| MessageError::Malformed(error.to_string()))?
+                .into_friends()?;
             Ok(ServerMessage::Snapshot { friends, seq })
         }
         other => Err(MessageError::UnknownType(other.chars().take(64).collect())),
@@ -214,6 +219,36 @@ mod tests {
         assert_eq!(decode("42/admin,[\"x\"]", MAX), Ok(Inbound::Alive));
         // A multi-byte character where the packet type should be.
         assert!(matches!(decode("4Ⱥ", MAX), Err(MessageError::Malformed(_))));
+    }
+
+    #[test]
+    fn events_have_the_same_caps_as_json_messages() {
+        use crate::protocol::messages::{MAX_FRIENDS, MAX_TEXT_CHARS};
+        let long = "x".repeat(MAX_TEXT_CHARS + 1);
+        let update =
+            format!(r#"42["status_update",{{"user_id":3,"username":"{long}","status":"online"}}]"#);
+        assert!(matches!(
+            decode(&update, MAX),
+            Err(MessageError::TooLong {
+                field: "username",
+                ..
+            })
+        ));
+        let snapshot =
+            format!(r#"42["presence_snapshot",{{"friends":[{{"user_id":1,"status":"{long}"}}]}}]"#);
+        assert!(matches!(
+            decode(&snapshot, MAX),
+            Err(MessageError::TooLong {
+                field: "status",
+                ..
+            })
+        ));
+        let many = vec![r#"{"user_id":1,"status":"a"}"#; MAX_FRIENDS + 1].join(",");
+        let snapshot = format!(r#"42["presence_snapshot",{{"friends":[{many}]}}]"#);
+        assert!(matches!(
+            decode(&snapshot, snapshot.len()),
+            Err(MessageError::TooManyFriends { .. })
+        ));
     }
 
     proptest::proptest! {

@@ -332,7 +332,7 @@ impl Driver {
                 return;
             }
         };
-        tracing::debug!(conn, url = %log_url(&request), "opening socket");
+        tracing::debug!(conn, url = %log_url(&request, &self.profile), "opening socket");
         let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(run_connection(
             conn,

@@ -2,7 +2,9 @@
 //!
 //! Several transports may be combined (seed 002 puts the token in the URL *and* sends
 //! an auth message). The token is added here and nowhere else; [`log_url`] gives the
-//! same URL with the token redacted.
+//! same URL with the token redacted: the query parameter the profile puts the token
+//! in, whatever its name, any parameter whose name looks like a credential, any
+//! userinfo (`user:pass@`) and any fragment.
 
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
@@ -11,7 +13,7 @@ use tokio_tungstenite::tungstenite::http::header::{
 };
 
 use crate::protocol::{ProfileError, ServerProfile, WireProtocol, WsAuthTransport};
-use crate::secret::{redact_url, Secret};
+use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
@@ -65,9 +67,85 @@ pub fn upgrade_request(profile: &ServerProfile, token: &Secret) -> Result<Reques
     Ok(request)
 }
 
-/// The socket URL as it may appear in logs: any token in it is redacted.
-pub fn log_url(request: &Request) -> String {
-    redact_url(&request.uri().to_string())
+/// The socket URL of `request`, built for `profile`, as it may appear in logs: see
+/// [`redact_socket_url`]; the profile's `query` transports name the parameters that
+/// certainly hold the token.
+pub fn log_url(request: &Request, profile: &ServerProfile) -> String {
+    let params: Vec<&str> = profile
+        .socket
+        .auth
+        .iter()
+        .filter_map(|transport| match transport {
+            WsAuthTransport::Query { param } => Some(param.as_str()),
+            _ => None,
+        })
+        .collect();
+    redact_socket_url(&request.uri().to_string(), &params)
+}
+
+/// Returns `url` without userinfo or fragment, with the value of every query parameter
+/// named in `token_params` (exactly, as the profile spells it) or looking like a
+/// credential ([`looks_secret`]) replaced by `[redacted]`. Input that does not parse
+/// as a URL is redacted whole rather than echoed.
+pub fn redact_socket_url(url: &str, token_params: &[&str]) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "[unparseable url redacted]".to_string();
+    };
+    // Both fail only for URLs that cannot have userinfo, which then have none.
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    parsed.set_fragment(None);
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let hidden = token_params.contains(&key.as_ref()) || looks_secret(&key);
+                let value = if hidden {
+                    "[redacted]".to_string()
+                } else {
+                    value.into_owned()
+                };
+                (key.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    // Keep the brackets readable in logs instead of percent-encoded.
+    parsed.to_string().replace("%5Bredacted%5D", "[redacted]")
+}
+
+/// Whether a query parameter's name suggests a credential, ignoring case, `-` and `_`:
+/// `token`, `accessToken`, `access-token`, `t`, `jwt`, `auth`, `key`, `password`, …
+pub fn looks_secret(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "t",
+        "tk",
+        "tok",
+        "access",
+        "refresh",
+        "auth",
+        "authorization",
+        "bearer",
+        "key",
+        "apikey",
+        "code",
+        "sig",
+        "signature",
+        "session",
+        "sessionid",
+        "sid",
+        "pass",
+        "pwd",
+        "credential",
+        "credentials",
+    ];
+    const PART: &[&str] = &["token", "jwt", "secret", "password", "passwd"];
+    let name: String = name
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | '.' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect();
+    EXACT.contains(&name.as_str()) || PART.iter().any(|part| name.contains(part))
 }
 
 #[cfg(test)]
@@ -98,9 +176,58 @@ mod tests {
             "access_token, aaa.bbb.ccc"
         );
         assert_eq!(request.headers()[COOKIE], "access_token=aaa.bbb.ccc");
-        let logged = log_url(&request);
+        let logged = log_url(&request, &profile);
         assert!(!logged.contains("aaa.bbb.ccc"), "{logged}");
         assert!(!format!("{:?}", request.headers()).contains("aaa.bbb.ccc"));
+    }
+
+    #[test]
+    fn the_profile_parameter_is_redacted_whatever_its_name() {
+        let mut profile = ServerProfile::simplejwt("http://127.0.0.1:8000");
+        profile.socket.auth = vec![WsAuthTransport::Query { param: "x".into() }];
+        let token = Secret::new("aaa.bbb.ccc");
+        let request = upgrade_request(&profile, &token).unwrap();
+        let logged = log_url(&request, &profile);
+        assert!(!logged.contains("aaa.bbb.ccc"), "{logged}");
+        assert!(logged.contains("x=[redacted]"), "{logged}");
+    }
+
+    #[test]
+    fn token_like_names_and_userinfo_are_redacted() {
+        for name in [
+            "token",
+            "TOKEN",
+            "accessToken",
+            "access-token",
+            "access_token",
+            "t",
+            "T",
+            "jwt",
+            "id_token",
+            "X-Auth-Token",
+            "refresh",
+            "apiKey",
+            "password",
+            "client_secret",
+        ] {
+            let url = format!("wss://host.example/ws?room=1&{name}=sekrit&EIO=4");
+            let logged = redact_socket_url(&url, &[]);
+            assert!(!logged.contains("sekrit"), "{name}: {logged}");
+            assert!(logged.contains("room=1"), "{logged}");
+            assert!(logged.contains("EIO=4"), "{logged}");
+        }
+        let logged = redact_socket_url("wss://user:pa55@host.example/ws#access_token=frag", &[]);
+        assert!(!logged.contains("user"), "{logged}");
+        assert!(!logged.contains("pa55"), "{logged}");
+        assert!(!logged.contains("frag"), "{logged}");
+        assert_eq!(logged, "wss://host.example/ws");
+        assert_eq!(
+            redact_socket_url("ws://127.0.0.1:1/ws?transport=websocket", &[]),
+            "ws://127.0.0.1:1/ws?transport=websocket"
+        );
+        assert!(!redact_socket_url("not a url ?token=abc", &[]).contains("abc"));
+        assert!(!looks_secret("room"));
+        assert!(!looks_secret("transport"));
     }
 
     #[test]

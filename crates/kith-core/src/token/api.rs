@@ -247,7 +247,7 @@ impl AuthClient {
                     status,
                     detail,
                     retry_after,
-                    &self.profile.auth.session_end_statuses,
+                    self.profile.refresh_ends_session(status.as_u16()),
                 ),
             });
         }
@@ -316,17 +316,18 @@ pub fn classify_status(
     }
 }
 
-/// The refresh endpoint: only 400 and 401 (and the profile's `session_end_statuses`)
-/// mean the session is over. A proxy answering 404 during a deploy, or a WAF's 403,
-/// must not sign out a fleet.
+/// The refresh endpoint: only a status that `ends_session` (400 and 401, and the
+/// profile's `session_end_statuses`: [`ServerProfile::refresh_ends_session`]) means the
+/// session is over. A proxy answering 404 during a deploy, or a WAF's 403, must not
+/// sign out a fleet.
 pub fn classify_refresh_status(
     status: StatusCode,
     detail: String,
     retry_after: Option<Duration>,
-    session_end_statuses: &[u16],
+    ends_session: bool,
 ) -> AuthError {
     let code = status.as_u16();
-    if code == 400 || code == 401 || session_end_statuses.contains(&code) {
+    if ends_session {
         AuthError::Rejected {
             status: code,
             detail,
@@ -486,6 +487,68 @@ mod tests {
                 ..
             } if d == Duration::from_secs(3)
         ));
+    }
+
+    #[test]
+    fn only_400_and_401_from_the_refresh_endpoint_end_a_session() {
+        let profile = ServerProfile::default();
+        let classify = |code: u16| {
+            let status = StatusCode::from_u16(code).unwrap();
+            classify_refresh_status(
+                status,
+                String::new(),
+                None,
+                profile.refresh_ends_session(code),
+            )
+        };
+        for code in [400, 401] {
+            assert!(
+                matches!(classify(code), AuthError::Rejected { .. }),
+                "{code}"
+            );
+        }
+        for code in [301, 302, 307, 308, 403, 404, 405, 407, 410, 418] {
+            let error = classify(code);
+            assert!(
+                matches!(error, AuthError::UnexpectedStatus { status, .. } if status == code),
+                "{code}: {error:?}"
+            );
+            assert!(error.is_transient());
+        }
+        for code in [408, 429, 500, 502, 503] {
+            assert!(
+                matches!(classify(code), AuthError::Transient { .. }),
+                "{code}"
+            );
+        }
+        let mut strict = ServerProfile::default();
+        strict.auth.session_end_statuses = vec![403];
+        assert!(matches!(
+            classify_refresh_status(
+                StatusCode::FORBIDDEN,
+                String::new(),
+                None,
+                strict.refresh_ends_session(403)
+            ),
+            AuthError::Rejected { status: 403, .. }
+        ));
+    }
+
+    #[test]
+    fn retry_after_is_kept_on_unexpected_statuses() {
+        let error = not_a_rejection(
+            StatusCode::NOT_FOUND,
+            String::new(),
+            Some(Duration::from_secs(7)),
+        );
+        assert_eq!(error.retry_after(), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn server_text_in_errors_is_printable_and_short() {
+        let text = printable(&format!("\u{1b}[2Jbad{}", "x".repeat(500)));
+        assert!(!text.contains('\u{1b}'));
+        assert_eq!(text.chars().count(), 200);
     }
 
     #[test]

@@ -5,6 +5,11 @@
 //! token's `iat`), then laid onto the local monotonic clock from the moment the token
 //! arrived. A wrong local wall clock therefore shifts nothing: no refresh storms when
 //! it runs ahead, no connects with expired tokens when it runs behind.
+//!
+//! The claims come from a token nobody verified (see [`crate::token::claims`]), so
+//! every step is checked arithmetic: a remaining life is capped at [`MAX_REMAINING`],
+//! and an instant that cannot be represented stays at the latest one that can. No
+//! input makes these functions panic.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,6 +19,10 @@ use crate::token::claims::TokenClaims;
 /// Never schedule a refresh sooner than this after receiving a token, whatever the
 /// server claims; a server that issues already-expired tokens must not cause a storm.
 pub const MIN_REFRESH_DELAY: Duration = Duration::from_millis(500);
+
+/// The longest remaining life a timing is given, whatever the claims say: the same ten
+/// years [`crate::token::claims::read_claims`] allows.
+pub const MAX_REMAINING: Duration = crate::token::claims::MAX_CLAIM_DISTANCE;
 
 /// An access token's timing, on local clocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,15 +57,18 @@ pub fn token_timing(
         .or(claims.iat)
         .unwrap_or(local.as_secs());
     let anchor = Duration::from_secs(anchor_secs);
+    let second = Duration::from_secs(1);
     // Both sources are whole seconds. When our clock falls inside the server's second,
     // it agrees with the server and gives sub-second precision. Otherwise it is wrong:
     // assume the server is at the end of its second, so expiry is never overestimated.
-    let server_now = if local >= anchor && local < anchor + Duration::from_secs(1) {
-        local
-    } else {
-        anchor + Duration::from_secs(1)
+    let server_now = match anchor.checked_add(second) {
+        Some(end) if local >= anchor && local < end => local,
+        Some(end) => end,
+        None => anchor,
     };
-    let remaining = Duration::from_secs(claims.exp).saturating_sub(server_now);
+    let remaining = Duration::from_secs(claims.exp)
+        .saturating_sub(server_now)
+        .min(MAX_REMAINING);
     let lifetime = match claims.iat {
         Some(iat) => Duration::from_secs(claims.exp.saturating_sub(iat)),
         None => remaining,
@@ -65,16 +77,27 @@ pub fn token_timing(
     let refresh_in = remaining.saturating_sub(lead).max(MIN_REFRESH_DELAY);
     TokenTiming {
         lifetime,
-        expires_at: received_at + remaining,
-        refresh_at: received_at + refresh_in,
-        expires_wall: received_wall + remaining,
-        skew_secs: anchor_secs as i64 - local.as_secs() as i64,
+        expires_at: instant_after(received_at, remaining),
+        refresh_at: instant_after(received_at, refresh_in),
+        expires_wall: wall_after(received_wall, remaining),
+        skew_secs: signed(anchor_secs).saturating_sub(signed(local.as_secs())),
     }
 }
 
 /// How long before expiry to refresh: `min(lead_max, lifetime × lead_fraction)`.
+/// A fraction outside 0..=1 (a policy built in code skips profile validation) is
+/// clamped, and one that is not a number counts as 0.
 pub fn refresh_lead(lifetime: Duration, policy: &RefreshPolicy) -> Duration {
-    lifetime.mul_f64(policy.lead_fraction).min(policy.lead_max)
+    let fraction = if policy.lead_fraction.is_nan() {
+        0.0
+    } else {
+        policy.lead_fraction.clamp(0.0, 1.0)
+    };
+    // `mul_f64` panics on overflow; this cannot overflow (fraction ≤ 1), and a failure
+    // would still only mean "the cap".
+    Duration::try_from_secs_f64(lifetime.as_secs_f64() * fraction)
+        .unwrap_or(policy.lead_max)
+        .min(policy.lead_max)
 }
 
 /// After a resume from sleep the monotonic clock may have paused while real time went
@@ -94,14 +117,41 @@ pub fn rebase_after_wake(
     let remaining = remaining_wall.min(remaining_mono);
     let lead = refresh_lead(timing.lifetime, policy);
     TokenTiming {
-        expires_at: now + remaining,
-        refresh_at: now + remaining.saturating_sub(lead),
+        expires_at: instant_after(now, remaining),
+        refresh_at: instant_after(now, remaining.saturating_sub(lead)),
         ..timing
     }
 }
 
 fn since_epoch(time: SystemTime) -> Duration {
     time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO)
+}
+
+/// `start + offset`, or the latest instant the platform can represent on the way there.
+fn instant_after(start: Instant, offset: Duration) -> Instant {
+    latest(offset, |offset| start.checked_add(offset)).unwrap_or(start)
+}
+
+/// `start + offset` on the wall clock, or the latest representable time on the way.
+fn wall_after(start: SystemTime, offset: Duration) -> SystemTime {
+    latest(offset, |offset| start.checked_add(offset)).unwrap_or(start)
+}
+
+/// The first `add(offset)` that succeeds, halving `offset` after each failure.
+fn latest<T>(mut offset: Duration, add: impl Fn(Duration) -> Option<T>) -> Option<T> {
+    loop {
+        if let Some(time) = add(offset) {
+            return Some(time);
+        }
+        if offset.is_zero() {
+            return None;
+        }
+        offset /= 2;
+    }
+}
+
+fn signed(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
@@ -238,5 +288,73 @@ mod tests {
         let rebased = rebase_after_wake(timing, woke, at(1_501), &policy);
         assert_eq!(rebased.expires_at - woke, Duration::from_secs(99));
         assert_eq!(rebased.refresh_at, woke, "lead is 150 s, so refresh now");
+    }
+
+    #[test]
+    fn hostile_claims_do_not_overflow_the_clocks() {
+        let now = Instant::now();
+        let policy = RefreshPolicy::default();
+        for (claims, date, wall) in [
+            (
+                TokenClaims {
+                    exp: u64::MAX,
+                    iat: None,
+                },
+                None,
+                at(1_000),
+            ),
+            (
+                TokenClaims {
+                    exp: u64::MAX,
+                    iat: Some(u64::MAX),
+                },
+                None,
+                at(1_000),
+            ),
+            (
+                TokenClaims {
+                    exp: u64::MAX,
+                    iat: Some(0),
+                },
+                Some(at(0)),
+                at(0),
+            ),
+            (
+                TokenClaims {
+                    exp: u64::MAX,
+                    iat: None,
+                },
+                Some(UNIX_EPOCH + Duration::from_secs(u64::MAX / 2)),
+                at(1_000),
+            ),
+            (
+                TokenClaims {
+                    exp: 5,
+                    iat: Some(0),
+                },
+                None,
+                UNIX_EPOCH,
+            ),
+        ] {
+            let timing = token_timing(claims, date, now, wall, &policy);
+            assert!(timing.expires_at - now <= MAX_REMAINING, "{claims:?}");
+            assert!(timing.refresh_at <= timing.expires_at.max(now + MIN_REFRESH_DELAY));
+            let rebased = rebase_after_wake(timing, now, wall, &policy);
+            assert!(rebased.expires_at <= timing.expires_at);
+            let rebased = rebase_after_wake(timing, now, UNIX_EPOCH, &policy);
+            assert!(rebased.refresh_at <= rebased.expires_at);
+        }
+    }
+
+    #[test]
+    fn a_lead_fraction_out_of_range_does_not_panic() {
+        let lifetime = Duration::from_secs(u64::MAX);
+        for fraction in [f64::NAN, f64::INFINITY, -1.0, 2.0, f64::MAX] {
+            let policy = RefreshPolicy {
+                lead_fraction: fraction,
+                ..RefreshPolicy::default()
+            };
+            assert!(refresh_lead(lifetime, &policy) <= policy.lead_max);
+        }
     }
 }
