@@ -27,6 +27,7 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 export KITH_E2E_OUT="$target/e2e"
 export KITH_APP="$target/debug/kith-app"
 export KITH_SERVER="$target/debug/kith-server"
+export KITH_CLI="$target/debug/kith"
 mkdir -p "$KITH_E2E_OUT"
 status=0
 if [ "${1:-}" = "footprint" ]; then

@@ -3,12 +3,16 @@
 Against a reference server with an admin token, on 127.0.0.1, it signs in, sees the
 friend list, sees a status flip in the UI and as a D-Bus Notify call, sees the banner
 go to reconnecting when the server dies and back to connected when it returns, signs
-out and checks the keyring entry is gone, and saves screenshots. The steps share one
-app session and run in order. Run by tests/e2e/session.sh inside a desktop session.
+out and checks the keyring entry is gone, and saves screenshots. With 3-second access
+tokens, two `kith watch` processes share the app's keyring entry for 30 s: no refresh
+token may be sent twice and nobody may be signed out. The app and the CLI log at trace
+level, and no log may hold the password or a token. The steps share one app session
+and run in order. Run by tests/e2e/session.sh inside a desktop session.
 """
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -22,9 +26,16 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 
 ADMIN = "e2e-admin"
+# Distinctive, so that a log line holding it can be found.
+PASSWORD = "e2e-Pa55-7f3a91"
 WAIT = 20.0
 APP = os.environ["KITH_APP"]
 SERVER = os.environ["KITH_SERVER"]
+CLI = os.environ["KITH_CLI"]
+# Kith's own code at trace, and the targets that would log secrets asked for at trace
+# too: their cap must hold whatever RUST_LOG says.
+TRACE = "info,kith_core=trace,kith_app=trace,kith=trace,tungstenite=trace,tokio_tungstenite=trace,reqwest=trace"
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.")
 WORK = Path(os.environ["KITH_E2E_WORK"])
 OUT = Path(os.environ["KITH_E2E_OUT"])
 NOTIFY_LOG = Path(os.environ["KITH_E2E_NOTIFY_LOG"])
@@ -70,6 +81,7 @@ class ReferenceServer:
         self.port = free_port()
         self.db = WORK / "server.sqlite"
         self.proc = None
+        self.access_ttl = "3s"
 
     @property
     def url(self):
@@ -77,10 +89,11 @@ class ReferenceServer:
 
     def start(self):
         log = open(WORK / "server.log", "ab")
+        env = {k: v for k, v in os.environ.items() if k != "RUST_LOG"}
         self.proc = subprocess.Popen(
             [SERVER, "--bind", f"127.0.0.1:{self.port}", "--admin-token", ADMIN,
-             "--db", str(self.db), "--access-ttl", "60s"],
-            stdout=log, stderr=log)
+             "--db", str(self.db), "--access-ttl", self.access_ttl],
+            stdout=log, stderr=log, env=env)
         wait_port(self.port)
 
     def stop(self):
@@ -103,7 +116,7 @@ class ReferenceServer:
 def server():
     server = ReferenceServer()
     server.start()
-    server.admin("/admin/users", {"username": "me", "password": "pw"})
+    server.admin("/admin/users", {"username": "me", "password": PASSWORD})
     for friend in ["alice", "bob", "carol"]:
         server.admin("/admin/users", {"username": friend, "password": "pw"})
         server.admin("/admin/friends", {"a": "me", "b": friend})
@@ -124,7 +137,9 @@ def driver():
         raise AssertionError(f"{APP} is missing: build it with `cargo build -p kith-app`")
     port = free_port()
     log = open(WORK / "tauri-driver.log", "ab")
-    proc = subprocess.Popen([tauri_driver, "--port", str(port)], stdout=log, stderr=log)
+    # The app inherits this environment through tauri-driver and WebKitWebDriver.
+    proc = subprocess.Popen([tauri_driver, "--port", str(port)], stdout=log, stderr=log,
+                            env={**os.environ, "RUST_LOG": TRACE})
     try:
         wait_port(port)
         options = ArgOptions()
@@ -172,7 +187,7 @@ def test_1_sign_in(server, driver):
     element(driver, "#server-url").clear()
     element(driver, "#server-url").send_keys(server.url)
     element(driver, "#username").send_keys("me")
-    element(driver, "#password").send_keys("pw")
+    element(driver, "#password").send_keys(PASSWORD)
     element(driver, "#signin-submit").click()
     until("the main view", lambda: visible(driver, "#view-main"))
     assert element(driver, "#password").get_attribute("value") == "", "the password field is cleared"
@@ -196,6 +211,37 @@ def test_3_status_flip_updates_ui_and_notifies(server, driver):
                     NOTIFY_LOG.read_text(errors="replace")))
     assert "alice is online" in log, log[-2000:]
     driver.save_screenshot(str(OUT / "kith-friends.png"))
+
+
+def test_3b_the_app_and_two_cli_processes_share_one_session(server, driver):
+    """Two `kith watch` resume the session the app stored in the keyring; with 3 s
+    tokens all three refresh on their own schedules for 30 s, and the refresh lock and
+    the reload of the stored token keep every refresh token from being sent twice."""
+    before = server.admin("/admin/counters")
+    watchers = []
+    for i in range(2):
+        out = open(WORK / f"kith-watch-{i}.out", "wb")
+        err = open(WORK / f"kith-watch-{i}.log", "wb")
+        watchers.append(subprocess.Popen([CLI, "--server", server.url, "watch"], stdout=out, stderr=err,
+                                         env={**os.environ, "RUST_LOG": TRACE}))
+    time.sleep(30)
+    alive = [w.poll() is None for w in watchers]
+    for w in watchers:
+        w.terminate()
+    codes = [w.wait(15) for w in watchers]
+    after = server.admin("/admin/counters")
+    outputs = [(WORK / f"kith-watch-{i}.out").read_text(errors="replace") for i in range(2)]
+    refreshed = [o.count('"event":"token_refreshed"') for o in outputs]
+    print(f"\napp + 2 CLI, 30 s of 3 s tokens: {after['refreshes'] - before['refreshes']} refreshes "
+          f"(CLI saw {refreshed}), reuse {after['refresh_reuse']}")
+    assert after["refresh_reuse"] == 0, after
+    assert after["refresh_rejected"] == before["refresh_rejected"], after
+    assert alive == [True, True], outputs
+    assert codes == [0, 0], (codes, outputs)
+    assert all('"event":"session_ended"' not in o for o in outputs), outputs
+    assert all(n >= 5 for n in refreshed), refreshed
+    assert element(driver, "#banner").get_attribute("data-state") == "connected"
+    assert keyring_entries(), "the app's session is still stored"
 
 
 def test_4_server_down_shows_reconnecting(server, driver):
@@ -233,7 +279,11 @@ def test_7_screenshot(driver):
 
 def test_8_five_thousand_friends_render(server, driver):
     """Signs in as a user with 5,000 friends and records how long the list takes.
-    A measurement: it checks that every row arrives, and reports the time."""
+    A measurement: it checks that every row arrives, and reports the time. Long-lived
+    tokens here, so that no handover re-sends the 5,000 friends while it is measured."""
+    server.stop()
+    server.access_ttl = "60s"
+    server.start()
     server.admin("/admin/users", {"username": "crowd", "password": "pw"})
     for i in range(5000):
         name = f"friend{i:04}"
@@ -262,3 +312,22 @@ def test_8_five_thousand_friends_render(server, driver):
     (OUT / "render-5000.json").write_text(json.dumps(result, indent=2))
     print(f"\n5,000 friends: full render {render_ms:.1f} ms, sign-in to list {shown_after:.2f} s")
     driver.save_screenshot(str(OUT / "kith-5000.png"))
+
+
+def test_9_logs_hold_no_password_and_no_token(driver):
+    """At trace level, the app's log file and stderr, and the CLI's stderr, hold neither
+    the password nor any JWT; the app's log file is private to its owner."""
+    log_dir = Path(os.environ["XDG_DATA_HOME"]) / "dev.kith.desktop" / "logs"
+    app_log = log_dir / "kith.log"
+    assert app_log.exists(), f"no app log in {log_dir}"
+    assert (app_log.stat().st_mode & 0o777) == 0o600, oct(app_log.stat().st_mode)
+    logs = [app_log, WORK / "tauri-driver.log"] + [WORK / f"kith-watch-{i}.log" for i in range(2)]
+    for path in logs:
+        text = path.read_text(errors="replace")
+        assert PASSWORD not in text, f"the password is in {path.name}"
+        hits = len(JWT.findall(text))
+        assert hits == 0, f"{hits} JWTs in {path.name}"
+    app_text = app_log.read_text(errors="replace")
+    assert re.search(r"(TRACE|DEBUG) kith_core", app_text), "trace logging was on in the app"
+    cli_text = (WORK / "kith-watch-0.log").read_text(errors="replace")
+    assert re.search(r"(TRACE|DEBUG) kith_core", cli_text), "trace logging was on in the CLI"

@@ -193,7 +193,15 @@ fn e2e() -> Result<()> {
     step("end-to-end: the desktop app through WebDriver");
     ensure_tauri_driver()?;
     ensure_python_packages()?;
-    cargo(&["build", "--package", "kith-app", "--package", "kith-server"])?;
+    cargo(&[
+        "build",
+        "--package",
+        "kith-app",
+        "--package",
+        "kith-server",
+        "--package",
+        "kith-cli",
+    ])?;
     status(&mut desktop_session(&[]), "the end-to-end test")
 }
 
