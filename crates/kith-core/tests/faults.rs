@@ -42,6 +42,16 @@ impl CredentialStore for LockableStore {
     }
 }
 
+/// What a new process does with the stored session: resume it and refresh once.
+async fn refresh_in_a_new_process(
+    server: &kith_server::RunningServer,
+    store: Arc<dyn CredentialStore>,
+) {
+    let next = TokenManager::new(fast_profile(server), store).unwrap();
+    next.resume().await.expect("a stored session");
+    next.fresh_token().await.expect("the saved token refreshes");
+}
+
 fn ended(log: &EventLog) -> bool {
     log.seen
         .iter()
@@ -145,9 +155,7 @@ async fn a_keyring_refusing_saves_keeps_the_session_and_saves_later() {
     assert!(!ended(&log));
     session.stop().await;
     // What the store holds now is the live refresh token: a new process can use it.
-    let next = TokenManager::new(fast_profile(&server), Arc::new(store.clone())).unwrap();
-    next.resume().await.expect("stored session");
-    next.fresh_token().await.expect("the saved token refreshes");
+    refresh_in_a_new_process(&server, Arc::new(store.clone())).await;
     assert_eq!(admin.counters().refresh_reuse, 0);
     assert_eq!(admin.counters().refresh_rejected, 0);
     server.shutdown().await;
@@ -259,9 +267,7 @@ async fn a_refresh_cancelled_after_the_server_rotated_keeps_the_new_token() {
     assert_ne!(after, before, "the rotated token was saved");
     assert!(admin.refresh_token_is_valid(after.expose()));
     // A new process starts from what was saved, and nothing is reused.
-    let next = TokenManager::new(fast_profile(&server), Arc::new(store.clone())).unwrap();
-    next.resume().await.unwrap();
-    next.fresh_token().await.expect("the saved token refreshes");
+    refresh_in_a_new_process(&server, Arc::new(store.clone())).await;
     let counters = admin.counters();
     assert_eq!(counters.refresh_reuse, 0, "{counters:?}");
     assert_eq!(counters.refresh_rejected, 0, "{counters:?}");
@@ -321,15 +327,20 @@ fn impatient_profile(server: &kith_server::RunningServer) -> kith_core::ServerPr
     profile
 }
 
-/// Promise: a refresh that timed out after the server rotated does not sign the user
-/// out when the server has a reuse interval: the retry gets the same successor.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_timeout_after_rotation_recovers_within_the_servers_reuse_interval() {
+/// A session whose refresh timed out after the server rotated (the server answers
+/// after 1.5 s, Kith gives up after 500 ms); the server answers at once again after it.
+async fn lose_a_refresh_answer(
+    reuse_interval: Duration,
+) -> (
+    kith_server::RunningServer,
+    kith_server::AdminHandle,
+    Session,
+    EventLog,
+) {
     let mut config = config_with_ttl(Duration::from_secs(2));
-    config.reuse_interval = Duration::from_secs(30);
+    config.reuse_interval = reuse_interval;
     let (server, admin) = start_server(config).await;
-    let store = MemoryStore::new();
-    let (session, mut log) = login(impatient_profile(&server), &store).await;
+    let (session, mut log) = login(impatient_profile(&server), &MemoryStore::new()).await;
     log.wait_for_state("connected", Duration::from_secs(5))
         .await;
     admin.set_refresh_delay(Duration::from_millis(1_500));
@@ -338,6 +349,14 @@ async fn a_timeout_after_rotation_recovers_within_the_servers_reuse_interval() {
     })
     .await;
     admin.set_refresh_delay(Duration::ZERO);
+    (server, admin, session, log)
+}
+
+/// Promise: a refresh that timed out after the server rotated does not sign the user
+/// out when the server has a reuse interval: the retry gets the same successor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_after_rotation_recovers_within_the_servers_reuse_interval() {
+    let (server, admin, session, mut log) = lose_a_refresh_answer(Duration::from_secs(30)).await;
     let answering = std::time::Instant::now();
     let recovered = log
         .wait_for("a refresh", Duration::from_secs(5), |e| {
@@ -362,17 +381,7 @@ async fn a_timeout_after_rotation_recovers_within_the_servers_reuse_interval() {
 /// own reason (`refresh_lost`) and a message that says what happened; nothing loops.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_after_rotation_without_a_reuse_interval_ends_as_refresh_lost() {
-    let (server, admin) = start_server(config_with_ttl(Duration::from_secs(2))).await;
-    let store = MemoryStore::new();
-    let (session, mut log) = login(impatient_profile(&server), &store).await;
-    log.wait_for_state("connected", Duration::from_secs(5))
-        .await;
-    admin.set_refresh_delay(Duration::from_millis(1_500));
-    log.wait_for("a deferred refresh", Duration::from_secs(5), |e| {
-        matches!(e, SessionEvent::RefreshDeferred { .. })
-    })
-    .await;
-    admin.set_refresh_delay(Duration::ZERO);
+    let (server, admin, session, mut log) = lose_a_refresh_answer(Duration::ZERO).await;
     log.wait_for("the end of the session", Duration::from_secs(5), |e| {
         matches!(
             e,

@@ -7,6 +7,8 @@
 //!
 //! Bounded case count for CI: `KITH_FUZZ_CASES` (default 256) per property.
 
+mod common;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{encode, EncodingKey, Header};
@@ -17,14 +19,7 @@ use kith_core::token::{token_timing, ClaimsError, TokenClaims};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("KITH_FUZZ_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(256);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
+    common::fuzz_config()
 }
 
 /// Seconds since the epoch as a wall-clock time, saturating where the platform ends.

@@ -8,6 +8,8 @@
 //!
 //! Bounded case count for CI: `KITH_FUZZ_CASES` (default 256) per property.
 
+mod common;
+
 use std::time::Duration;
 
 use kith_core::protocol::profile::{MAX_PROFILE_DURATION, MESSAGE_BYTES_RANGE};
@@ -15,14 +17,7 @@ use kith_core::protocol::{ProfileError, ServerProfile};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("KITH_FUZZ_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(256);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
+    common::fuzz_config()
 }
 
 /// Text that must never come back in a parse error.

@@ -9,6 +9,8 @@
 //! not have, so these run as ordinary tests with a bounded number of cases:
 //! `KITH_FUZZ_CASES` (default 256) per property.
 
+mod common;
+
 use kith_core::protocol::messages::{MAX_FRIENDS, MAX_TEXT_CHARS};
 use kith_core::protocol::socketio::{decode, Inbound};
 use kith_core::protocol::{parse_server_message, FriendRecord, MessageError, ServerMessage};
@@ -17,14 +19,7 @@ use proptest::prelude::*;
 const MAX: usize = 1 << 20;
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("KITH_FUZZ_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(256);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
+    common::fuzz_config()
 }
 
 /// One way of damaging a frame.

@@ -157,3 +157,15 @@ pub fn live_statuses(log: &EventLog, friend: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// The case count of the structured fuzz tests: `KITH_FUZZ_CASES`, 256 by default.
+pub fn fuzz_config() -> proptest::prelude::ProptestConfig {
+    let cases = std::env::var("KITH_FUZZ_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(256);
+    proptest::prelude::ProptestConfig {
+        cases,
+        ..proptest::prelude::ProptestConfig::default()
+    }
+}
