@@ -489,12 +489,17 @@ async fn auth_redirects_to_another_origin_are_not_followed() {
 
 /// An auth API on a real socket that answers every request with this access token.
 async fn serve_access_token(access: String) -> (String, tokio::task::JoinHandle<()>) {
+    serve_body(serde_json::json!({"access": access, "refresh": "r"}).to_string()).await
+}
+
+/// An auth API on a real socket that answers every request 200 with this body.
+async fn serve_body(body: String) -> (String, tokio::task::JoinHandle<()>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
-            let body = serde_json::json!({"access": access, "refresh": "r"}).to_string();
+            let body = body.clone();
             tokio::spawn(async move {
                 let mut request = vec![0u8; 16 * 1024];
                 let _ = socket.read(&mut request).await;
@@ -552,4 +557,29 @@ async fn hostile_token_claims_from_the_server_are_refused_without_a_panic() {
         assert_eq!(store.save_count(), 0, "nothing was stored for {claims}");
         server.abort();
     }
+}
+
+/// Promise: a response too large to be tokens is refused with a typed error, not read
+/// into memory whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_auth_response_is_refused_with_a_typed_error() {
+    let body = format!("{{\"access\": \"{}\"}}", "x".repeat(4 * 1024 * 1024));
+    let (url, server) = serve_body(body).await;
+    let result = Session::login(
+        kith_core::ServerProfile::simplejwt(&url),
+        Arc::new(MemoryStore::new()),
+        USER,
+        Secret::new(PASSWORD),
+    )
+    .await;
+    assert!(
+        matches!(
+            result,
+            Err(kith_core::SessionError::Token(kith_core::TokenError::Auth(
+                AuthError::ResponseTooLarge { .. }
+            )))
+        ),
+        "not refused as too large"
+    );
+    server.abort();
 }

@@ -62,6 +62,9 @@ pub enum AuthError {
     /// The server answered 2xx but not with what the profile describes.
     #[error("unexpected response from the auth API: {0}")]
     BadResponse(String),
+    /// The response body is larger than [`MAX_RESPONSE_BYTES`]; it was not read.
+    #[error("the auth API's response is larger than {} KiB", .limit / 1024)]
+    ResponseTooLarge { limit: usize },
     #[error("invalid server profile: {0}")]
     Profile(String),
 }
@@ -259,7 +262,12 @@ impl AuthClient {
         };
         let body = read_limited(response)
             .await
-            .map_err(|error| bad(error.to_string()))?;
+            .map_err(|error| match (error, exchange) {
+                (BodyError::TooLarge, Exchange::Login) => AuthError::ResponseTooLarge {
+                    limit: MAX_RESPONSE_BYTES,
+                },
+                (error, _) => bad(error.to_string()),
+            })?;
         let value: Value = serde_json::from_slice(&body).map_err(|_| {
             bad(format!(
                 "expected a JSON object, got {} bytes of something else",
