@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use kith_core::protocol::ServerProfile;
 use kith_core::socket::{
     Action, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig, Reason,
-    SnapshotMeaning, MAX_RETRY_AFTER,
+    SnapshotMeaning, MAX_RETRY_AFTER, QUICK_DISCONNECT_WINDOW,
 };
 use kith_core::EndReason;
 use proptest::prelude::*;
@@ -627,6 +627,344 @@ fn a_refused_refresh_while_connecting_signs_out() {
     );
 }
 
+/// Brings a connected machine to a handover socket (2, generation 2) that is open and
+/// authenticated at `at`, with no snapshot yet.
+fn handover_open_at(machine: &mut ConnectionMachine, at: Instant) {
+    machine.handle(Input::TokenRefreshed { generation: 2 }, at);
+    machine.handle(token_ready(FetchPurpose::Handover, 2, at), at);
+    machine.handle(Input::Opened { conn: 2 }, at);
+    if machine.config().auth_by_message {
+        machine.handle(Input::AuthSucceeded { conn: 2 }, at);
+    }
+}
+
+fn socketio_config() -> MachineConfig {
+    let profile = ServerProfile::preset("socketio", "http://127.0.0.1:1").unwrap();
+    MachineConfig::from_profile(&profile)
+}
+
+/// A Socket.IO machine connected on socket 1 at the returned instant.
+fn socketio_connected(config: MachineConfig) -> (ConnectionMachine, Instant) {
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(config, 3);
+    machine.handle(Input::Start, t0);
+    machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+    machine.handle(Input::Opened { conn: 1 }, t0);
+    machine.handle(Input::AuthSucceeded { conn: 1 }, t0);
+    assert_eq!(machine.state(), &ConnectionState::Connected);
+    drain(&mut machine);
+    while machine.poll_event().is_some() {}
+    (machine, t0)
+}
+
+#[test]
+fn a_handover_without_a_snapshot_goes_ahead_after_the_snapshot_wait() {
+    for config in [config(false), socketio_config()] {
+        let wait = config.snapshot_wait;
+        assert_eq!(wait, Duration::from_secs(1), "the default wait");
+        let t0 = Instant::now();
+        let mut machine = ConnectionMachine::new(config, 5);
+        machine.handle(Input::Start, t0);
+        machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+        machine.handle(Input::Opened { conn: 1 }, t0);
+        machine.handle(Input::AuthSucceeded { conn: 1 }, t0);
+        drain(&mut machine);
+        let at = t0 + Duration::from_secs(5);
+        handover_open_at(&mut machine, at);
+        drain(&mut machine);
+        while machine.poll_event().is_some() {}
+        // The snapshot deadline is the next thing the machine waits for.
+        assert_eq!(machine.poll_timeout(), Some(at + wait));
+        machine.handle(Input::Tick, at + wait - Duration::from_millis(1));
+        assert!(
+            drain(&mut machine).is_empty(),
+            "not before the wait is over"
+        );
+        assert!(machine.in_handover());
+        machine.handle(Input::Tick, at + wait);
+        assert_eq!(
+            drain(&mut machine),
+            vec![
+                Action::Promote {
+                    conn: 2,
+                    snapshot: SnapshotMeaning::Live
+                },
+                Action::Close {
+                    conn: 1,
+                    code: 1000,
+                    reason: "handover"
+                }
+            ]
+        );
+        assert_eq!(machine.primary(), Some(2));
+        let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+        assert_eq!(change.reason, Reason::Handover);
+        // A snapshot that comes late changes nothing.
+        machine.handle(Input::SnapshotReceived { conn: 2 }, at + wait * 2);
+        assert!(drain(&mut machine).is_empty());
+        assert_eq!(machine.state(), &ConnectionState::Connected);
+    }
+}
+
+#[test]
+fn a_snapshot_within_the_wait_promotes_at_once() {
+    let (mut machine, t0) = connected(false);
+    drain(&mut machine);
+    let at = t0 + Duration::from_secs(3);
+    handover_open_at(&mut machine, at);
+    drain(&mut machine);
+    machine.handle(
+        Input::SnapshotReceived { conn: 2 },
+        at + Duration::from_millis(200),
+    );
+    assert!(drain(&mut machine).contains(&Action::Promote {
+        conn: 2,
+        snapshot: SnapshotMeaning::Live
+    }));
+    // No snapshot deadline is left behind.
+    assert!(machine
+        .poll_timeout()
+        .is_some_and(|t| t > at + Duration::from_secs(2)));
+}
+
+#[test]
+fn the_snapshot_wait_never_outlasts_the_connect_deadline() {
+    let mut cfg = config(false);
+    cfg.snapshot_wait = Duration::from_secs(60);
+    cfg.reconnect.stable_after = Duration::from_secs(60);
+    let connect_timeout = cfg.connect_timeout;
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(cfg, 9);
+    machine.handle(Input::Start, t0);
+    machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+    machine.handle(Input::Opened { conn: 1 }, t0);
+    drain(&mut machine);
+    let asked = t0 + Duration::from_secs(1);
+    machine.handle(Input::TokenRefreshed { generation: 2 }, asked);
+    machine.handle(token_ready(FetchPurpose::Handover, 2, asked), asked);
+    // The socket opens late, just before its connect deadline.
+    let opened = asked + connect_timeout - Duration::from_millis(100);
+    machine.handle(Input::Opened { conn: 2 }, opened);
+    drain(&mut machine);
+    let due = machine.poll_timeout().unwrap();
+    assert_eq!(due, asked + connect_timeout);
+    machine.handle(Input::Tick, due);
+    let actions = drain(&mut machine);
+    assert!(
+        actions.contains(&Action::Promote {
+            conn: 2,
+            snapshot: SnapshotMeaning::Live
+        }),
+        "{actions:?}"
+    );
+    assert!(!actions.contains(&Action::Close {
+        conn: 2,
+        code: 1000,
+        reason: "handover timed out"
+    }));
+    assert_eq!(machine.primary(), Some(2));
+}
+
+#[test]
+fn a_handover_socket_that_never_authenticates_still_times_out() {
+    let (mut machine, t0) = socketio_connected(socketio_config());
+    let at = t0 + Duration::from_secs(2);
+    machine.handle(Input::TokenRefreshed { generation: 2 }, at);
+    machine.handle(token_ready(FetchPurpose::Handover, 2, at), at);
+    machine.handle(Input::Opened { conn: 2 }, at);
+    drain(&mut machine);
+    let deadline = at + machine.config().connect_timeout;
+    let mut now = at;
+    while machine.in_handover() {
+        now = machine.poll_timeout().unwrap();
+        assert!(now <= deadline);
+        machine.handle(Input::Tick, now);
+        machine.handle(Input::Activity { conn: 1 }, now);
+    }
+    assert_eq!(now, deadline);
+    assert!(drain(&mut machine).contains(&Action::Close {
+        conn: 2,
+        code: 1000,
+        reason: "handover timed out"
+    }));
+    assert_eq!(machine.primary(), Some(1));
+}
+
+#[test]
+fn the_servers_heartbeat_decides_when_a_socketio_server_is_dead() {
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(socketio_config(), 3);
+    machine.handle(Input::Start, t0);
+    machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+    machine.handle(Input::Opened { conn: 1 }, t0);
+    // The Engine.IO open packet comes before CONNECT is answered.
+    machine.handle(
+        Input::Heartbeat {
+            conn: 1,
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(3),
+        },
+        t0,
+    );
+    machine.handle(Input::AuthSucceeded { conn: 1 }, t0);
+    drain(&mut machine);
+    let mut now = t0;
+    while machine.state() == &ConnectionState::Connected {
+        now = machine.poll_timeout().unwrap();
+        machine.handle(Input::Tick, now);
+    }
+    assert_eq!(
+        now,
+        t0 + Duration::from_secs(5),
+        "pingInterval + pingTimeout"
+    );
+    let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+    assert_eq!(change.reason, Reason::KeepaliveTimeout);
+
+    // Opted out in the profile, or a JSON profile: ping_interval + dead_grace.
+    let mut opted_out = socketio_config();
+    opted_out.server_heartbeat = false;
+    let mut json = config(false);
+    json.server_heartbeat = false;
+    for cfg in [opted_out, json] {
+        let dead_after = cfg.dead_after();
+        let auth = cfg.auth_by_message;
+        let mut machine = ConnectionMachine::new(cfg, 3);
+        machine.handle(Input::Start, t0);
+        machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+        machine.handle(Input::Opened { conn: 1 }, t0);
+        machine.handle(
+            Input::Heartbeat {
+                conn: 1,
+                interval: Duration::from_secs(2),
+                timeout: Duration::from_secs(3),
+            },
+            t0,
+        );
+        if auth {
+            machine.handle(Input::AuthSucceeded { conn: 1 }, t0);
+        }
+        let mut now = t0;
+        while machine.state() == &ConnectionState::Connected {
+            now = machine.poll_timeout().unwrap();
+            machine.handle(Input::Tick, now);
+        }
+        assert_eq!(now, t0 + dead_after);
+    }
+}
+
+#[test]
+fn a_heartbeat_learned_while_live_moves_the_dead_check() {
+    let (mut machine, t0) = socketio_connected(socketio_config());
+    machine.handle(
+        Input::Heartbeat {
+            conn: 1,
+            interval: Duration::from_millis(500),
+            timeout: Duration::from_millis(500),
+        },
+        t0,
+    );
+    // Zeros and absurd values cannot make the check vanish or overflow.
+    machine.handle(
+        Input::Heartbeat {
+            conn: 1,
+            interval: Duration::ZERO,
+            timeout: Duration::from_secs(u64::MAX / 4),
+        },
+        t0,
+    );
+    let mut now = t0;
+    while machine.state() == &ConnectionState::Connected {
+        now = machine.poll_timeout().unwrap();
+        machine.handle(Input::Tick, now);
+    }
+    assert_eq!(now, t0 + Duration::from_secs(1));
+}
+
+#[test]
+fn a_server_disconnect_is_its_own_reason_and_is_retried() {
+    let (mut machine, t0) = socketio_connected(socketio_config());
+    machine.handle(
+        Input::ServerDisconnected { conn: 1 },
+        t0 + Duration::from_secs(30),
+    );
+    let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+    assert_eq!(change.reason, Reason::ServerDisconnect);
+    assert_eq!(change.reason.code(), "server_disconnect");
+    assert_eq!(change.reason.to_string(), "the server ended the session");
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Reconnecting { attempt: 1, .. }
+    ));
+}
+
+#[test]
+fn accept_then_disconnect_twice_is_an_auth_failure_with_one_forced_refresh() {
+    let (mut machine, t0) = socketio_connected(socketio_config());
+    let soon = Duration::from_millis(100);
+    // The first one looks like any server disconnect: backoff.
+    machine.handle(Input::ServerDisconnected { conn: 1 }, t0 + soon);
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Reconnecting { .. }
+    ));
+    let due = machine.poll_timeout().unwrap();
+    machine.handle(Input::Tick, due);
+    machine.handle(token_ready(FetchPurpose::Connect, 2, due), due);
+    machine.handle(Input::Opened { conn: 2 }, due);
+    machine.handle(Input::AuthSucceeded { conn: 2 }, due);
+    drain(&mut machine);
+    // The second, as quick: one forced refresh and an immediate retry.
+    machine.handle(Input::ServerDisconnected { conn: 2 }, due + soon);
+    let changes: Vec<_> = std::iter::from_fn(|| machine.poll_event()).collect();
+    assert_eq!(changes.last().unwrap().reason, Reason::AuthRetry);
+    let actions = drain(&mut machine);
+    assert!(actions.contains(&Action::FetchToken {
+        purpose: FetchPurpose::Connect,
+        force: Some(2)
+    }));
+    assert!(!actions.iter().any(|a| matches!(a, Action::Open { .. })));
+    let t = due + soon;
+    machine.handle(token_ready(FetchPurpose::Connect, 3, t), t);
+    machine.handle(Input::Opened { conn: 3 }, t);
+    machine.handle(Input::AuthSucceeded { conn: 3 }, t);
+    drain(&mut machine);
+    // And once more after the forced refresh: the no-loop rule.
+    machine.handle(Input::ServerDisconnected { conn: 3 }, t + soon);
+    assert_eq!(machine.state(), &ConnectionState::GaveUp);
+    let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+    assert_eq!(change.reason, Reason::AuthRejected);
+    assert!(!drain(&mut machine)
+        .iter()
+        .any(|a| matches!(a, Action::EndSession { .. } | Action::FetchToken { .. })));
+    machine.handle(Input::Tick, t + Duration::from_secs(120));
+    assert!(drain(&mut machine).is_empty(), "nothing loops");
+}
+
+#[test]
+fn a_disconnect_after_the_window_starts_the_count_again() {
+    let (mut machine, t0) = socketio_connected(socketio_config());
+    machine.handle(
+        Input::ServerDisconnected { conn: 1 },
+        t0 + Duration::from_millis(100),
+    );
+    let due = machine.poll_timeout().unwrap();
+    machine.handle(Input::Tick, due);
+    machine.handle(token_ready(FetchPurpose::Connect, 2, due), due);
+    machine.handle(Input::Opened { conn: 2 }, due);
+    machine.handle(Input::AuthSucceeded { conn: 2 }, due);
+    drain(&mut machine);
+    // This socket lived past the window: an ordinary server disconnect.
+    let later = due + QUICK_DISCONNECT_WINDOW + Duration::from_millis(1);
+    machine.handle(Input::ServerDisconnected { conn: 2 }, later);
+    let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+    assert_eq!(change.reason, Reason::ServerDisconnect);
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Reconnecting { .. }
+    ));
+}
+
 // ---- properties over random input sequences --------------------------------------
 
 fn any_input() -> impl Strategy<Value = Input> {
@@ -679,6 +1017,15 @@ fn any_input() -> impl Strategy<Value = Input> {
         conn.clone()
             .prop_map(|conn| Input::SnapshotReceived { conn }),
         conn.clone().prop_map(|conn| Input::Activity { conn }),
+        conn.clone()
+            .prop_map(|conn| Input::ServerDisconnected { conn }),
+        (conn.clone(), 0u64..60_000, 0u64..60_000).prop_map(|(conn, interval, timeout)| {
+            Input::Heartbeat {
+                conn,
+                interval: Duration::from_millis(interval),
+                timeout: Duration::from_millis(timeout),
+            }
+        }),
         (
             conn,
             prop_oneof![
@@ -739,6 +1086,8 @@ proptest! {
             prop_assert!(machine.live_sockets() <= 2);
             if machine.in_handover() {
                 prop_assert_eq!(machine.state(), &ConnectionState::Connected);
+                // A handover never waits without a deadline (connect, or snapshot).
+                prop_assert!(machine.poll_timeout().is_some());
             }
             // Never a reconnect after stop: a stopped machine does nothing at all.
             if stopped {
@@ -804,6 +1153,8 @@ fn handover_input() -> impl Strategy<Value = Input> {
         conn.clone()
             .prop_map(|conn| Input::SnapshotReceived { conn }),
         conn.clone().prop_map(|conn| Input::Activity { conn }),
+        conn.clone()
+            .prop_map(|conn| Input::ServerDisconnected { conn }),
         (
             conn,
             prop_oneof![Just(None), Just(Some(1000u16)), Just(Some(4001))]
@@ -862,5 +1213,58 @@ proptest! {
                 prop_assert_eq!(machine.state(), &ConnectionState::Connected);
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A handover never depends on a snapshot the server may not send: once the new
+    /// socket is authenticated, whatever else happens (activity, refreshes, ticks, a late
+    /// open of a stale socket), it is promoted within `snapshot_wait`, or it failed.
+    #[test]
+    fn a_handover_completes_within_the_snapshot_wait_without_a_snapshot(
+        socketio in any::<bool>(),
+        wait_ms in 1u64..5_000,
+        opened_after_ms in 0u64..8_000,
+        noise in prop::collection::vec((prop_oneof![
+            Just(Input::Activity { conn: 1 }),
+            Just(Input::Activity { conn: 2 }),
+            (2u64..6).prop_map(|generation| Input::TokenRefreshed { generation }),
+            Just(Input::Tick),
+        ], 0u64..700), 0..12),
+    ) {
+        let mut cfg = if socketio { socketio_config() } else { config(false) };
+        cfg.snapshot_wait = Duration::from_millis(wait_ms);
+        let t0 = Instant::now();
+        let mut machine = ConnectionMachine::new(cfg, 11);
+        machine.handle(Input::Start, t0);
+        machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+        machine.handle(Input::Opened { conn: 1 }, t0);
+        machine.handle(Input::AuthSucceeded { conn: 1 }, t0);
+        machine.handle(Input::TokenRefreshed { generation: 2 }, t0);
+        machine.handle(token_ready(FetchPurpose::Handover, 2, t0), t0);
+        let live_at = t0 + Duration::from_millis(opened_after_ms);
+        machine.handle(Input::Opened { conn: 2 }, live_at);
+        machine.handle(Input::AuthSucceeded { conn: 2 }, live_at);
+        let connect_deadline = t0 + machine.config().connect_timeout;
+        let mut now = live_at;
+        for (input, advance_ms) in noise {
+            now += Duration::from_millis(advance_ms);
+            while let Some(due) = machine.poll_timeout().filter(|t| *t <= now) {
+                machine.handle(Input::Tick, due);
+            }
+            machine.handle(input, now);
+        }
+        // Let time run to the bound, ticking as the driver would.
+        let bound = (live_at + Duration::from_millis(wait_ms)).min(connect_deadline).max(live_at);
+        while let Some(due) = machine.poll_timeout().filter(|t| *t <= bound) {
+            machine.handle(Input::Tick, due);
+        }
+        prop_assert!(!machine.in_handover(), "still waiting for a snapshot at {:?}", bound - t0);
+        if opened_after_ms < machine.config().connect_timeout.as_millis() as u64 {
+            prop_assert_eq!(machine.primary(), Some(2));
+        }
+        prop_assert_eq!(machine.state(), &ConnectionState::Connected);
     }
 }

@@ -132,8 +132,18 @@ pub struct SocketProfile {
     pub dead_grace: Duration,
     /// Also send app-level `{"type":"PING"}` and expect `{"type":"PONG"}` (seed 002).
     pub app_ping: bool,
-    /// The server sends a `presence_snapshot` after auth; a handover waits for it.
+    /// The server sends a `presence_snapshot` after auth; a handover waits for it, at
+    /// most `snapshot_wait`.
     pub snapshot_on_connect: bool,
+    /// How long a handover socket waits for its snapshot after authenticating; past it,
+    /// the socket is promoted without one (logged once, at info).
+    #[serde(with = "humantime_serde")]
+    pub snapshot_wait: Duration,
+    /// Socket.IO: dead-server detection follows the `pingInterval + pingTimeout` of the
+    /// server's Engine.IO open packet; `false` uses `ping_interval + dead_grace`.
+    pub server_heartbeat: bool,
+    /// Socket.IO namespace of CONNECT, events, acks and DISCONNECT, e.g. `/presence`.
+    pub namespace: String,
     /// Deadline for the TCP connect, the upgrade and in-band auth together.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
@@ -220,6 +230,9 @@ impl Default for SocketProfile {
             dead_grace: Duration::from_secs(10),
             app_ping: false,
             snapshot_on_connect: true,
+            snapshot_wait: Duration::from_secs(1),
+            server_heartbeat: true,
+            namespace: "/".into(),
             connect_timeout: Duration::from_secs(10),
             wake_probe_timeout: Duration::from_secs(3),
             max_message_bytes: 16 * 1024 * 1024,
@@ -267,6 +280,33 @@ pub const MAX_PROFILE_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The accepted range of `socket.max_message_bytes`: 1 KiB to 256 MiB.
 pub const MESSAGE_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=256 * 1024 * 1024;
+
+/// The longest accepted `socket.namespace`, in bytes.
+pub const MAX_NAMESPACE_BYTES: usize = 128;
+
+/// A Socket.IO namespace: `/` or `/name`, printable ASCII without `,` (which ends the
+/// namespace in a packet), spaces or a `?`, at most [`MAX_NAMESPACE_BYTES`].
+fn check_namespace(namespace: &str) -> Result<(), ProfileError> {
+    let reason = if !namespace.starts_with('/') {
+        Some("must start with /".to_string())
+    } else if namespace.len() > MAX_NAMESPACE_BYTES {
+        Some(format!("is longer than {MAX_NAMESPACE_BYTES} bytes"))
+    } else if !namespace
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b',' && b != b'?')
+    {
+        Some("may hold only printable ASCII, without spaces, commas or ?".to_string())
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(ProfileError::Invalid {
+            field: "socket.namespace",
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
 
 /// Refresh statuses that always end the session: the refresh token was refused.
 pub const ALWAYS_SESSION_END_STATUSES: [u16; 2] = [400, 401];
@@ -362,6 +402,9 @@ const SCHEMA_WORDS: &[&str] = &[
     "dead_grace",
     "app_ping",
     "snapshot_on_connect",
+    "snapshot_wait",
+    "server_heartbeat",
+    "namespace",
     "connect_timeout",
     "wake_probe_timeout",
     "max_message_bytes",
@@ -560,6 +603,7 @@ impl ServerProfile {
             ("socket.dead_grace", socket.dead_grace),
             ("socket.connect_timeout", socket.connect_timeout),
             ("socket.wake_probe_timeout", socket.wake_probe_timeout),
+            ("socket.snapshot_wait", socket.snapshot_wait),
             ("refresh.lead_max", refresh.lead_max),
             ("refresh.retry_base", refresh.retry_base),
             ("refresh.retry_cap", refresh.retry_cap),
@@ -621,6 +665,7 @@ impl ServerProfile {
                 ),
             });
         }
+        check_namespace(&socket.namespace)?;
         if reconnect.max_attempts == Some(0) {
             return Err(ProfileError::Invalid {
                 field: "reconnect.max_attempts",
@@ -1113,6 +1158,7 @@ mod tests {
             ("socket", "dead_grace", "socket.dead_grace"),
             ("socket", "connect_timeout", "socket.connect_timeout"),
             ("socket", "wake_probe_timeout", "socket.wake_probe_timeout"),
+            ("socket", "snapshot_wait", "socket.snapshot_wait"),
             ("refresh", "lead_max", "refresh.lead_max"),
             ("refresh", "retry_base", "refresh.retry_base"),
             ("refresh", "retry_cap", "refresh.retry_cap"),
@@ -1136,6 +1182,29 @@ mod tests {
             .to_string();
         assert!(message.contains("socket.ping_interval"), "{message}");
         assert!(message.contains("at most 1day"), "{message}");
+    }
+
+    #[test]
+    fn a_namespace_is_a_path_without_separators() {
+        assert_eq!(ServerProfile::default().socket.namespace, "/");
+        assert_eq!(
+            ServerProfile::default().socket.snapshot_wait,
+            Duration::from_secs(1)
+        );
+        for bad in ["", "presence", "/a,b", "/a b", "/a\\u0007", "/ä"] {
+            assert_eq!(
+                invalid_field(&format!("[socket]\nnamespace = \"{bad}\"")),
+                "socket.namespace",
+                "{bad}"
+            );
+        }
+        let long = format!("/{}", "a".repeat(MAX_NAMESPACE_BYTES));
+        assert_eq!(
+            invalid_field(&format!("[socket]\nnamespace = \"{long}\"")),
+            "socket.namespace"
+        );
+        let profile = ServerProfile::from_toml("[socket]\nnamespace = \"/presence-v2\"").unwrap();
+        assert_eq!(profile.socket.namespace, "/presence-v2");
     }
 
     #[test]

@@ -22,7 +22,14 @@
 //! - fatal (close 4403, a refresh the server rejected) → `SignedOut` at once.
 //!
 //! Nothing waits without a deadline: a token fetch that does not answer within
-//! [`MachineConfig::token_timeout`] counts as failed.
+//! [`MachineConfig::token_timeout`] counts as failed, and a handover socket waits for
+//! its snapshot at most [`MachineConfig::snapshot_wait`] after authenticating, then is
+//! promoted without one (a backend may never send one).
+//!
+//! A server that ends the session itself (Socket.IO DISCONNECT, Engine.IO close) is
+//! `server_disconnect`, not a lost connection. One that does so within
+//! [`QUICK_DISCONNECT_WINDOW`] of accepting, twice in a row, is refusing the token in
+//! all but name: it takes the auth path (one forced refresh, then `gave_up`).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -48,6 +55,11 @@ pub const NORMAL_CLOSE: u16 = 1000;
 /// An auth close this close to the token's expiry is the server enforcing expiry
 /// (clocks and JWT timestamps are only good to the second), not a rejection.
 pub const EXPIRY_TOLERANCE: Duration = Duration::from_secs(1);
+/// A server disconnect this soon after the socket was accepted counts as "accepted,
+/// then at once disconnected"; two in a row are treated as an auth rejection.
+pub const QUICK_DISCONNECT_WINDOW: Duration = Duration::from_secs(2);
+/// The longest heartbeat a server's Engine.IO open packet may set (interval or timeout).
+pub const MAX_SERVER_HEARTBEAT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The connection's public state, as the UI shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,6 +105,8 @@ pub enum Reason {
         code: Option<u16>,
         reason: String,
     },
+    /// The server ended the session itself (Socket.IO DISCONNECT, Engine.IO close).
+    ServerDisconnect,
     KeepaliveTimeout,
     WakeProbeFailed,
     TokenExpired,
@@ -121,6 +135,7 @@ impl Reason {
             Reason::ConnectTimeout => "connect_timeout",
             Reason::UpgradeRejected(_) => "upgrade_rejected",
             Reason::ClosedByServer { .. } => "closed_by_server",
+            Reason::ServerDisconnect => "server_disconnect",
             Reason::KeepaliveTimeout => "keepalive_timeout",
             Reason::WakeProbeFailed => "wake_probe_failed",
             Reason::TokenExpired => "token_expired",
@@ -153,6 +168,7 @@ impl fmt::Display for Reason {
                 code: Some(code), ..
             } => write!(f, "closed by server ({code})"),
             Reason::ClosedByServer { code: None, .. } => f.write_str("connection lost"),
+            Reason::ServerDisconnect => f.write_str("the server ended the session"),
             Reason::TokenUnavailable(error) => write!(f, "no fresh token: {error}"),
             Reason::TokenTimeout => f.write_str("no fresh token in time"),
             Reason::AuthRejected => f.write_str(
@@ -234,6 +250,19 @@ pub enum Input {
     SnapshotReceived {
         conn: ConnId,
     },
+    /// The server announced its heartbeat (Engine.IO open packet): it pings every
+    /// `interval` and considers the peer gone after `timeout` more. Used for dead-server
+    /// detection when [`MachineConfig::server_heartbeat`] is set; zero values are ignored.
+    Heartbeat {
+        conn: ConnId,
+        interval: Duration,
+        timeout: Duration,
+    },
+    /// The server ended the session on this socket (Socket.IO DISCONNECT `41`,
+    /// Engine.IO close `1`); the socket is gone.
+    ServerDisconnected {
+        conn: ConnId,
+    },
     /// Any frame arrived (data, pong, app PONG).
     Activity {
         conn: ConnId,
@@ -300,6 +329,12 @@ pub struct MachineConfig {
     pub in_band_reauth: bool,
     pub app_ping: bool,
     pub snapshot_on_connect: bool,
+    /// How long a handover socket waits for its snapshot after authenticating before it
+    /// is promoted without one.
+    pub snapshot_wait: Duration,
+    /// Take dead-server detection from the server's announced heartbeat
+    /// ([`Input::Heartbeat`]) instead of `ping_interval + dead_grace`.
+    pub server_heartbeat: bool,
     pub ping_interval: Duration,
     pub dead_grace: Duration,
     pub connect_timeout: Duration,
@@ -319,6 +354,9 @@ impl MachineConfig {
             in_band_reauth: profile.authenticates_in_band(),
             app_ping: profile.socket.app_ping,
             snapshot_on_connect: profile.socket.snapshot_on_connect,
+            snapshot_wait: profile.socket.snapshot_wait,
+            server_heartbeat: profile.socket.protocol == crate::protocol::WireProtocol::SocketIo
+                && profile.socket.server_heartbeat,
             ping_interval: profile.socket.ping_interval,
             dead_grace: profile.socket.dead_grace,
             connect_timeout: profile.socket.connect_timeout,
@@ -350,8 +388,14 @@ struct Conn {
     phase: Phase,
     generation: u64,
     token_expires_at: Instant,
-    /// Deadline for reaching Live (and, for a handover, the snapshot).
+    /// Deadline for reaching Live.
     deadline: Option<Instant>,
+    /// A live handover socket without its snapshot is promoted at this instant.
+    snapshot_deadline: Option<Instant>,
+    /// When the socket became Live.
+    live_since: Option<Instant>,
+    /// Silence longer than this means this socket is dead.
+    dead_after: Duration,
     last_rx: Instant,
     /// Generation sent in an in-band re-auth not yet acknowledged.
     reauth_generation: Option<(u64, Instant)>,
@@ -368,6 +412,9 @@ pub struct ConnectionMachine {
     /// Failed attempts in a row.
     failures: u32,
     auth_retry_used: bool,
+    /// Server disconnects in a row that came within [`QUICK_DISCONNECT_WINDOW`] of
+    /// the socket being accepted.
+    quick_disconnects: u32,
     /// The token request in flight, if any.
     pending_fetch: Option<FetchPurpose>,
     /// When the token request in flight counts as failed.
@@ -393,6 +440,7 @@ impl ConnectionMachine {
             candidate: None,
             failures: 0,
             auth_retry_used: false,
+            quick_disconnects: 0,
             pending_fetch: None,
             fetch_deadline: None,
             retry_at: None,
@@ -469,7 +517,8 @@ impl ConnectionMachine {
         let conn_deadlines = [&self.primary, &self.candidate]
             .into_iter()
             .flatten()
-            .filter_map(|c| c.deadline);
+            .flat_map(|c| [c.deadline, c.snapshot_deadline])
+            .flatten();
         [
             self.retry_at,
             self.fetch_deadline,
@@ -494,6 +543,7 @@ impl ConnectionMachine {
             if input == Input::SignedIn {
                 self.failures = 0;
                 self.auth_retry_used = false;
+                self.quick_disconnects = 0;
                 self.begin_attempt(Reason::SignedIn, now);
             } else if input == Input::Stop {
                 self.stop();
@@ -504,6 +554,7 @@ impl ConnectionMachine {
             Input::Start | Input::SignedIn => {
                 if matches!(self.state, ConnectionState::Idle | ConnectionState::GaveUp) {
                     self.failures = 0;
+                    self.quick_disconnects = 0;
                     let reason = if input == Input::Start {
                         Reason::Started
                     } else {
@@ -563,6 +614,12 @@ impl ConnectionMachine {
                 }
             }
             Input::Closed { conn, code, reason } => self.on_closed(conn, code, reason, now),
+            Input::ServerDisconnected { conn } => self.on_server_disconnected(conn, now),
+            Input::Heartbeat {
+                conn,
+                interval,
+                timeout,
+            } => self.on_heartbeat(conn, interval, timeout),
             Input::TokenRefreshed { generation } => self.on_token_refreshed(generation, now),
             Input::ReconnectNow => match self.state {
                 // In Connecting, the attempt may be stuck on a token fetch or a socket
@@ -574,6 +631,7 @@ impl ConnectionMachine {
                     // The user asked: a fresh budget, including one forced refresh.
                     self.failures = 0;
                     self.auth_retry_used = false;
+                    self.quick_disconnects = 0;
                     self.begin_attempt(Reason::ReconnectNow, now);
                 }
                 _ => {}
@@ -650,6 +708,9 @@ impl ConnectionMachine {
             generation,
             token_expires_at: expires_at,
             deadline: Some(now + self.config.connect_timeout),
+            snapshot_deadline: None,
+            live_since: None,
+            dead_after: self.config.dead_after(),
             last_rx: now,
             reauth_generation: None,
         }
@@ -768,13 +829,19 @@ impl ConnectionMachine {
 
     fn on_live(&mut self, conn: ConnId, reason: Reason, now: Instant) {
         let snapshot_on_connect = self.config.snapshot_on_connect;
+        let snapshot_wait = self.config.snapshot_wait;
         let is_candidate = self.candidate.as_ref().is_some_and(|c| c.id == conn);
         let Some(c) = self.conn_mut(conn) else { return };
         c.phase = Phase::Live;
         c.last_rx = now;
+        c.live_since = Some(now);
+        let dead_after = c.dead_after;
         if is_candidate {
             if snapshot_on_connect {
-                // Keep the deadline: the snapshot must come in time too.
+                // Wait a short while for the snapshot, never past the connect deadline,
+                // which the candidate keeps: the server may never send one.
+                let wait_until = now + snapshot_wait;
+                c.snapshot_deadline = Some(c.deadline.map_or(wait_until, |d| d.min(wait_until)));
                 return;
             }
             c.deadline = None;
@@ -787,7 +854,7 @@ impl ConnectionMachine {
             snapshot: SnapshotMeaning::Resync,
         });
         self.next_ping_at = Some(now + self.config.ping_interval);
-        self.dead_check_at = Some(now + self.config.dead_after());
+        self.dead_check_at = Some(now + dead_after);
         self.stable_at = Some(now + self.config.reconnect.stable_after);
         self.retry_at = None;
         self.transition(ConnectionState::Connected, reason, None);
@@ -798,8 +865,10 @@ impl ConnectionMachine {
             return;
         };
         candidate.deadline = None;
+        candidate.snapshot_deadline = None;
         candidate.last_rx = now;
         let new_id = candidate.id;
+        let dead_after = candidate.dead_after;
         if let Some(old) = self.primary.replace(candidate) {
             self.actions.push_back(Action::Promote {
                 conn: new_id,
@@ -816,7 +885,7 @@ impl ConnectionMachine {
                 snapshot: SnapshotMeaning::Live,
             });
         }
-        self.dead_check_at = Some(now + self.config.dead_after());
+        self.dead_check_at = Some(now + dead_after);
         self.probe_deadline = None;
         self.transition(ConnectionState::Connected, Reason::Handover, None);
     }
@@ -908,6 +977,62 @@ impl ConnectionMachine {
                     self.on_transient_failure(conn, closed, now);
                 }
             }
+        }
+    }
+
+    fn on_heartbeat(&mut self, conn: ConnId, interval: Duration, timeout: Duration) {
+        if !self.config.server_heartbeat || interval.is_zero() || timeout.is_zero() {
+            return;
+        }
+        let dead_after = interval.min(MAX_SERVER_HEARTBEAT) + timeout.min(MAX_SERVER_HEARTBEAT);
+        let is_live_primary = self
+            .primary
+            .as_ref()
+            .is_some_and(|c| c.id == conn && c.phase == Phase::Live);
+        let Some(c) = self.conn_mut(conn) else { return };
+        c.dead_after = dead_after;
+        let silent_until = c.last_rx + dead_after;
+        if is_live_primary {
+            self.dead_check_at = Some(silent_until);
+        }
+    }
+
+    fn on_server_disconnected(&mut self, conn: ConnId, now: Instant) {
+        if self.candidate.as_ref().is_some_and(|c| c.id == conn) {
+            // The replacement was turned away; the current socket carries on.
+            self.candidate = None;
+            return;
+        }
+        let Some(primary) = self.primary.as_ref().filter(|c| c.id == conn) else {
+            return;
+        };
+        let quick = primary.phase == Phase::Live
+            && primary
+                .live_since
+                .is_some_and(|t| now < t + QUICK_DISCONNECT_WINDOW);
+        if self
+            .candidate
+            .as_ref()
+            .is_some_and(|c| c.phase == Phase::Live)
+        {
+            // The old socket was ended mid-handover; the new one is ready.
+            self.primary = None;
+            self.complete_handover(now);
+            return;
+        }
+        if quick {
+            self.quick_disconnects = self.quick_disconnects.saturating_add(1);
+        } else {
+            self.quick_disconnects = 0;
+        }
+        if self.quick_disconnects >= 2 {
+            tracing::info!(
+                conn,
+                "the server accepted the socket and disconnected it at once, twice in a row: treated as a refused token"
+            );
+            self.on_auth_failure(conn, Reason::ServerDisconnect, now);
+        } else {
+            self.on_transient_failure(conn, Reason::ServerDisconnect, now);
         }
     }
 
@@ -1033,6 +1158,20 @@ impl ConnectionMachine {
                 return;
             }
         }
+        // A live handover socket that has waited long enough for its snapshot is
+        // promoted without one.
+        if let Some(c) = self
+            .candidate
+            .as_ref()
+            .filter(|c| c.phase == Phase::Live && c.snapshot_deadline.is_some_and(|d| now >= d))
+        {
+            tracing::info!(
+                conn = c.id,
+                wait_ms = self.config.snapshot_wait.as_millis() as u64,
+                "no snapshot after authentication within the wait: the handover goes ahead without one"
+            );
+            self.complete_handover(now);
+        }
         // Connect (and handover) deadlines.
         if let Some(c) = self
             .candidate
@@ -1066,6 +1205,7 @@ impl ConnectionMachine {
             self.stable_at = None;
             self.failures = 0;
             self.auth_retry_used = false;
+            self.quick_disconnects = 0;
         }
         if self.probe_deadline.is_some_and(|t| now >= t) {
             self.probe_deadline = None;
@@ -1078,7 +1218,7 @@ impl ConnectionMachine {
             return;
         }
         if self.dead_check_at.is_some_and(|t| now >= t) {
-            let silent_until = primary.last_rx + self.config.dead_after();
+            let silent_until = primary.last_rx + primary.dead_after;
             if now >= silent_until {
                 self.give_up_on(
                     primary.id,

@@ -11,5 +11,5 @@ pub mod wake;
 pub use driver::SessionEvent;
 pub use machine::{
     Action, ConnId, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig, Reason,
-    SnapshotMeaning, StateChange, MAX_RETRY_AFTER,
+    SnapshotMeaning, StateChange, MAX_RETRY_AFTER, QUICK_DISCONNECT_WINDOW,
 };
