@@ -14,7 +14,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use smol_str::SmolStr;
 
 use crate::presence::{Friend, PresenceStore};
-use crate::protocol::{ProfileError, ServerProfile};
+use crate::protocol::{ProfileError, ServerProfile, Unconsumed};
 use crate::secret::Secret;
 use crate::socket::driver::{Command, Driver, DriverChannels, SessionEvent};
 use crate::socket::ConnectionState;
@@ -86,6 +86,7 @@ pub struct Session {
     commands: mpsc::UnboundedSender<Command>,
     state: watch::Receiver<ConnectionState>,
     presence: Arc<RwLock<PresenceStore>>,
+    unconsumed: Arc<Mutex<Unconsumed>>,
     events: Option<mpsc::UnboundedReceiver<SessionEvent>>,
     driver: Option<JoinHandle<()>>,
     scheduler: JoinHandle<()>,
@@ -127,6 +128,7 @@ impl Session {
         let (state_tx, state) = watch::channel(ConnectionState::Idle);
         let (events_tx, events) = mpsc::unbounded_channel();
         let presence = Arc::new(RwLock::new(PresenceStore::new()));
+        let unconsumed = Arc::new(Mutex::new(Unconsumed::new()));
         let scheduler = tokio::spawn(tokens.clone().run_scheduler());
         let driver = tokio::spawn(Driver::run(
             tokens.profile().clone(),
@@ -136,6 +138,7 @@ impl Session {
                 state: state_tx,
                 events: events_tx,
                 presence: presence.clone(),
+                unconsumed: unconsumed.clone(),
             },
             seed,
         ));
@@ -144,6 +147,7 @@ impl Session {
             commands,
             state,
             presence,
+            unconsumed,
             events: Some(events),
             driver: Some(driver),
             scheduler,
@@ -153,6 +157,15 @@ impl Session {
     /// The event stream; it can be taken once.
     pub fn take_events(&mut self) -> Option<mpsc::UnboundedReceiver<SessionEvent>> {
         self.events.take()
+    }
+
+    /// Counts of the messages received and not consumed (events and JSON types Kith
+    /// does not use), by kind.
+    pub fn unconsumed(&self) -> Unconsumed {
+        self.unconsumed
+            .lock()
+            .map(|counts| counts.clone())
+            .unwrap_or_default()
     }
 
     pub fn state(&self) -> ConnectionState {

@@ -12,7 +12,12 @@
 mod common;
 
 use kith_core::protocol::messages::{MAX_FRIENDS, MAX_TEXT_CHARS};
-use kith_core::protocol::socketio::{decode, Inbound};
+use kith_core::protocol::socketio::{Inbound, SioSession};
+
+/// Decodes one frame on a fresh session of the default namespace.
+fn decode(text: &str, max: usize) -> Result<Inbound, MessageError> {
+    SioSession::new("/", max).handle_text(text)
+}
 use kith_core::protocol::{parse_server_message, FriendRecord, MessageError, ServerMessage};
 use proptest::prelude::*;
 
@@ -226,7 +231,8 @@ fn check_refused(error: &MessageError) -> Result<(), TestCaseError> {
         | MessageError::UnknownType(_)
         | MessageError::MissingField { .. }
         | MessageError::TooLong { .. }
-        | MessageError::TooManyFriends { .. } => {}
+        | MessageError::TooManyFriends { .. }
+        | MessageError::BinaryRefused { .. } => {}
     }
     prop_assert!(!error.to_string().is_empty());
     Ok(())
@@ -332,7 +338,7 @@ proptest! {
         let text = mutate(&packet, &mutations);
         match decode(&text, max) {
             Ok(Inbound::Message(message)) => check_accepted(&message)?,
-            Ok(Inbound::Open | Inbound::Ping | Inbound::Alive | Inbound::Closed) => {}
+            Ok(Inbound::Open { .. } | Inbound::Alive | Inbound::Disconnected) => {}
             Err(error) => check_refused(&error)?,
         }
     }

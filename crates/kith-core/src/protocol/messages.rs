@@ -199,6 +199,9 @@ pub enum MessageError {
     /// A snapshot lists more than [`MAX_FRIENDS`] friends.
     #[error("snapshot of {count} friends exceeds the {max}-friend limit")]
     TooManyFriends { count: usize, max: usize },
+    /// A Socket.IO event with binary attachments that Kith cannot use.
+    #[error("binary event {event:?} refused: {reason}")]
+    BinaryRefused { event: String, reason: &'static str },
 }
 
 impl FriendRecord {

@@ -4,6 +4,7 @@ mod flat_update;
 pub mod messages;
 pub mod profile;
 pub mod socketio;
+pub mod unconsumed;
 pub mod values;
 
 pub use messages::{parse_server_message, FriendRecord, MessageError, ServerMessage};
@@ -11,4 +12,5 @@ pub use profile::{
     AuthApiProfile, ProfileError, ProfileSource, ReconnectPolicy, RefreshPolicy, RefreshTransport,
     ServerProfile, SocketProfile, WireProtocol, WsAuthTransport,
 };
+pub use unconsumed::Unconsumed;
 pub use values::{FriendId, LastSeen, Status};

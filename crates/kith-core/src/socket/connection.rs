@@ -8,6 +8,10 @@
 //! Frames that have already arrived when one is read travel to the driver together
 //! ([`ConnEvent::Messages`]): one hand-off, and at most one wake-up of the driver, per
 //! burst instead of per frame. An idle socket still sends each message on its own.
+//!
+//! For Socket.IO, the protocol's state lives in the pure [`SioSession`]; this task
+//! feeds it frames and writes what it queues (pongs, CONNECT, ack answers, and the
+//! namespace DISCONNECT before a close).
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc;
@@ -17,7 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::protocol::messages::{auth_message, APP_PING};
-use crate::protocol::socketio::{self, Inbound};
+use crate::protocol::socketio::{Inbound, SioSession};
 use crate::protocol::{parse_server_message, MessageError, ServerMessage, WireProtocol};
 use crate::secret::Secret;
 use crate::socket::machine::ConnId;
@@ -37,6 +41,14 @@ pub enum ConnEvent {
     Messages(Vec<Result<ServerMessage, MessageError>>),
     /// A frame that carries no message (pong, ping, binary).
     Activity,
+    /// The Engine.IO open packet announced the server's heartbeat.
+    Heartbeat {
+        interval: std::time::Duration,
+        timeout: std::time::Duration,
+    },
+    /// The server ended the Socket.IO session (DISCONNECT or Engine.IO close); the
+    /// socket has been closed.
+    ServerDisconnected,
     Closed {
         code: Option<u16>,
         reason: String,
@@ -61,11 +73,14 @@ pub enum Outgoing {
 /// The most messages one [`ConnEvent::Messages`] carries.
 pub const MAX_BATCH: usize = 1024;
 
-/// Connects with `request` and runs the socket until it closes.
+/// Connects with `request` and runs the socket until it closes. `namespace` is the
+/// Socket.IO namespace (unused for JSON).
+#[allow(clippy::too_many_arguments)]
 pub async fn run_connection(
     conn: ConnId,
     request: Request,
     protocol: WireProtocol,
+    namespace: String,
     max_message_bytes: usize,
     events: mpsc::Sender<(ConnId, ConnEvent)>,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
@@ -104,9 +119,8 @@ pub async fn run_connection(
     }
     let mut close_code: Option<u16> = None;
     let mut close_reason = String::new();
-    // Socket.IO: CONNECT may only follow Engine.IO's open packet.
-    let mut engine_open = protocol == WireProtocol::Json;
-    let mut held_auth: Option<String> = None;
+    let mut sio = (protocol == WireProtocol::SocketIo)
+        .then(|| SioSession::new(&namespace, max_message_bytes));
     // A frame read ahead while batching that was not a text frame: handled next.
     let mut read_ahead: Option<Option<Result<Message, WsError>>> = None;
     loop {
@@ -118,7 +132,7 @@ pub async fn run_connection(
                 }
             } => {
                 let event = match frame {
-                    Some(Ok(Message::Text(text))) if protocol == WireProtocol::Json => {
+                    Some(Ok(Message::Text(text))) if sio.is_none() => {
                         let mut first = Some(parse_server_message(text.as_str(), max_message_bytes));
                         // Take what is already buffered, without waiting for more.
                         let mut batch = Vec::new();
@@ -143,31 +157,40 @@ pub async fn run_connection(
                             None => ConnEvent::Messages(batch),
                         }
                     }
-                    Some(Ok(Message::Text(text))) => match socketio::decode(text.as_str(), max_message_bytes) {
-                        Ok(Inbound::Open) => {
-                            engine_open = true;
-                            if let Some(packet) = held_auth.take() {
-                                if socket.send(Message::Text(packet.into())).await.is_err() {
-                                    continue;
-                                }
+                    Some(Ok(Message::Text(text))) => {
+                        let Some(session) = sio.as_mut() else { continue };
+                        let read = session.handle_text(text.as_str());
+                        match sio_event(&mut socket, session, read).await {
+                            Ok(Some(event)) => event,
+                            Ok(None) => {
+                                let _ = events.send((conn, ConnEvent::ServerDisconnected)).await;
+                                return;
                             }
-                            ConnEvent::Activity
+                            Err(error) => {
+                                let _ = events
+                                    .send((conn, ConnEvent::Closed { code: close_code, reason: describe(&error) }))
+                                    .await;
+                                return;
+                            }
                         }
-                        Ok(Inbound::Ping) => {
-                            let _ = socket.send(Message::Text(socketio::PONG.into())).await;
-                            ConnEvent::Activity
+                    }
+                    Some(Ok(Message::Binary(bytes))) if sio.is_some() => {
+                        let Some(session) = sio.as_mut() else { continue };
+                        let read = session.handle_binary(&bytes);
+                        match sio_event(&mut socket, session, read).await {
+                            Ok(Some(event)) => event,
+                            Ok(None) => {
+                                let _ = events.send((conn, ConnEvent::ServerDisconnected)).await;
+                                return;
+                            }
+                            Err(error) => {
+                                let _ = events
+                                    .send((conn, ConnEvent::Closed { code: close_code, reason: describe(&error) }))
+                                    .await;
+                                return;
+                            }
                         }
-                        Ok(Inbound::Alive) => ConnEvent::Activity,
-                        Ok(Inbound::Closed) => {
-                            close_politely(&mut socket, 1000, "server disconnected").await;
-                            let _ = events
-                                .send((conn, ConnEvent::Closed { code: None, reason: "the server ended the Socket.IO session".into() }))
-                                .await;
-                            return;
-                        }
-                        Ok(Inbound::Message(message)) => ConnEvent::Message(Ok(message)),
-                        Err(error) => ConnEvent::Message(Err(error)),
-                    },
+                    }
                     Some(Ok(Message::Close(frame))) => {
                         if let Some(frame) = frame {
                             close_code = Some(u16::from(frame.code));
@@ -196,28 +219,25 @@ pub async fn run_connection(
             }
             command = outgoing.recv() => {
                 let result = match command {
-                    Some(Outgoing::Auth(token)) => match protocol {
-                        WireProtocol::Json => socket.send(Message::Text(auth_message(token.expose()).into())).await,
-                        WireProtocol::SocketIo => {
-                            let packet = socketio::connect_packet(token.expose());
-                            if engine_open {
-                                socket.send(Message::Text(packet.into())).await
-                            } else {
-                                held_auth = Some(packet);
-                                Ok(())
-                            }
+                    Some(Outgoing::Auth(token)) => match sio.as_mut() {
+                        None => socket.send(Message::Text(auth_message(token.expose()).into())).await,
+                        Some(session) => {
+                            session.authenticate(token.expose());
+                            transmit(&mut socket, session).await
                         }
                     },
-                    Some(Outgoing::AppPing) => match protocol {
-                        WireProtocol::Json => socket.send(Message::Text(APP_PING.into())).await,
-                        WireProtocol::SocketIo => Ok(()),
+                    Some(Outgoing::AppPing) => match sio {
+                        None => socket.send(Message::Text(APP_PING.into())).await,
+                        Some(_) => Ok(()),
                     },
                     Some(Outgoing::Ping) => socket.send(Message::Ping(Default::default())).await,
                     Some(Outgoing::Close { code, reason }) => {
+                        say_goodbye(&mut socket, sio.as_mut()).await;
                         close_politely(&mut socket, code, reason).await;
                         return;
                     }
                     None => {
+                        say_goodbye(&mut socket, sio.as_mut()).await;
                         close_politely(&mut socket, 1000, "client gone").await;
                         return;
                     }
@@ -230,6 +250,56 @@ pub async fn run_connection(
                 }
             }
         }
+    }
+}
+
+/// Writes what the Socket.IO session queued (pongs, CONNECT, ack answers).
+async fn transmit<S>(socket: &mut S, session: &mut SioSession) -> Result<(), WsError>
+where
+    S: SinkExt<Message, Error = WsError> + Unpin,
+{
+    while let Some(frame) = session.poll_transmit() {
+        socket.send(Message::Text(frame.into())).await?;
+    }
+    Ok(())
+}
+
+/// What a Socket.IO frame the session has read means for the driver, after writing
+/// what it queued. `None`: the server ended the session, and the socket was closed.
+async fn sio_event<S>(
+    socket: &mut S,
+    session: &mut SioSession,
+    read: Result<Inbound, MessageError>,
+) -> Result<Option<ConnEvent>, WsError>
+where
+    S: SinkExt<Message, Error = WsError> + StreamExt + Unpin,
+{
+    transmit(socket, session).await?;
+    Ok(Some(match read {
+        Ok(Inbound::Open {
+            heartbeat: Some(heartbeat),
+        }) => ConnEvent::Heartbeat {
+            interval: heartbeat.interval,
+            timeout: heartbeat.timeout,
+        },
+        Ok(Inbound::Open { heartbeat: None }) | Ok(Inbound::Alive) => ConnEvent::Activity,
+        Ok(Inbound::Disconnected) => {
+            close_politely(socket, 1000, "server disconnected").await;
+            return Ok(None);
+        }
+        Ok(Inbound::Message(message)) => ConnEvent::Message(Ok(message)),
+        Err(error) => ConnEvent::Message(Err(error)),
+    }))
+}
+
+/// Socket.IO: the namespace DISCONNECT (`41`) before Kith closes the socket, so the
+/// server records a client disconnect, not a lost transport.
+async fn say_goodbye<S>(socket: &mut S, session: Option<&mut SioSession>)
+where
+    S: SinkExt<Message, Error = WsError> + Unpin,
+{
+    if let Some(packet) = session.and_then(SioSession::disconnect) {
+        let _ = socket.send(Message::Text(packet.into())).await;
     }
 }
 

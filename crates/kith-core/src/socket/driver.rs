@@ -7,14 +7,14 @@
 //! one ordered stream with no gap; the store drops the duplicates.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::presence::{ChangeCause, PresenceChange, PresenceStore};
-use crate::protocol::{FriendRecord, ServerMessage, ServerProfile};
+use crate::protocol::{FriendRecord, MessageError, ServerMessage, ServerProfile, Unconsumed};
 use crate::socket::connection::{run_connection, ConnEvent, Outgoing};
 use crate::socket::machine::{
     Action, ConnId, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig,
@@ -94,6 +94,10 @@ pub(crate) struct Driver {
     /// still count (the store drops what the new socket already brought).
     retiring: Option<ConnId>,
     conn_events_tx: mpsc::Sender<(ConnId, ConnEvent)>,
+    /// Messages received and not consumed (other events, unknown JSON types).
+    unconsumed: Arc<Mutex<Unconsumed>>,
+    /// A refused binary event was logged; later ones are not.
+    binary_refusal_logged: bool,
     fetch_tx: mpsc::UnboundedSender<(FetchPurpose, Result<AccessToken, TokenError>)>,
 }
 
@@ -102,6 +106,7 @@ pub(crate) struct DriverChannels {
     pub state: watch::Sender<ConnectionState>,
     pub events: mpsc::UnboundedSender<SessionEvent>,
     pub presence: Arc<RwLock<PresenceStore>>,
+    pub unconsumed: Arc<Mutex<Unconsumed>>,
 }
 
 fn now() -> Instant {
@@ -121,6 +126,7 @@ impl Driver {
             state,
             events,
             presence,
+            unconsumed,
         } = channels;
         let (conn_events_tx, mut conn_events) = mpsc::channel(1024);
         let (fetch_tx, mut fetch_results) = mpsc::unbounded_channel();
@@ -149,6 +155,8 @@ impl Driver {
             feeding: None,
             retiring: None,
             conn_events_tx,
+            unconsumed,
+            binary_refusal_logged: false,
             fetch_tx,
         };
         let mut detector = SleepDetector::new(SystemTime::now(), now(), WAKE_THRESHOLD);
@@ -338,6 +346,7 @@ impl Driver {
             conn,
             request,
             self.profile.socket.protocol,
+            self.profile.socket.namespace.clone(),
             self.profile.socket.max_message_bytes,
             self.conn_events_tx.clone(),
             outgoing_rx,
@@ -416,6 +425,30 @@ impl Driver {
                     .handle(Input::ConnectFailed { conn, error }, at);
             }
             ConnEvent::Activity => self.machine.handle(Input::Activity { conn }, at),
+            ConnEvent::Heartbeat { interval, timeout } => {
+                tracing::debug!(
+                    conn,
+                    interval_ms = interval.as_millis() as u64,
+                    timeout_ms = timeout.as_millis() as u64,
+                    "the server's heartbeat"
+                );
+                self.machine.handle(Input::Activity { conn }, at);
+                self.machine.handle(
+                    Input::Heartbeat {
+                        conn,
+                        interval,
+                        timeout,
+                    },
+                    at,
+                );
+            }
+            ConnEvent::ServerDisconnected => {
+                self.conns.remove(&conn);
+                if self.feeding == Some(conn) {
+                    self.feeding = None;
+                }
+                self.machine.handle(Input::ServerDisconnected { conn }, at);
+            }
             ConnEvent::Closed { code, reason } => {
                 self.conns.remove(&conn);
                 if self.feeding == Some(conn) {
@@ -425,8 +458,8 @@ impl Driver {
                     .handle(Input::Closed { conn, code, reason }, at);
             }
             ConnEvent::Message(Err(error)) => {
-                tracing::warn!(conn, %error, "ignoring a bad message from the server");
                 self.machine.handle(Input::Activity { conn }, at);
+                self.on_unusable(conn, error);
             }
             ConnEvent::Message(Ok(message)) => {
                 self.machine.handle(Input::Activity { conn }, at);
@@ -454,13 +487,34 @@ impl Driver {
                             self.apply_updates(std::iter::once(first).chain(rest));
                         }
                         Ok(message) => self.on_message(conn, message, at),
-                        Err(error) => {
-                            tracing::warn!(conn, %error, "ignoring a bad message from the server")
-                        }
+                        Err(error) => self.on_unusable(conn, error),
                     }
                     self.flush();
                 }
             }
+        }
+    }
+
+    /// A frame Kith does not use. Messages of kinds Kith does not consume are normal on
+    /// a shared socket: counted, the first of each kind logged at debug. A refused
+    /// binary event is logged once per session. Anything else is a bad message.
+    fn on_unusable(&mut self, conn: ConnId, error: MessageError) {
+        match error {
+            MessageError::UnknownType(kind) => {
+                let first = match self.unconsumed.lock() {
+                    Ok(mut counts) => counts.record(&kind),
+                    Err(_) => false,
+                };
+                if first {
+                    tracing::debug!(conn, kind = %kind, "a message Kith does not consume; more of this kind are counted, not logged");
+                }
+            }
+            error @ MessageError::BinaryRefused { .. } => {
+                if !std::mem::replace(&mut self.binary_refusal_logged, true) {
+                    tracing::warn!(conn, %error, "refusing a binary event (logged once)");
+                }
+            }
+            error => tracing::warn!(conn, %error, "ignoring a bad message from the server"),
         }
     }
 
