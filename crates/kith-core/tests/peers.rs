@@ -7,6 +7,7 @@
 //! | `bearer-cookie`    | Node `ws` + `jsonwebtoken`, Bearer/cookie upgrade, refresh cookie |
 //! | `auth-message`     | Node `ws`, first-message auth, PING/PONG, in-band re-auth   |
 //! | `socketio`         | Node `socket.io` v4, `auth: {token}`, `connect_error`       |
+//! | `socketio`         | python-socketio 5 + aiohttp, the same, independently built  |
 //!
 //! For each: login, live updates, access-token expiry during an open connection with
 //! no missed update, no reused refresh token, recovery after a peer restart, bad
@@ -14,6 +15,11 @@
 //! and reconnected. The peers need their packages (`cargo xtask test` installs them:
 //! a venv for Django, `npm ci` for Node), so these tests are `#[ignore]`d in a plain
 //! `cargo test`; a peer that cannot start fails its test and says why.
+//!
+//! Both Socket.IO peers also run the protocol's edges (`socketio_scenarios`): a server
+//! that sends no snapshot (the handover goes ahead after `snapshot_wait`), the open
+//! packet's heartbeat, binary events, acks, an unrelated event at 100/s, a server-side
+//! disconnect, accept-then-disconnect, and a non-default namespace.
 
 mod common;
 
@@ -26,7 +32,8 @@ use std::time::{Duration, Instant};
 use common::{live_statuses, EventLog};
 use kith_core::token::{AuthClient, AuthError, TokenError};
 use kith_core::{
-    MemoryStore, Reason, Secret, ServerProfile, Session, SessionError, SessionEvent, TokenManager,
+    ConnectionState, MemoryStore, Reason, Secret, ServerProfile, Session, SessionError,
+    SessionEvent, TokenManager,
 };
 
 /// Access tokens live this long (peers round `exp` up to the next second).
@@ -40,10 +47,17 @@ fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+#[derive(Clone, Copy)]
 enum PeerKind {
     Django,
     Node(&'static str),
+    /// A Python script under tests/peers, run with `KITH_PEER_PYTHON`.
+    Python(&'static str),
 }
+
+/// The heartbeat the Socket.IO peers announce in their open packet.
+const PEER_PING_INTERVAL: Duration = Duration::from_secs(2);
+const PEER_PING_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A peer process, restartable on the same port and data directory.
 struct Peer {
@@ -52,10 +66,16 @@ struct Peer {
     data_dir: PathBuf,
     child: Option<Child>,
     http: reqwest::Client,
+    env: Vec<(&'static str, String)>,
 }
 
 impl Peer {
     async fn start(kind: PeerKind) -> Peer {
+        Peer::start_with(kind, &[]).await
+    }
+
+    /// A peer with extra environment (the Socket.IO scenarios' switches).
+    async fn start_with(kind: PeerKind, env: &[(&'static str, &str)]) -> Peer {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -75,6 +95,7 @@ impl Peer {
             data_dir,
             child: None,
             http: reqwest::Client::new(),
+            env: env.iter().map(|(k, v)| (*k, v.to_string())).collect(),
         };
         peer.spawn().await;
         peer
@@ -108,11 +129,21 @@ impl Peer {
                 let mut command = Command::new("node");
                 command.arg(script).current_dir(dir);
                 command
-                    .env("PING_INTERVAL_MS", "2000")
-                    .env("PING_TIMEOUT_MS", "3000");
+            }
+            PeerKind::Python(script) => {
+                let python = std::env::var("KITH_PEER_PYTHON").unwrap_or_else(|_| "python3".into());
+                let mut command = Command::new(python);
+                command.arg(root.join("tests/peers").join(script));
                 command
             }
         };
+        command
+            .env(
+                "PING_INTERVAL_MS",
+                PEER_PING_INTERVAL.as_millis().to_string(),
+            )
+            .env("PING_TIMEOUT_MS", PEER_PING_TIMEOUT.as_millis().to_string())
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
             .env("PORT", self.port.to_string())
             .env("DATA_DIR", &self.data_dir)
@@ -191,6 +222,23 @@ impl Peer {
         );
     }
 
+    /// One of the Socket.IO peers' scenario actions (`POST /__test__/sio`).
+    async fn sio(&self, body: serde_json::Value) {
+        let response = self
+            .http
+            .post(format!("{}/__test__/sio", self.url()))
+            .header("X-Test-Control", "kith")
+            .json(&body)
+            .send()
+            .await
+            .expect("the peer's control API answers");
+        assert!(
+            response.status().is_success(),
+            "sio {body}: {}",
+            response.status()
+        );
+    }
+
     async fn counters(&self) -> serde_json::Value {
         self.http
             .get(format!("{}/__test__/counters", self.url()))
@@ -218,7 +266,22 @@ fn profile_for(preset: &str, peer: &Peer) -> ServerProfile {
     // Peers in Python and Node answer a little slower than the in-process server.
     profile.socket.dead_grace = Duration::from_secs(2);
     profile.socket.connect_timeout = Duration::from_secs(5);
+    if preset == "socketio" {
+        // Far longer than the peers' heartbeat, which must be the one that counts.
+        profile.socket.ping_interval = Duration::from_secs(10);
+        profile.socket.dead_grace = Duration::from_secs(10);
+    }
     profile
+}
+
+/// How long a silent peer goes unnoticed: for Socket.IO, the heartbeat of its open
+/// packet; otherwise the profile's.
+fn dead_bound(preset: &str, profile: &ServerProfile) -> Duration {
+    if preset == "socketio" {
+        PEER_PING_INTERVAL + PEER_PING_TIMEOUT
+    } else {
+        profile.socket.ping_interval + profile.socket.dead_grace
+    }
 }
 
 async fn wait_status(log: &mut EventLog, friend: &str, status: &str) {
@@ -325,7 +388,7 @@ async fn check_backend(preset: &str, kind: PeerKind) {
     wait_status(&mut log, "carol", "away").await;
 
     // A half-open peer: frozen, so the TCP connection stays up and nothing answers.
-    let bound = profile.socket.ping_interval + profile.socket.dead_grace;
+    let bound = dead_bound(preset, &profile);
     peer.signal(libc::SIGSTOP);
     let frozen = Instant::now();
     let detected = log
@@ -399,4 +462,325 @@ async fn auth_message_with_ping_pong() {
 #[ignore = "needs the peers' packages; run by `cargo xtask test`"]
 async fn socketio_v4() {
     check_backend("socketio", PeerKind::Node("socketio.js")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the peers' packages; run by `cargo xtask test`"]
+async fn socketio_python() {
+    check_backend("socketio", PeerKind::Python("python-socketio/server.py")).await;
+}
+
+// ---- the Socket.IO protocol's edges, against both Socket.IO peers --------------------
+
+/// Kith's log lines at debug and above, for checks on what is (not) logged.
+mod captured {
+    use std::io::Write;
+    use std::sync::{Mutex, OnceLock};
+
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    static LINES: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+
+    struct Writer;
+
+    impl Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut lines) = LINES.lock() {
+                lines.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    pub fn install() {
+        INSTALLED.get_or_init(|| {
+            let layer = tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(|| Writer);
+            let _ = tracing_subscriber::registry()
+                .with(layer)
+                .with(Targets::new().with_target("kith_core", LevelFilter::DEBUG))
+                .try_init();
+        });
+    }
+
+    /// Forgets what was logged so far.
+    pub fn clear() {
+        if let Ok(mut lines) = LINES.lock() {
+            lines.clear();
+        }
+    }
+
+    /// The lines logged so far that contain every one of `words`.
+    pub fn lines_with(words: &[&str]) -> Vec<String> {
+        let text = LINES
+            .lock()
+            .map(|l| String::from_utf8_lossy(&l).into_owned())
+            .unwrap_or_default();
+        text.lines()
+            .filter(|line| words.iter().all(|w| line.contains(w)))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn client_disconnects(counters: &serde_json::Value) -> u64 {
+    // Node socket.io says "client namespace disconnect", python-socketio "client disconnect".
+    counters["disconnect_reasons"]
+        .as_object()
+        .map(|reasons| {
+            reasons
+                .iter()
+                .filter(|(reason, _)| reason.starts_with("client"))
+                .filter_map(|(_, n)| n.as_u64())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn transport_closes(counters: &serde_json::Value) -> u64 {
+    counters["disconnect_reasons"]["transport close"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+async fn sio_login(profile: ServerProfile) -> (Session, EventLog) {
+    let mut session = Session::login(
+        profile,
+        Arc::new(MemoryStore::new()),
+        "me",
+        Secret::new("pw"),
+    )
+    .await
+    .expect("login");
+    let log = EventLog::new(session.take_events().expect("events"));
+    (session, log)
+}
+
+fn has_reason(log: &EventLog, reason: &Reason) -> usize {
+    log.seen
+        .iter()
+        .filter(|(_, e)| matches!(e, SessionEvent::State(c) if &c.reason == reason))
+        .count()
+}
+
+/// Every scenario of issue 12 against one Socket.IO peer.
+async fn socketio_scenarios(name: &str, kind: PeerKind) {
+    // The log capture is shared: one scenario run at a time.
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _serial = SERIAL.lock().await;
+    captured::install();
+    captured::clear();
+
+    // No snapshot, and no disconnect at expiry: the handover must still happen, after
+    // the snapshot wait, and the replaced socket is closed with a namespace DISCONNECT.
+    {
+        let peer = Peer::start_with(
+            kind,
+            &[("SIO_SNAPSHOT", "0"), ("SIO_EXPIRY_DISCONNECT", "0")],
+        )
+        .await;
+        let profile = profile_for("socketio", &peer);
+        assert!(profile.socket.snapshot_on_connect, "the preset's default");
+        let (session, mut log) = sio_login(profile).await;
+        log.wait_for_state("connected", Duration::from_secs(10))
+            .await;
+        log.wait_for(
+            "a handover without a snapshot",
+            Duration::from_secs(4 * ACCESS_TTL_SECONDS),
+            |e| matches!(e, SessionEvent::State(c) if c.reason == Reason::Handover),
+        )
+        .await;
+        peer.set_status("bob", "after-handover").await;
+        wait_status(&mut log, "bob", "after-handover").await;
+        assert!(
+            !log.states().iter().any(|s| s.name() == "reconnecting"),
+            "{name}: {:?}",
+            log.states()
+        );
+        assert!(
+            !captured::lines_with(&["no snapshot after authentication"]).is_empty(),
+            "{name}: the promotion without a snapshot is logged"
+        );
+        // Let the closing handshake of the replaced socket finish.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let handovers = has_reason(&log, &Reason::Handover) as u64;
+        let counters = peer.counters().await;
+        assert!(
+            client_disconnects(&counters) >= handovers,
+            "{name}: every replaced socket said goodbye: {counters}"
+        );
+        session.stop().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let counters = peer.counters().await;
+        assert!(
+            client_disconnects(&counters) > handovers,
+            "{name}: stop sends 41 too: {counters}"
+        );
+        assert_eq!(transport_closes(&counters), 0, "{name}: {counters}");
+    }
+
+    // Binary events, acks, 100 unrelated events a second, and a server-side disconnect.
+    {
+        let peer = Peer::start(kind).await;
+        let (session, mut log) = sio_login(profile_for("socketio", &peer)).await;
+        log.wait_for_state("connected", Duration::from_secs(10))
+            .await;
+
+        peer.sio(serde_json::json!({"action": "binary_status", "username": "alice", "status": "binary-1"}))
+            .await;
+        wait_status(&mut log, "alice", "binary-1").await;
+        for _ in 0..3 {
+            peer.sio(serde_json::json!({"action": "binary_other"}))
+                .await;
+        }
+        peer.sio(
+            serde_json::json!({"action": "ack_status", "username": "carol", "status": "acked-1"}),
+        )
+        .await;
+        wait_status(&mut log, "carol", "acked-1").await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while peer.counters().await["acks"].as_u64() < Some(1) {
+            assert!(
+                Instant::now() < deadline,
+                "{name}: the ack was never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let refused = captured::lines_with(&["refusing a binary event", "file"]);
+        assert_eq!(
+            refused.len(),
+            1,
+            "{name}: refused once, logged once: {refused:?}"
+        );
+
+        peer.sio(serde_json::json!({"action": "chat", "count": 200, "per_second": 100}))
+            .await;
+        peer.set_status("bob", "after-chat").await;
+        wait_status(&mut log, "bob", "after-chat").await;
+        assert_eq!(
+            session.unconsumed().count("chat"),
+            200,
+            "{name}: every chat counted"
+        );
+        let chat_lines = captured::lines_with(&["chat"]);
+        assert!(
+            !chat_lines.iter().any(|l| l.contains("WARN")),
+            "{name}: no warning for chat: {:?}",
+            &chat_lines[..chat_lines.len().min(3)]
+        );
+        assert_eq!(
+            captured::lines_with(&["DEBUG", "does not consume", "kind=chat"]).len(),
+            1,
+            "{name}: the first chat logged at debug, once"
+        );
+
+        // The server disconnects the namespace: its own reason, then a reconnect.
+        peer.sio(serde_json::json!({"action": "disconnect"})).await;
+        log.wait_for(
+            "server_disconnect",
+            Duration::from_secs(5),
+            |e| matches!(e, SessionEvent::State(c) if c.reason == Reason::ServerDisconnect),
+        )
+        .await;
+        log.wait_for_state("connected", Duration::from_secs(10))
+            .await;
+        peer.set_status("bob", "after-disconnect").await;
+        wait_status(&mut log, "bob", "after-disconnect").await;
+        assert!(log.seen.iter().all(|(_, e)| !matches!(
+            e,
+            SessionEvent::State(c) if matches!(c.reason, Reason::ClosedByServer { code: None, .. })
+        )), "{name}: never 'connection lost'");
+        session.stop().await;
+    }
+
+    // Accept, then disconnect at once, every time: one forced refresh, then gave_up.
+    {
+        let peer = Peer::start_with(kind, &[("SIO_ACCEPT_THEN_DISCONNECT", "1")]).await;
+        let (session, mut log) = sio_login(profile_for("socketio", &peer)).await;
+        log.wait_for_state("gave_up", Duration::from_secs(15)).await;
+        let last = log
+            .seen
+            .iter()
+            .rev()
+            .find_map(|(_, e)| match e {
+                SessionEvent::State(c) => Some(c.clone()),
+                _ => None,
+            })
+            .expect("a state change");
+        assert_eq!(last.reason, Reason::AuthRejected, "{name}");
+        assert_eq!(
+            has_reason(&log, &Reason::AuthRetry),
+            1,
+            "{name}: one forced refresh"
+        );
+        let connects = peer.counters().await["connects"].clone();
+        assert_eq!(connects, 3, "{name}: three accepted connects, then none");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(
+            peer.counters().await["connects"],
+            connects,
+            "{name}: no loop"
+        );
+        assert_eq!(session.state(), ConnectionState::GaveUp);
+        assert!(
+            !log.seen
+                .iter()
+                .any(|(_, e)| matches!(e, SessionEvent::SessionEnded { .. })),
+            "{name}: the credentials stay"
+        );
+        session.stop().await;
+    }
+
+    // A non-default namespace, for CONNECT, events, acks and the goodbye.
+    {
+        let peer = Peer::start_with(kind, &[("SIO_NAMESPACE", "/presence")]).await;
+        let mut profile = profile_for("socketio", &peer);
+        profile.socket.namespace = "/presence".into();
+        let (session, mut log) = sio_login(profile).await;
+        log.wait_for_state("connected", Duration::from_secs(10))
+            .await;
+        peer.set_status("alice", "namespaced").await;
+        wait_status(&mut log, "alice", "namespaced").await;
+        peer.sio(
+            serde_json::json!({"action": "ack_status", "username": "bob", "status": "ns-acked"}),
+        )
+        .await;
+        wait_status(&mut log, "bob", "ns-acked").await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while peer.counters().await["acks"].as_u64() < Some(1) {
+            assert!(
+                Instant::now() < deadline,
+                "{name}: the namespaced ack was never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        session.stop().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let counters = peer.counters().await;
+        assert!(client_disconnects(&counters) >= 1, "{name}: {counters}");
+        assert_eq!(counters["rejected_connects"], 0, "{name}: {counters}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the peers' packages; run by `cargo xtask test`"]
+async fn socketio_scenarios_node() {
+    socketio_scenarios("node socket.io", PeerKind::Node("socketio.js")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the peers' packages; run by `cargo xtask test`"]
+async fn socketio_scenarios_python() {
+    socketio_scenarios(
+        "python-socketio",
+        PeerKind::Python("python-socketio/server.py"),
+    )
+    .await;
 }

@@ -605,6 +605,7 @@ module.exports = {
   friendIdsOf,
   checkPassword,
   statusUpdate,
+  setStatus,
   presenceSnapshot,
   counters,
   issueAccess,
