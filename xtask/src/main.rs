@@ -214,8 +214,8 @@ fn e2e() -> Result<()> {
     status(&mut desktop_session(&[]), "the end-to-end test")
 }
 
-/// A venv with the Django peer's packages, and the Node peers' packages; returns the
-/// venv's Python.
+/// A venv with the Python peers' packages (Django, python-socketio), and the Node
+/// peers' packages; returns the venv's Python.
 fn install_peer_packages() -> Result<PathBuf> {
     let has_node = Command::new("node")
         .arg("--version")
@@ -242,8 +242,10 @@ fn install_peer_packages() -> Result<PathBuf> {
             "--disable-pip-version-check",
             "-r",
             "tests/peers/django/requirements.txt",
+            "-r",
+            "tests/peers/python-socketio/requirements.txt",
         ]),
-        "pip install (Django peer)",
+        "pip install (Django and python-socketio peers)",
     )?;
     status(
         Command::new("npm").args([
