@@ -571,10 +571,11 @@ fn has_reason(log: &EventLog, reason: &Reason) -> usize {
 }
 
 /// Every scenario of issue 12 against one Socket.IO peer.
+/// The log capture is shared: one test that reads it at a time.
+static CAPTURE_SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn socketio_scenarios(name: &str, kind: PeerKind) {
-    // The log capture is shared: one scenario run at a time.
-    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _serial = SERIAL.lock().await;
+    let _serial = CAPTURE_SERIAL.lock().await;
     captured::install();
     captured::clear();
 
@@ -783,4 +784,46 @@ async fn socketio_scenarios_python() {
         PeerKind::Python("python-socketio/server.py"),
     )
     .await;
+}
+
+/// The JSON protocol's message types that Kith does not consume are as normal as
+/// Socket.IO's other events: counted, the first logged at debug, never a warning each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the peers' packages; run by `cargo xtask test`"]
+async fn json_types_kith_does_not_consume_are_counted_not_warned() {
+    let _serial = CAPTURE_SERIAL.lock().await;
+    captured::install();
+    captured::clear();
+    let peer = Peer::start(PeerKind::Node("auth_message.js")).await;
+    let (session, mut log) = sio_login(profile_for("auth-message", &peer)).await;
+    log.wait_for_state("connected", Duration::from_secs(10))
+        .await;
+    let response = peer
+        .http
+        .post(format!("{}/__test__/frame", peer.url()))
+        .header("X-Test-Control", "kith")
+        .json(&serde_json::json!({
+            "username": "me",
+            "count": 200,
+            "frame": {"type": "chat", "text": "hi"}
+        }))
+        .send()
+        .await
+        .expect("the peer's control API answers");
+    assert!(response.status().is_success(), "{}", response.status());
+    peer.set_status("bob", "after-chat").await;
+    wait_status(&mut log, "bob", "after-chat").await;
+    assert_eq!(session.unconsumed().count("chat"), 200);
+    assert_eq!(session.unconsumed().total(), 200);
+    let chat_lines = captured::lines_with(&["chat"]);
+    assert!(
+        !chat_lines.iter().any(|l| l.contains("WARN")),
+        "no warning for chat: {:?}",
+        &chat_lines[..chat_lines.len().min(3)]
+    );
+    assert_eq!(
+        captured::lines_with(&["DEBUG", "does not consume", "kind=chat"]).len(),
+        1
+    );
+    session.stop().await;
 }

@@ -425,7 +425,9 @@ function isLoopback(addr) {
 }
 
 // ---------------------------------------------------------------------------
-// Test control API: /__test__/status and /__test__/counters
+// Test control API: /__test__/status, /__test__/counters, and /__test__/frame
+// ({"username", "frame": {…}, "count"}: `count` copies of a raw JSON message to that
+// user's own sockets, for messages Kith does not consume; `ws` peers only)
 // ---------------------------------------------------------------------------
 
 // push(friendIds, payload) delivers a status_update to every authenticated
@@ -441,6 +443,20 @@ async function handleTestControl(req, res, push) {
     req.resume();
     if (req.method !== "GET") return sendJson(res, 405, { error: "method not allowed" }, { Allow: "GET" });
     return sendJson(res, 200, { ...counters });
+  }
+  if (url.pathname === "/__test__/frame") {
+    if (req.method !== "POST") {
+      req.resume();
+      return sendJson(res, 405, { error: "method not allowed" }, { Allow: "POST" });
+    }
+    const body = await readJson(req, res);
+    if (!body) return;
+    const user = userByName(body.username);
+    if (!user) return sendJson(res, 404, { error: "unknown user" });
+    if (!body.frame || typeof body.frame !== "object") return sendJson(res, 400, { error: "frame must be an object" });
+    const count = Number.isInteger(body.count) && body.count > 0 && body.count <= 10000 ? body.count : 1;
+    for (let i = 0; i < count; i++) await pushToWsClients([user.id], body.frame);
+    return sendJson(res, 200, { ok: true });
   }
   if (url.pathname === "/__test__/status") {
     if (req.method !== "POST") {

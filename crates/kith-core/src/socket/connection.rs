@@ -75,7 +75,6 @@ pub const MAX_BATCH: usize = 1024;
 
 /// Connects with `request` and runs the socket until it closes. `namespace` is the
 /// Socket.IO namespace (unused for JSON).
-#[allow(clippy::too_many_arguments)]
 pub async fn run_connection(
     conn: ConnId,
     request: Request,
