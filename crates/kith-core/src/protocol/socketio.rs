@@ -280,6 +280,8 @@ pub struct SioSession {
     /// The namespace is connected (CONNECT answered), so a close sends DISCONNECT.
     connected: bool,
     reassembly: Option<Reassembly>,
+    /// A binary event whose attachments never came, not yet reported.
+    refusal: Option<MessageError>,
     transmit: VecDeque<String>,
 }
 
@@ -305,6 +307,7 @@ impl SioSession {
             held_connect: None,
             connected: false,
             reassembly: None,
+            refusal: None,
             transmit: VecDeque::new(),
         }
     }
@@ -351,20 +354,25 @@ impl SioSession {
 
     /// Reads one text frame.
     pub fn handle_text(&mut self, text: &str) -> Result<Inbound, MessageError> {
-        if self.reassembly.is_some() {
-            // A text frame where an attachment was due: the event is lost.
-            let lost = self.reassembly.take().map(|r| event_name(&r.packet));
-            let inbound = self.on_packet(decode_packet(text, self.max_bytes)?);
-            return match lost {
-                Some(event) => Err(MessageError::BinaryRefused {
-                    event,
+        let packet = decode_packet(text, self.max_bytes);
+        // Heartbeats may come between an event and its attachments; anything else
+        // means the attachments are not coming: that event is refused (see
+        // [`take_refusal`](Self::take_refusal)) and this frame read as usual.
+        if !matches!(packet, Ok(Packet::Ping(_) | Packet::Pong(_) | Packet::Noop)) {
+            if let Some(lost) = self.reassembly.take() {
+                self.refusal = Some(MessageError::BinaryRefused {
+                    event: event_name(&lost.packet),
                     reason: "its attachments did not follow it",
-                }),
-                None => inbound,
-            };
+                });
+            }
         }
-        let packet = decode_packet(text, self.max_bytes)?;
-        self.on_packet(packet)
+        self.on_packet(packet?)
+    }
+
+    /// A binary event given up on while reading the last frame, whose own meaning
+    /// came back from [`handle_text`](Self::handle_text).
+    pub fn take_refusal(&mut self) -> Option<MessageError> {
+        self.refusal.take()
     }
 
     /// Reads one binary frame: an attachment of the binary event being reassembled.
@@ -920,14 +928,38 @@ mod tests {
             small.handle_binary(&[0; 40]),
             Err(MessageError::Oversized { .. })
         ));
-        // A text frame where an attachment was due: that event is refused, the frame read.
+        // A heartbeat between an event and its attachment is fine.
         let mut s = session();
+        s.handle_text(
+            r#"451-["status_update",{"user_id":1,"status":{"_placeholder":true,"num":0}}]"#,
+        )
+        .unwrap();
+        assert_eq!(s.handle_text("2"), Ok(Inbound::Alive));
+        assert_eq!(drain(&mut s), ["3"]);
+        assert!(matches!(
+            s.handle_binary(b"away"),
+            Ok(Inbound::Message(ServerMessage::StatusUpdate(_)))
+        ));
+        assert_eq!(s.take_refusal(), None);
+        // Another packet where an attachment was due: that event is refused, the packet
+        // read as usual.
         s.handle_text(r#"451-["status_update",{}]"#).unwrap();
         assert!(matches!(
-            s.handle_text("2"),
+            s.handle_text(&format!(r#"42["status_update",{UPDATE}]"#)),
+            Ok(Inbound::Message(ServerMessage::StatusUpdate(_)))
+        ));
+        assert!(matches!(
+            s.take_refusal(),
+            Some(MessageError::BinaryRefused {
+                reason: "its attachments did not follow it",
+                ..
+            })
+        ));
+        assert_eq!(s.take_refusal(), None);
+        assert!(matches!(
+            s.handle_binary(b"late"),
             Err(MessageError::BinaryRefused { .. })
         ));
-        assert_eq!(drain(&mut s), ["3"]);
     }
 
     #[test]

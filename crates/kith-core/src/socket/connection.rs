@@ -156,26 +156,18 @@ pub async fn run_connection(
                             None => ConnEvent::Messages(batch),
                         }
                     }
-                    Some(Ok(Message::Text(text))) => {
+                    Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) if sio.is_some() => {
                         let Some(session) = sio.as_mut() else { continue };
-                        let read = session.handle_text(text.as_str());
-                        match sio_event(&mut socket, session, read).await {
-                            Ok(Some(event)) => event,
-                            Ok(None) => {
-                                let _ = events.send((conn, ConnEvent::ServerDisconnected)).await;
-                                return;
-                            }
-                            Err(error) => {
-                                let _ = events
-                                    .send((conn, ConnEvent::Closed { code: close_code, reason: describe(&error) }))
-                                    .await;
+                        let read = match &message {
+                            Message::Text(text) => session.handle_text(text.as_str()),
+                            Message::Binary(bytes) => session.handle_binary(bytes),
+                            _ => continue,
+                        };
+                        if let Some(refused) = session.take_refusal() {
+                            if events.send((conn, ConnEvent::Message(Err(refused)))).await.is_err() {
                                 return;
                             }
                         }
-                    }
-                    Some(Ok(Message::Binary(bytes))) if sio.is_some() => {
-                        let Some(session) = sio.as_mut() else { continue };
-                        let read = session.handle_binary(&bytes);
                         match sio_event(&mut socket, session, read).await {
                             Ok(Some(event)) => event,
                             Ok(None) => {
