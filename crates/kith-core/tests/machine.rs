@@ -1268,3 +1268,61 @@ proptest! {
         prop_assert_eq!(machine.state(), &ConnectionState::Connected);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A server that accepts and disconnects at once, every time, whatever the timing
+    /// within the window: three accepted sockets, one forced refresh, then `gave_up`
+    /// with `auth_rejected`, and nothing after.
+    #[test]
+    fn accept_then_disconnect_never_loops(
+        seed in any::<u64>(),
+        delays_ms in prop::collection::vec(0u64..QUICK_DISCONNECT_WINDOW.as_millis() as u64, 3),
+    ) {
+        let t0 = Instant::now();
+        let mut machine = ConnectionMachine::new(socketio_config(), seed);
+        let mut now = t0;
+        let mut generation = 0;
+        let (mut opens, mut forced) = (0usize, 0usize);
+        machine.handle(Input::Start, now);
+        for _ in 0..40 {
+            let actions = drain(&mut machine);
+            if actions.is_empty() {
+                match machine.poll_timeout() {
+                    Some(due) if machine.state() != &ConnectionState::GaveUp => {
+                        now = now.max(due);
+                        machine.handle(Input::Tick, now);
+                        continue;
+                    }
+                    _ => break,
+                }
+            }
+            for action in actions {
+                match action {
+                    Action::FetchToken { purpose, force } => {
+                        forced += usize::from(force.is_some());
+                        generation += 1;
+                        machine.handle(token_ready(purpose, generation, now), now);
+                    }
+                    Action::Open { conn } => {
+                        let delay = delays_ms[opens.min(delays_ms.len() - 1)];
+                        opens += 1;
+                        machine.handle(Input::Opened { conn }, now);
+                        machine.handle(Input::AuthSucceeded { conn }, now);
+                        now += Duration::from_millis(delay);
+                        machine.handle(Input::ServerDisconnected { conn }, now);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        prop_assert_eq!(machine.state(), &ConnectionState::GaveUp);
+        let last = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+        prop_assert_eq!(last.reason, Reason::AuthRejected);
+        prop_assert_eq!(opens, 3);
+        prop_assert_eq!(forced, 1);
+        machine.handle(Input::Tick, now + Duration::from_secs(3600));
+        prop_assert!(drain(&mut machine).is_empty());
+    }
+}
