@@ -682,7 +682,7 @@ impl TokenManager {
         match self.store_call(|store, account| store.load(account)).await {
             Ok(Some(stored)) => {
                 if state.refresh.as_ref() != Some(&stored.refresh) {
-                    tracing::info!(
+                    tracing::debug!(
                         "another Kith process refreshed this session; using its refresh token"
                     );
                     state.refresh = Some(stored.refresh);
