@@ -289,10 +289,6 @@ impl TokenManager {
         self.inner.refresh_requests.load(Ordering::SeqCst)
     }
 
-    pub async fn username(&self) -> Option<String> {
-        self.inner.state.lock().await.username.clone()
-    }
-
     /// Whether the latest rotated refresh token is only in memory (the store refused it).
     pub async fn has_unsaved_credentials(&self) -> bool {
         self.inner.state.lock().await.unsaved.is_some()
@@ -483,17 +479,6 @@ impl TokenManager {
         }
         drop(state);
         self.inner.schedule_changed.notify_one();
-    }
-
-    /// When the current access token expires, if there is one.
-    pub async fn expires_at(&self) -> Option<Instant> {
-        self.inner
-            .state
-            .lock()
-            .await
-            .access
-            .as_ref()
-            .map(|held| held.timing.expires_at)
     }
 
     /// Refreshes ahead of expiry, and saves credentials the store refused, until the
