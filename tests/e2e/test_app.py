@@ -92,7 +92,9 @@ class ReferenceServer:
         env = {k: v for k, v in os.environ.items() if k != "RUST_LOG"}
         self.proc = subprocess.Popen(
             [SERVER, "--bind", f"127.0.0.1:{self.port}", "--admin-token", ADMIN,
-             "--db", str(self.db), "--access-ttl", self.access_ttl],
+             "--db", str(self.db), "--access-ttl", self.access_ttl,
+             # 5,000 users are created below: cheap hashes keep that quick.
+             "--fast-password-hashing"],
             stdout=log, stderr=log, env=env)
         wait_port(self.port)
 
@@ -270,11 +272,19 @@ def test_6_sign_out_removes_the_keyring_entry(server, driver):
     until("no keyring entry", lambda: not keyring_entries())
 
 
+def png_size(path):
+    """(width, height) from a PNG's IHDR chunk; fails on anything that is not a PNG."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path.name} is not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 def test_7_screenshot(driver):
     path = OUT / "kith-signed-out.png"
     driver.save_screenshot(str(path))
-    assert path.stat().st_size > 1000
-    assert (OUT / "kith.png").stat().st_size > 1000
+    for shot in [path, OUT / "kith.png"]:
+        width, height = png_size(shot)
+        assert width >= 200 and height >= 200, f"{shot.name} is {width}x{height}"
 
 
 def test_8_five_thousand_friends_render(server, driver):
@@ -303,10 +313,11 @@ def test_8_five_thousand_friends_render(server, driver):
         "return document.querySelectorAll('#friends li.friend').length") == 5000, timeout=60)
     shown_after = time.time() - started
     render_ms = float(driver.execute_script("return document.body.dataset.lastRenderMs || 'nan'"))
-    # The page still answers at once: the main thread is not frozen.
+    # The page still answers, with the list it shows: the main thread is not frozen.
     ping_started = time.time()
-    assert driver.execute_script("return 1 + 1") == 2
+    rows = driver.execute_script("return document.querySelectorAll('#friends li.friend').length")
     ping_ms = (time.time() - ping_started) * 1000
+    assert rows == 5000, rows
     result = {"friends": 5000, "full_render_ms": render_ms,
               "sign_in_to_list_s": round(shown_after, 2), "script_roundtrip_ms": round(ping_ms, 1)}
     (OUT / "render-5000.json").write_text(json.dumps(result, indent=2))

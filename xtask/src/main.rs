@@ -2,9 +2,9 @@
 //! a fresh Debian or Ubuntu machine:
 //!
 //! - `cargo xtask run`: the demo (`kith demo --human`), after installing what it needs;
-//! - `cargo xtask test`: fmt check, clippy with `-D warnings`, every test, and the tests
-//!   that need a desktop session (the OS keyring) inside `dbus-run-session` with an
-//!   unlocked gnome-keyring.
+//! - `cargo xtask test`: fmt check, clippy with `-D warnings`, every test (the UI's pure
+//!   modules with `node --test`), and the tests that need a desktop session (the OS
+//!   keyring) inside `dbus-run-session` with an unlocked gnome-keyring.
 //!
 //! Plain `std::process` is enough here; a task-runner crate would add nothing.
 
@@ -126,6 +126,11 @@ fn test() -> Result<()> {
     cargo(&["test", "--workspace"])?;
     step("peer backends: Django venv, Node packages");
     let peer_python = install_peer_packages()?;
+    step("UI modules: node --test");
+    status(
+        Command::new("node").args(["--test", "tests/ui/"]),
+        "node --test tests/ui/",
+    )?;
     step("desktop-session and peer tests: OS keyring in a D-Bus session, real peer backends");
     // The empty line on stdin is what unlocks gnome-keyring; zero bytes does not.
     let script = "set -e\n\

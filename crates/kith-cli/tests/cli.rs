@@ -121,7 +121,11 @@ async fn login_status_watch_logout_through_the_keyring() {
     }
     let exit = watch.wait().unwrap();
     assert!(exit.success(), "watch exited with {exit:?}");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The server sees the close a moment later: wait for it, bounded.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while admin.counters().open_sockets != 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(admin.counters().open_sockets, 0);
     for line in &lines {
         assert!(!line.contains("eyJ"), "a token was printed: {line}");
@@ -129,16 +133,26 @@ async fn login_status_watch_logout_through_the_keyring() {
 
     let logout = kith(&url).arg("logout").output().unwrap();
     assert!(logout.status.success());
+    let logged_out: serde_json::Value = serde_json::from_slice(&logout.stdout).unwrap();
+    assert_eq!(logged_out["revoked"], true, "{logged_out}");
     let status = kith(&url).arg("status").output().unwrap();
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["signed_in"], false);
+
+    // With a keyring but no stored session, watch says what to do.
+    let watch = kith(&url).arg("watch").output().unwrap();
+    assert!(!watch.status.success());
+    let stderr = String::from_utf8_lossy(&watch.stderr);
+    assert!(stderr.contains("no stored session"), "{stderr}");
+    assert!(stderr.contains("kith login"), "{stderr}");
     server.shutdown().await;
 }
 
 #[test]
-fn watch_without_a_session_says_what_to_do() {
-    // No keyring is needed to see the message when none is reachable either: both
-    // cases must end with a clear error and a non-zero exit, never a panic.
+fn watch_without_a_keyring_says_so() {
+    // No Secret Service on the bus: a clear error and a non-zero exit, never a panic.
+    // (With a keyring but no stored session, the keyring test above checks the
+    // message that says to log in.)
     let output = Command::new(env!("CARGO_BIN_EXE_kith"))
         .args(["--server", "http://127.0.0.1:9", "watch"])
         .env(

@@ -172,11 +172,6 @@ impl Session {
         self.state.borrow().clone()
     }
 
-    /// A receiver that always holds the current state.
-    pub fn watch_state(&self) -> watch::Receiver<ConnectionState> {
-        self.state.clone()
-    }
-
     /// The friends as currently known, online first, then by name.
     pub fn friends(&self) -> Vec<Friend> {
         self.friends_reader().friends()
@@ -195,18 +190,6 @@ impl Session {
     /// Skips the backoff wait and reconnects now.
     pub fn reconnect_now(&self) {
         let _ = self.commands.send(Command::ReconnectNow);
-    }
-
-    /// Tells the session the machine woke up: re-check the token, probe the socket.
-    pub fn wake(&self) {
-        let _ = self.commands.send(Command::Wake);
-    }
-
-    /// Signs in again after the session ended, and reconnects.
-    pub async fn sign_in(&self, username: &str, password: Secret) -> Result<(), SessionError> {
-        self.tokens.login(username, password).await?;
-        let _ = self.commands.send(Command::SignedIn);
-        Ok(())
     }
 
     /// Closes the socket with 1000 and never reconnects.

@@ -43,6 +43,10 @@ struct Args {
     /// Most presence sockets one user may have open at once (0: no cap).
     #[arg(long, default_value_t = 32)]
     max_sockets_per_user: usize,
+    /// Hash passwords with cheap Argon2 parameters. Only for tests and demos that
+    /// create thousands of users; never for real accounts.
+    #[arg(long)]
+    fast_password_hashing: bool,
 }
 
 #[tokio::main]
@@ -64,6 +68,11 @@ async fn main() -> anyhow::Result<()> {
         admin_token: args.admin_token.filter(|t| !t.is_empty()),
         reuse_interval: args.reuse_interval,
         max_sockets_per_user: args.max_sockets_per_user,
+        password_cost: if args.fast_password_hashing {
+            kith_server::PasswordCost::FAST
+        } else {
+            kith_server::PasswordCost::SECURE
+        },
         ..ServerConfig::default()
     };
     // Listen for signals before announcing the address: whoever reads that line may

@@ -58,8 +58,6 @@ pub enum SessionEvent {
 #[derive(Debug)]
 pub enum Command {
     ReconnectNow,
-    Wake,
-    SignedIn,
     Stop(oneshot::Sender<()>),
 }
 
@@ -182,8 +180,6 @@ impl Driver {
             tokio::select! {
                 command = commands.recv() => match command {
                     Some(Command::ReconnectNow) => driver.machine.handle(Input::ReconnectNow, now()),
-                    Some(Command::Wake) => rebase_then_wake(&driver.tokens),
-                    Some(Command::SignedIn) => driver.machine.handle(Input::SignedIn, now()),
                     Some(Command::Stop(ack)) => {
                         stop_ack = Some(ack);
                         driver.machine.handle(Input::Stop, now());

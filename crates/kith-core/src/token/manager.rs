@@ -289,10 +289,6 @@ impl TokenManager {
         self.inner.refresh_requests.load(Ordering::SeqCst)
     }
 
-    pub async fn username(&self) -> Option<String> {
-        self.inner.state.lock().await.username.clone()
-    }
-
     /// Whether the latest rotated refresh token is only in memory (the store refused it).
     pub async fn has_unsaved_credentials(&self) -> bool {
         self.inner.state.lock().await.unsaved.is_some()
@@ -485,17 +481,6 @@ impl TokenManager {
         self.inner.schedule_changed.notify_one();
     }
 
-    /// When the current access token expires, if there is one.
-    pub async fn expires_at(&self) -> Option<Instant> {
-        self.inner
-            .state
-            .lock()
-            .await
-            .access
-            .as_ref()
-            .map(|held| held.timing.expires_at)
-    }
-
     /// Refreshes ahead of expiry, and saves credentials the store refused, until the
     /// manager is dropped by every owner. Run it on its own task; it sleeps until the
     /// next thing is due, never polls.
@@ -682,7 +667,7 @@ impl TokenManager {
         match self.store_call(|store, account| store.load(account)).await {
             Ok(Some(stored)) => {
                 if state.refresh.as_ref() != Some(&stored.refresh) {
-                    tracing::info!(
+                    tracing::debug!(
                         "another Kith process refreshed this session; using its refresh token"
                     );
                     state.refresh = Some(stored.refresh);
