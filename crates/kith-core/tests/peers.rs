@@ -827,3 +827,44 @@ async fn json_types_kith_does_not_consume_are_counted_not_warned() {
     );
     session.stop().await;
 }
+
+/// The JSON protocol too: a backend that sends no snapshot and never closes a socket
+/// at expiry still gets its handover, `snapshot_wait` after the new socket opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the peers' packages; run by `cargo xtask test`"]
+async fn json_handover_without_a_snapshot() {
+    let _serial = CAPTURE_SERIAL.lock().await;
+    captured::install();
+    captured::clear();
+    let peer = Peer::start_with(
+        PeerKind::Node("bearer_cookie.js"),
+        &[("WS_SNAPSHOT", "0"), ("WS_EXPIRY_CLOSE", "0")],
+    )
+    .await;
+    let profile = profile_for("bearer-cookie", &peer);
+    assert!(profile.socket.snapshot_on_connect);
+    let (session, mut log) = sio_login(profile).await;
+    log.wait_for_state("connected", Duration::from_secs(10))
+        .await;
+    for round in 1..=2 {
+        log.wait_for(
+            "a handover without a snapshot",
+            Duration::from_secs(4 * ACCESS_TTL_SECONDS),
+            |e| matches!(e, SessionEvent::State(c) if c.reason == Reason::Handover),
+        )
+        .await;
+        let status = format!("after-handover-{round}");
+        peer.set_status("bob", &status).await;
+        wait_status(&mut log, "bob", &status).await;
+    }
+    assert!(
+        !log.states().iter().any(|s| s.name() == "reconnecting"),
+        "{:?}",
+        log.states()
+    );
+    assert!(
+        captured::lines_with(&["INFO", "no snapshot after authentication"]).len() >= 2,
+        "logged at info, once per socket"
+    );
+    session.stop().await;
+}

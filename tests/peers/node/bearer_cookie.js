@@ -3,7 +3,9 @@
 // HTTP handshake (Authorization: Bearer, then access_token cookie, then
 // ?token=), HTTP 401 with a plain-text reason on rejection, and close 1008 when
 // the token expires on an open socket. Kith's integration tests run it as
-// `node bearer_cookie.js` with PORT / ACCESS_TTL_SECONDS / DATA_DIR.
+// `node bearer_cookie.js` with PORT / ACCESS_TTL_SECONDS / DATA_DIR, and, for
+// a backend that sends no snapshot and never closes at expiry, WS_SNAPSHOT=0 /
+// WS_EXPIRY_CLOSE=0.
 "use strict";
 
 const http = require("http");
@@ -11,6 +13,8 @@ const { WebSocketServer } = require("ws");
 const c = require("./common");
 
 const WS_PATH = "/ws/friends/status/";
+const SEND_SNAPSHOT = process.env.WS_SNAPSHOT !== "0";
+const EXPIRY_CLOSE = process.env.WS_EXPIRY_CLOSE !== "0";
 const EXPIRED_TEXT = "Authentication token has expired. Please refresh your token and reconnect.";
 const REJECT_TEXT = {
   missing: "Missing authentication token",
@@ -133,9 +137,9 @@ function onConnection(ws, user, claims) {
   c.counters.connects++;
   c.log(`ws connected: ${user.username}`);
   // Set at accept: close 1008 when this token's exp passes.
-  c.closeOnExpiry(ws, 1008, EXPIRED_TEXT).arm(claims.exp, user.username);
+  if (EXPIRY_CLOSE) c.closeOnExpiry(ws, 1008, EXPIRED_TEXT).arm(claims.exp, user.username);
   c.registerSocket(user.id, ws);
-  c.sendFrame(ws, c.presenceSnapshot(user.id));
+  if (SEND_SNAPSHOT) c.sendFrame(ws, c.presenceSnapshot(user.id));
 
   ws.on("message", (data, isBinary) => {
     if (isBinary) return;
