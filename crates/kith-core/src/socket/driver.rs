@@ -502,7 +502,7 @@ impl Driver {
                     Err(_) => false,
                 };
                 if first {
-                    tracing::debug!(conn, kind = %kind, "a message Kith does not consume; more of this kind are counted, not logged");
+                    tracing::debug!(conn, ?kind, "a message Kith does not consume; more of this kind are counted, not logged");
                 }
             }
             error @ MessageError::BinaryRefused { .. } => {
