@@ -43,6 +43,12 @@ struct Args {
     /// Most presence sockets one user may have open at once (0: no cap).
     #[arg(long, default_value_t = 32)]
     max_sockets_per_user: usize,
+    /// Serve HTTPS and WSS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -64,6 +70,13 @@ async fn main() -> anyhow::Result<()> {
         admin_token: args.admin_token.filter(|t| !t.is_empty()),
         reuse_interval: args.reuse_interval,
         max_sockets_per_user: args.max_sockets_per_user,
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert_file, key_file)| kith_server::ServerTls {
+                cert_file,
+                key_file,
+            }),
         ..ServerConfig::default()
     };
     // Listen for signals before announcing the address: whoever reads that line may
