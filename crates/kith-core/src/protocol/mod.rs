@@ -9,6 +9,6 @@ pub mod values;
 pub use messages::{parse_server_message, FriendRecord, MessageError, ServerMessage};
 pub use profile::{
     AuthApiProfile, ProfileError, ProfileSource, ReconnectPolicy, RefreshPolicy, RefreshTransport,
-    ServerProfile, SocketProfile, WireProtocol, WsAuthTransport,
+    ServerProfile, SocketProfile, TlsProfile, WireProtocol, WsAuthTransport,
 };
 pub use values::{FriendId, LastSeen, Status};
