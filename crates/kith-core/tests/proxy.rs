@@ -176,6 +176,12 @@ async fn a_proxy_that_refuses_or_is_gone_is_a_reason_with_backoff() {
     proxy.set_refuse(Some(403));
     proxy.cut_tunnels();
     wait_for_proxy_reason(&mut log, Reason::Proxy(ProxyProblem::Refused(Some(403)))).await;
+    // Signing in through the refusing proxy says so too (reqwest does not report the
+    // status).
+    match login_error(profile.clone()).await {
+        SessionError::Token(TokenError::Auth(AuthError::Proxy(ProxyProblem::Refused(_)))) => {}
+        other => panic!("unexpected {other:?}"),
+    }
     proxy.set_refuse(None);
     log.wait_for_state("connected", Duration::from_secs(10))
         .await;
