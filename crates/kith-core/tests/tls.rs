@@ -91,7 +91,7 @@ async fn login_live_updates_a_refresh_handover_and_a_restart_all_over_tls() {
     restarted.shutdown().await;
 }
 
-/// The three bad certificates, each made by `bad` from the trusted CA, an untrusted CA
+/// A server certificate with the given problem, made from the trusted CA, an untrusted CA
 /// and the temp dir.
 fn bad_cert(kind: &CertProblem, trusted: &Ca, untrusted: &Ca, dir: &std::path::Path) -> ServerTls {
     let now = time::OffsetDateTime::now_utc();
