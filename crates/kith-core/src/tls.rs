@@ -15,7 +15,7 @@
 //! explicitly so no process-wide default is needed.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::{CertificateError, ClientConfig, RootCertStore};
@@ -140,16 +140,7 @@ pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// rustls cannot verify anything then, and every `https://`/`wss://` connection is
 /// refused with [`CertProblem::UnknownIssuer`], which names `tls.ca_file`.
 pub fn client_config(ca_file: Option<&Path>) -> Result<Option<Arc<ClientConfig>>, TlsSetupError> {
-    let mut roots = RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    if !native.errors.is_empty() {
-        tracing::debug!(
-            errors = native.errors.len(),
-            "some OS trust store entries could not be read"
-        );
-    }
-    let (added, ignored) = roots.add_parsable_certificates(native.certs);
-    tracing::debug!(added, ignored, "OS trust store loaded");
+    let mut roots = native_roots().clone();
     if let Some(path) = ca_file {
         let certs = read_pem_certs(path)?;
         let (added, _) = roots.add_parsable_certificates(certs);
@@ -173,6 +164,26 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Option<Arc<ClientConfig>>
         .with_webpki_verifier(verifier)
         .with_no_client_auth();
     Ok(Some(Arc::new(config)))
+}
+
+/// The OS trust store (or `SSL_CERT_FILE` / `SSL_CERT_DIR`), read once per process:
+/// every profile and every benchmark client shares it, and it does not change while
+/// Kith runs often enough to be worth re-reading a few hundred files each time.
+fn native_roots() -> &'static RootCertStore {
+    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let native = rustls_native_certs::load_native_certs();
+        if !native.errors.is_empty() {
+            tracing::debug!(
+                errors = native.errors.len(),
+                "some OS trust store entries could not be read"
+            );
+        }
+        let mut roots = RootCertStore::empty();
+        let (added, ignored) = roots.add_parsable_certificates(native.certs);
+        tracing::debug!(added, ignored, "OS trust store loaded");
+        roots
+    })
 }
 
 /// Every certificate in a PEM file (other PEM sections are skipped).
