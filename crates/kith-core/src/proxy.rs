@@ -4,8 +4,10 @@
 //! (for `https://` and `wss://`), `HTTP_PROXY` (for `http://` and `ws://`) and
 //! `ALL_PROXY` (for both), upper or lower case; `NO_PROXY` lists the hosts that go
 //! direct (domains with their subdomains, IPs, CIDR ranges, `*`), for the profile's
-//! proxy as well. The matching is hyper-util's `Matcher`, the one reqwest uses, so the
-//! two clients cannot disagree about a host.
+//! proxy as well. On macOS and Windows, when neither names a proxy, the system's proxy
+//! settings apply (hyper-util's reader, the one behind reqwest's system proxy). The
+//! matching is hyper-util's `Matcher`, the one reqwest uses, and both clients ask
+//! [`ProxyRules::for_url`], so they cannot disagree about a host.
 //!
 //! A proxy URL is `http://[user:pass@]host:port`. Its credentials are secrets: the
 //! `Debug` and `Display` of [`ProxyUrl`] print `[redacted]` in their place, and only
@@ -190,6 +192,9 @@ pub struct ProxyRules {
     http: Option<ProxyUrl>,
     https: Option<ProxyUrl>,
     matcher: Matcher,
+    /// macOS and Windows: the system's proxy settings, used when neither the profile
+    /// nor the environment names a proxy.
+    system: Option<Matcher>,
 }
 
 impl fmt::Debug for ProxyRules {
@@ -207,9 +212,15 @@ impl ProxyRules {
         Self::build(None, None, "")
     }
 
-    /// The profile's proxy, else the process environment.
+    /// The profile's proxy, else the process environment, else (on macOS and Windows)
+    /// the system's proxy settings, read by hyper-util as reqwest reads them.
     pub fn from_env(explicit: Option<&ProxyUrl>) -> Self {
-        Self::from_vars(explicit, |name| std::env::var(name).ok())
+        let mut rules = Self::from_vars(explicit, |name| std::env::var(name).ok());
+        if cfg!(any(target_os = "macos", windows)) && rules.http.is_none() && rules.https.is_none()
+        {
+            rules.system = Some(Matcher::from_system());
+        }
+        rules
     }
 
     /// As [`ProxyRules::from_env`], reading variables through `var` (for tests). A
@@ -263,19 +274,31 @@ impl ProxyRules {
             http,
             https,
             matcher: builder.build(),
+            system: None,
         }
     }
 
     /// The proxy for `url` (`http`, `https`, `ws` or `wss`), or `None` to go direct.
-    pub fn for_url(&self, url: &Url) -> Option<&ProxyUrl> {
+    pub fn for_url(&self, url: &Url) -> Option<ProxyUrl> {
         let (scheme, proxy) = match url.scheme() {
-            "http" | "ws" => ("http", self.http.as_ref()?),
-            "https" | "wss" => ("https", self.https.as_ref()?),
+            "http" | "ws" => ("http", self.http.as_ref()),
+            "https" | "wss" => ("https", self.https.as_ref()),
             _ => return None,
         };
         let host = url.host_str()?;
         let uri: http::Uri = format!("{scheme}://{host}/").parse().ok()?;
-        self.matcher.intercept(&uri).map(|_| proxy)
+        if let Some(proxy) = proxy {
+            return self.matcher.intercept(&uri).map(|_| proxy.clone());
+        }
+        // A system proxy is host:port only; credentials are not part of it.
+        let system = self.system.as_ref()?.intercept(&uri)?;
+        match ProxyUrl::parse(&system.uri().to_string()) {
+            Ok(proxy) => Some(proxy),
+            Err(error) => {
+                tracing::debug!(%error, "ignoring a system proxy Kith cannot tunnel through");
+                None
+            }
+        }
     }
 }
 

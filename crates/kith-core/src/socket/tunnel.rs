@@ -60,7 +60,7 @@ pub async fn open(uri: &http::Uri, network: &Network) -> Result<Box<dyn Io>, Ope
     ))
     .map_err(|_| OpenError::Url)?;
     let tcp = match network.proxies().for_url(&url) {
-        Some(proxy) => connect_via(proxy, &host, port).await?,
+        Some(proxy) => connect_via(&proxy, &host, port).await?,
         None => TcpStream::connect((host.as_str(), port))
             .await
             .map_err(|error| OpenError::Connect(error.kind().to_string()))?,
