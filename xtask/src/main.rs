@@ -126,6 +126,8 @@ fn test() -> Result<()> {
     cargo(&["test", "--workspace"])?;
     step("peer backends: Django venv, Node packages");
     let peer_python = install_peer_packages()?;
+    // tests/tinyproxy.rs runs Kith through Debian's tinyproxy (the binary only).
+    ensure_debian_packages(&["tinyproxy-bin"])?;
     step("desktop-session and peer tests: OS keyring in a D-Bus session, real peer backends");
     // The empty line on stdin is what unlocks gnome-keyring; zero bytes does not.
     let script = "set -e\n\

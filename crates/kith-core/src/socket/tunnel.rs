@@ -119,7 +119,8 @@ async fn connect_via(proxy: &ProxyUrl, host: &str, port: u16) -> Result<TcpStrea
     let status = read_connect_response(&mut tcp).await?;
     match status {
         200..=299 => Ok(tcp),
-        407 => Err(OpenError::Proxy(ProxyProblem::AuthRequired)),
+        // 407 is the standard answer; tinyproxy with BasicAuth answers 401.
+        401 | 407 => Err(OpenError::Proxy(ProxyProblem::AuthRequired)),
         other => Err(OpenError::Proxy(ProxyProblem::Refused(Some(other)))),
     }
 }
