@@ -82,8 +82,6 @@ pub const SECRET_BEARING_LOG_TARGETS: &[&str] = &[
     "tungstenite",
     "tokio_tungstenite",
     "reqwest",
-    // Its proxy tunnel sends Proxy-Authorization.
-    "hyper_util",
     "cookie_store",
     "rustls",
     "axum::rejection",
