@@ -131,6 +131,8 @@ fn test() -> Result<()> {
         Command::new("node").args(["--test", "tests/ui/"]),
         "node --test tests/ui/",
     )?;
+    // tests/tinyproxy.rs runs Kith through Debian's tinyproxy (the binary only).
+    ensure_debian_packages(&["tinyproxy-bin"])?;
     step("desktop-session and peer tests: OS keyring in a D-Bus session, real peer backends");
     // The empty line on stdin is what unlocks gnome-keyring; zero bytes does not.
     let script = "set -e\n\

@@ -6,24 +6,33 @@
 //! - [`socket`]: the pure [`ConnectionMachine`] and the tokio driver that does its IO.
 //! - [`presence`]: the friends map and its diffs.
 //! - [`protocol`]: wire messages and [`ServerProfile`]s.
+//! - [`network`], [`tls`], [`proxy`]: how a backend is reached: one rustls
+//!   configuration (OS trust plus `tls.ca_file`) and one set of proxy rules for the
+//!   auth API and the socket.
 //! - [`Session`]: all of it behind one handle.
 //!
 //! No Tauri and no UI here: the desktop app and the CLI sit on top.
 
+pub mod network;
 pub mod presence;
 pub mod protocol;
+pub mod proxy;
 pub mod secret;
 pub mod session;
 pub mod socket;
+pub mod tls;
 pub mod token;
 
+pub use network::Network;
 pub use presence::{ChangeCause, Friend, PresenceChange, PresenceStore};
 pub use protocol::{FriendId, LastSeen, ProfileSource, ServerProfile, Status, WsAuthTransport};
+pub use proxy::{ProxyRules, ProxyUrl};
 pub use secret::{redact_url, Secret};
 pub use session::{FriendsReader, Session, SessionError};
 /// The text type of names in presence values; see [`protocol::values`].
 pub use smol_str::SmolStr;
 pub use socket::{ConnectionMachine, ConnectionState, Reason, SessionEvent, StateChange};
+pub use tls::CertProblem;
 pub use token::{
     CredentialStore, EndReason, KeyringStore, MemoryStore, StoreError, TokenError, TokenEvent,
     TokenManager,

@@ -122,6 +122,113 @@ fn a_failed_connect_backs_off_within_the_base_then_retries() {
 }
 
 #[test]
+fn a_refused_certificate_gives_up_at_once_with_no_timer_until_the_user_retries() {
+    use kith_core::CertProblem;
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(config(false), 1);
+    machine.handle(Input::Start, t0);
+    machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+    drain(&mut machine);
+    machine.handle(
+        Input::CertificateRejected {
+            conn: 1,
+            problem: CertProblem::Expired,
+        },
+        t0,
+    );
+    assert_eq!(machine.state(), &ConnectionState::GaveUp);
+    let last = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+    assert_eq!(last.reason, Reason::Certificate(CertProblem::Expired));
+    assert_eq!(last.reason.code(), "tls_expired");
+    assert_eq!(last.retry_in, None);
+    // No retry is scheduled, and no session is ended.
+    assert_eq!(machine.poll_timeout(), None);
+    assert!(!drain(&mut machine)
+        .iter()
+        .any(|a| matches!(a, Action::EndSession { .. } | Action::Open { .. })));
+    // The user's Reconnect now tries again.
+    machine.handle(Input::ReconnectNow, t0 + Duration::from_secs(60));
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Connecting { .. }
+    ));
+}
+
+#[test]
+fn the_auth_api_refusing_its_certificate_also_gives_up() {
+    use kith_core::CertProblem;
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(config(false), 1);
+    machine.handle(Input::Start, t0);
+    drain(&mut machine);
+    machine.handle(
+        Input::TokenFailed {
+            purpose: FetchPurpose::Connect,
+            reason: "unknown issuer".into(),
+            ended: None,
+            retry_after: None,
+            certificate: Some(CertProblem::UnknownIssuer),
+        },
+        t0,
+    );
+    assert_eq!(machine.state(), &ConnectionState::GaveUp);
+    let last = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+    assert_eq!(last.reason, Reason::Certificate(CertProblem::UnknownIssuer));
+    assert!(last.reason.to_string().contains("tls.ca_file"));
+    assert_eq!(machine.poll_timeout(), None);
+}
+
+#[test]
+fn a_handover_socket_with_a_bad_certificate_leaves_the_current_one_alone() {
+    use kith_core::CertProblem;
+    let (mut machine, t0) = connected(false);
+    machine.handle(Input::TokenRefreshed { generation: 2 }, t0);
+    machine.handle(token_ready(FetchPurpose::Handover, 2, t0), t0);
+    let opened = drain(&mut machine);
+    let Some(conn) = opened.iter().find_map(|a| match a {
+        Action::Open { conn } => Some(*conn),
+        _ => None,
+    }) else {
+        panic!("no handover socket: {opened:?}");
+    };
+    machine.handle(
+        Input::CertificateRejected {
+            conn,
+            problem: CertProblem::WrongHost,
+        },
+        t0,
+    );
+    assert_eq!(machine.state(), &ConnectionState::Connected);
+    assert_eq!(machine.live_sockets(), 1);
+}
+
+#[test]
+fn a_proxy_refusal_is_transient_with_backoff() {
+    use kith_core::proxy::ProxyProblem;
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(config(false), 1);
+    machine.handle(Input::Start, t0);
+    machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+    drain(&mut machine);
+    machine.handle(
+        Input::ProxyFailed {
+            conn: 1,
+            problem: ProxyProblem::AuthRequired,
+        },
+        t0,
+    );
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Reconnecting { attempt: 1, .. }
+    ));
+    let last = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+    assert_eq!(last.reason, Reason::Proxy(ProxyProblem::AuthRequired));
+    assert_eq!(last.reason.code(), "proxy_auth_required");
+    assert!(last.retry_in.is_some());
+    assert!(machine.poll_timeout().is_some());
+}
+
+#[test]
 fn reconnect_now_skips_the_wait() {
     let t0 = Instant::now();
     let mut machine = ConnectionMachine::new(config(false), 1);
@@ -132,6 +239,7 @@ fn reconnect_now_skips_the_wait() {
             reason: "server down".into(),
             ended: None,
             retry_after: None,
+            certificate: None,
         },
         t0,
     );
@@ -502,6 +610,7 @@ fn retry_after_of_the_auth_api_delays_the_reconnect_with_a_cap() {
                 reason: "HTTP 503".into(),
                 ended: None,
                 retry_after: Some(asked),
+                certificate: None,
             },
             t0,
         );
@@ -616,6 +725,7 @@ fn a_refused_refresh_while_connecting_signs_out() {
             reason: "rejected".into(),
             ended: Some(EndReason::SessionExpired),
             retry_after: None,
+            certificate: None,
         },
         t0,
     );
@@ -998,6 +1108,7 @@ fn any_input() -> impl Strategy<Value = Input> {
                 reason: "x".into(),
                 ended: ended.then_some(EndReason::SessionExpired),
                 retry_after,
+                certificate: None,
             }),
         conn.clone().prop_map(|conn| Input::Opened { conn }),
         (
@@ -1008,6 +1119,14 @@ fn any_input() -> impl Strategy<Value = Input> {
         conn.clone().prop_map(|conn| Input::ConnectFailed {
             conn,
             error: "x".into()
+        }),
+        conn.clone().prop_map(|conn| Input::CertificateRejected {
+            conn,
+            problem: kith_core::CertProblem::UnknownIssuer
+        }),
+        conn.clone().prop_map(|conn| Input::ProxyFailed {
+            conn,
+            problem: kith_core::proxy::ProxyProblem::AuthRequired
         }),
         conn.clone().prop_map(|conn| Input::AuthSucceeded { conn }),
         conn.clone().prop_map(|conn| Input::AuthFailed {

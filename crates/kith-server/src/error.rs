@@ -43,6 +43,9 @@ pub enum ServerError {
     /// An argument was out of range or empty.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The TLS certificate or key could not be used.
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// An HTTP error answer, always a JSON body with a `detail` (SimpleJWT's shape).

@@ -25,6 +25,7 @@ mod jwt;
 mod password;
 mod state;
 mod throttle;
+mod tls;
 mod ws;
 
 pub use admin::AdminHandle;
@@ -34,6 +35,7 @@ pub use error::ServerError;
 pub use password::PasswordCost;
 pub use state::{Counters, RefreshMode};
 pub use throttle::LoginLimits;
+pub use tls::ServerTls;
 
 use axum::routing::get;
 use axum::serve::ListenerExt;
@@ -81,6 +83,8 @@ pub struct ServerConfig {
     /// socket that authenticates with its first message is closed with 1013 (try again
     /// later).
     pub max_sockets_per_user: usize,
+    /// Serve HTTPS and WSS with this certificate and key instead of HTTP and WS.
+    pub tls: Option<ServerTls>,
 }
 
 impl ServerConfig {
@@ -102,6 +106,7 @@ impl ServerConfig {
             login_limits: LoginLimits::default(),
             // The benchmarks sign one account in up to 1,000 times at once.
             max_sockets_per_user: 4096,
+            tls: None,
         }
     }
 }
@@ -118,6 +123,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("password_cost", &self.password_cost)
             .field("login_limits", &self.login_limits)
             .field("max_sockets_per_user", &self.max_sockets_per_user)
+            .field("tls", &self.tls)
             .field(
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
@@ -142,6 +148,7 @@ impl Default for ServerConfig {
             password_cost: PasswordCost::SECURE,
             login_limits: LoginLimits::default(),
             max_sockets_per_user: 32,
+            tls: None,
         }
     }
 }
@@ -152,6 +159,7 @@ impl Default for ServerConfig {
 /// [`shutdown`]: RunningServer::shutdown
 pub struct RunningServer {
     addr: SocketAddr,
+    secure: bool,
     shared: Arc<Shared>,
     serve: Option<JoinHandle<()>>,
     demo: Option<JoinHandle<()>>,
@@ -188,24 +196,40 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServerError> {
             source,
         })?;
     let addr = listener.local_addr()?;
-    let listener = listener.tap_io(|tcp| {
-        // Presence messages are small; do not let Nagle hold them back.
-        let _ = tcp.set_nodelay(true);
-    });
     let app = router(&shared).into_make_service_with_connect_info::<SocketAddr>();
     let mut stop = shared.shutdown.subscribe();
-    let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let stopped = async move {
         let _ = stop.wait_for(|down| *down).await;
-    });
-    let serve = tokio::spawn(async move {
-        if let Err(e) = serving.await {
-            tracing::error!(error = %e, "server stopped with an error");
+    };
+    let serve = match &config.tls {
+        None => {
+            let listener = listener.tap_io(|tcp| {
+                // Presence messages are small; do not let Nagle hold them back.
+                let _ = tcp.set_nodelay(true);
+            });
+            let serving = axum::serve(listener, app).with_graceful_shutdown(stopped);
+            tokio::spawn(async move {
+                if let Err(e) = serving.await {
+                    tracing::error!(error = %e, "server stopped with an error");
+                }
+            })
         }
-    });
+        Some(tls) => {
+            // Sets TCP_NODELAY itself; the no-op tap gives axum's `ConnectInfo` impl.
+            let listener = tls::TlsListener::new(listener, tls.acceptor()?)?.tap_io(|_| {});
+            let serving = axum::serve(listener, app).with_graceful_shutdown(stopped);
+            tokio::spawn(async move {
+                if let Err(e) = serving.await {
+                    tracing::error!(error = %e, "server stopped with an error");
+                }
+            })
+        }
+    };
     let demo = config.demo.then(|| tokio::spawn(demo::run(shared.clone())));
-    tracing::info!(%addr, demo = config.demo, admin = config.admin_token.is_some(), "kith-server started");
+    tracing::info!(%addr, demo = config.demo, admin = config.admin_token.is_some(), tls = config.tls.is_some(), "kith-server started");
     Ok(RunningServer {
         addr,
+        secure: config.tls.is_some(),
         shared,
         serve: Some(serve),
         demo,
@@ -228,14 +252,17 @@ impl RunningServer {
         self.addr
     }
 
-    /// `http://HOST:PORT`, with loopback in place of an unspecified bind address.
+    /// `http://HOST:PORT` (`https://` with TLS), with loopback in place of an
+    /// unspecified bind address.
     pub fn http_url(&self) -> String {
-        format!("http://{}", self.connect_addr())
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://{}", self.connect_addr())
     }
 
-    /// `ws://HOST:PORT/ws/friends/status/`.
+    /// `ws://HOST:PORT/ws/friends/status/` (`wss://` with TLS).
     pub fn ws_url(&self) -> String {
-        format!("ws://{}{}", self.connect_addr(), ws::WS_PATH)
+        let scheme = if self.secure { "wss" } else { "ws" };
+        format!("{scheme}://{}{}", self.connect_addr(), ws::WS_PATH)
     }
 
     /// In-process control of this server.

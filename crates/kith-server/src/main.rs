@@ -47,6 +47,12 @@ struct Args {
     /// create thousands of users; never for real accounts.
     #[arg(long)]
     fast_password_hashing: bool,
+    /// Serve HTTPS and WSS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -73,6 +79,13 @@ async fn main() -> anyhow::Result<()> {
         } else {
             kith_server::PasswordCost::SECURE
         },
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert_file, key_file)| kith_server::ServerTls {
+                cert_file,
+                key_file,
+            }),
         ..ServerConfig::default()
     };
     // Listen for signals before announcing the address: whoever reads that line may

@@ -10,7 +10,7 @@ pub mod values;
 pub use messages::{parse_server_message, FriendRecord, MessageError, ServerMessage};
 pub use profile::{
     AuthApiProfile, ProfileError, ProfileSource, ReconnectPolicy, RefreshPolicy, RefreshTransport,
-    ServerProfile, SocketProfile, WireProtocol, WsAuthTransport,
+    ServerProfile, SocketProfile, TlsProfile, WireProtocol, WsAuthTransport,
 };
 pub use unconsumed::Unconsumed;
 pub use values::{FriendId, LastSeen, Status};

@@ -13,11 +13,13 @@
 //! line and column but never the file's text, and plaintext to a remote host needs the
 //! user's own opt-in, which a file cannot give.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
+
+use crate::proxy::ProxyUrl;
 
 /// Everything Kith needs to know about one backend.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -36,10 +38,27 @@ pub struct ServerProfile {
     /// (the CLI's `--allow-insecure`, the app's "Allow unencrypted connection"), and
     /// the value in a profile file is ignored.
     pub allow_insecure_remote: bool,
+    /// The HTTP proxy for the auth API and the socket, `http://[user:pass@]host:port`;
+    /// it wins over `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` (`NO_PROXY` still applies).
+    /// Its credentials are redacted in Debug output and logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyUrl>,
+    pub tls: TlsProfile,
     pub auth: AuthApiProfile,
     pub socket: SocketProfile,
     pub refresh: RefreshPolicy,
     pub reconnect: ReconnectPolicy,
+}
+
+/// What to trust besides the OS trust store.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsProfile {
+    /// A PEM bundle of extra certificate authorities (a private CA), trusted for the
+    /// auth API and the socket alongside the OS store. A relative path in a profile
+    /// file is relative to that file's directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The HTTP auth API.
@@ -191,6 +210,8 @@ impl Default for ServerProfile {
             ws_url: String::new(),
             ws_path: "/ws/friends/status/".into(),
             allow_insecure_remote: false,
+            proxy: None,
+            tls: TlsProfile::default(),
             auth: AuthApiProfile::default(),
             socket: SocketProfile::default(),
             refresh: RefreshPolicy::default(),
@@ -546,7 +567,13 @@ impl ServerProfile {
             path: path.display().to_string(),
             source,
         })?;
-        Self::parse(&text)
+        let mut profile = Self::parse(&text)?;
+        if let (Some(ca_file), Some(dir)) = (&profile.tls.ca_file, path.parent()) {
+            if ca_file.is_relative() {
+                profile.tls.ca_file = Some(dir.join(ca_file));
+            }
+        }
+        Ok(profile)
     }
 
     /// Parses profile text without validating it. The text's `allow_insecure_remote`
@@ -917,6 +944,55 @@ mod tests {
         );
         let round_trip = ServerProfile::from_toml(&profile.to_toml()).unwrap();
         assert_eq!(round_trip, profile);
+    }
+
+    #[test]
+    fn proxy_and_ca_file_round_trip_and_the_proxy_password_stays_out_of_debug() {
+        let profile = ServerProfile::from_toml(
+            r#"
+            server = "https://presence.example.com"
+            proxy = "http://me:hunter2@proxy.corp:3128"
+            [tls]
+            ca_file = "/etc/kith/corp-ca.pem"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            profile.tls.ca_file.as_deref(),
+            Some(Path::new("/etc/kith/corp-ca.pem"))
+        );
+        let proxy = profile.proxy.as_ref().unwrap();
+        assert_eq!(proxy.authority(), ("proxy.corp".to_string(), 3128));
+        let shown = format!("{profile:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("proxy.corp:3128"), "{shown}");
+        assert_eq!(
+            ServerProfile::from_toml(&profile.to_toml()).unwrap(),
+            profile
+        );
+        // A bad proxy is refused without repeating the value.
+        let error = ServerProfile::from_toml(
+            "server = \"https://a.example\"\nproxy = \"socks5://me:hunter2@p:1\"",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("http://"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn a_relative_ca_file_is_relative_to_the_profile_file() {
+        let dir = std::env::temp_dir().join(format!("kith-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("corp.toml");
+        std::fs::write(
+            &path,
+            "server = \"https://a.example\"\n[tls]\nca_file = \"corp-ca.pem\"\n",
+        )
+        .unwrap();
+        let profile = ServerProfile::from_file(&path).unwrap();
+        assert_eq!(profile.tls.ca_file, Some(dir.join("corp-ca.pem")));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

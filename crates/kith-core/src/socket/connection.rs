@@ -20,11 +20,13 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use crate::network::Network;
 use crate::protocol::messages::{auth_message, APP_PING};
 use crate::protocol::socketio::{Inbound, SioSession};
 use crate::protocol::{parse_server_message, MessageError, ServerMessage, WireProtocol};
 use crate::secret::Secret;
 use crate::socket::machine::ConnId;
+use crate::socket::tunnel::{self, OpenError};
 
 /// What a socket reports to the driver.
 #[derive(Debug)]
@@ -36,6 +38,8 @@ pub enum ConnEvent {
     Failed {
         error: String,
     },
+    /// No stream could be opened (TCP, proxy or TLS), with the typed reason.
+    CannotOpen(OpenError),
     Message(Result<ServerMessage, MessageError>),
     /// Several messages that arrived together, in order (at most [`MAX_BATCH`]).
     Messages(Vec<Result<ServerMessage, MessageError>>),
@@ -73,11 +77,12 @@ pub enum Outgoing {
 /// The most messages one [`ConnEvent::Messages`] carries.
 pub const MAX_BATCH: usize = 1024;
 
-/// Connects with `request` and runs the socket until it closes. `namespace` is the
-/// Socket.IO namespace (unused for JSON).
+/// Connects with `request` (through [`tunnel::open`]) and runs the socket until it
+/// closes. `namespace` is the Socket.IO namespace (unused for JSON).
 pub async fn run_connection(
     conn: ConnId,
     request: Request,
+    network: Network,
     protocol: WireProtocol,
     namespace: String,
     max_message_bytes: usize,
@@ -87,7 +92,15 @@ pub async fn run_connection(
     let config = WebSocketConfig::default()
         .max_message_size(Some(max_message_bytes))
         .max_frame_size(Some(max_message_bytes));
-    let connected = tokio_tungstenite::connect_async_with_config(request, Some(config), true).await;
+    let stream = match tunnel::open(request.uri(), &network).await {
+        Ok(stream) => stream,
+        Err(error) => {
+            let _ = events.send((conn, ConnEvent::CannotOpen(error))).await;
+            return;
+        }
+    };
+    let connected =
+        tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await;
     let mut socket = match connected {
         Ok((socket, _response)) => socket,
         Err(WsError::Http(response)) => {

@@ -21,6 +21,7 @@ use crate::socket::machine::{
     SnapshotMeaning, StateChange,
 };
 use crate::socket::transport::{log_url, upgrade_request};
+use crate::socket::tunnel::OpenError;
 use crate::socket::wake::SleepDetector;
 use crate::token::{AccessToken, EndReason, TokenError, TokenEvent, TokenManager};
 
@@ -341,6 +342,7 @@ impl Driver {
         let task = tokio::spawn(run_connection(
             conn,
             request,
+            self.tokens.network().clone(),
             self.profile.socket.protocol,
             self.profile.socket.namespace.clone(),
             self.profile.socket.max_message_bytes,
@@ -394,6 +396,7 @@ impl Driver {
                         reason: error.to_string(),
                         ended: error.end_reason(),
                         retry_after: error.retry_after(),
+                        certificate: error.certificate_problem(),
                     },
                     now(),
                 );
@@ -419,6 +422,19 @@ impl Driver {
                 self.conns.remove(&conn);
                 self.machine
                     .handle(Input::ConnectFailed { conn, error }, at);
+            }
+            ConnEvent::CannotOpen(error) => {
+                self.conns.remove(&conn);
+                tracing::debug!(conn, %error, "socket could not be opened");
+                let input = match error {
+                    OpenError::Certificate(problem) => Input::CertificateRejected { conn, problem },
+                    OpenError::Proxy(problem) => Input::ProxyFailed { conn, problem },
+                    other => Input::ConnectFailed {
+                        conn,
+                        error: other.to_string(),
+                    },
+                };
+                self.machine.handle(input, at);
             }
             ConnEvent::Activity => self.machine.handle(Input::Activity { conn }, at),
             ConnEvent::Heartbeat { interval, timeout } => {

@@ -19,7 +19,12 @@
 //!   The refresh itself succeeded, so the server still vouches for the session: the
 //!   credentials are kept and the user can retry. A socket's refusal is never proof
 //!   that a session is over;
-//! - fatal (close 4403, a refresh the server rejected) → `SignedOut` at once.
+//! - fatal (close 4403, a refresh the server rejected) → `SignedOut` at once;
+//! - a refused certificate (socket or auth API: unknown issuer, expired, wrong host) →
+//!   `GaveUp` at once with a [`Reason::Certificate`] that says what to fix. Retrying
+//!   cannot help until the trust, the clock or the server changes, so there is no
+//!   retry loop, and the session is kept. A proxy that refuses (407, 403, unreachable)
+//!   is transient: [`Reason::Proxy`] with backoff.
 //!
 //! Nothing waits without a deadline: a token fetch that does not answer within
 //! [`MachineConfig::token_timeout`] counts as failed, and a handover socket waits for
@@ -40,7 +45,9 @@ use rand::SeedableRng;
 use serde::Serialize;
 
 use crate::protocol::{ReconnectPolicy, ServerProfile};
+use crate::proxy::ProxyProblem;
 use crate::socket::backoff::backoff_delay;
+use crate::tls::CertProblem;
 use crate::token::EndReason;
 
 /// Identifies one socket for the lifetime of a machine.
@@ -115,6 +122,11 @@ pub enum Reason {
     AuthRetry,
     /// The socket refused a token the auth API had just issued.
     AuthRejected,
+    /// The server's certificate (of the socket or the auth API) was refused. Not
+    /// transient: the machine stops in `GaveUp` until the user retries.
+    Certificate(CertProblem),
+    /// The proxy would not open a tunnel; retried with backoff.
+    Proxy(ProxyProblem),
     RetryDue,
     ReconnectNow,
     MaxAttempts,
@@ -143,6 +155,8 @@ impl Reason {
             Reason::TokenTimeout => "token_timeout",
             Reason::AuthRetry => "auth_retry",
             Reason::AuthRejected => "auth_rejected",
+            Reason::Certificate(problem) => problem.code(),
+            Reason::Proxy(problem) => problem.code(),
             Reason::RetryDue => "retry_due",
             Reason::ReconnectNow => "reconnect_now",
             Reason::MaxAttempts => "max_attempts",
@@ -171,6 +185,8 @@ impl fmt::Display for Reason {
             Reason::ServerDisconnect => f.write_str("the server ended the session"),
             Reason::TokenUnavailable(error) => write!(f, "no fresh token: {error}"),
             Reason::TokenTimeout => f.write_str("no fresh token in time"),
+            Reason::Certificate(problem) => problem.fmt(f),
+            Reason::Proxy(problem) => problem.fmt(f),
             Reason::AuthRejected => f.write_str(
                 "the server refuses freshly issued tokens on the socket; retry, or sign in again",
             ),
@@ -225,6 +241,8 @@ pub enum Input {
         reason: String,
         ended: Option<EndReason>,
         retry_after: Option<Duration>,
+        /// Set when the auth API's certificate was refused.
+        certificate: Option<CertProblem>,
     },
     /// The WebSocket upgrade succeeded.
     Opened {
@@ -239,6 +257,16 @@ pub enum Input {
     ConnectFailed {
         conn: ConnId,
         error: String,
+    },
+    /// The server's certificate was refused while the socket was opened.
+    CertificateRejected {
+        conn: ConnId,
+        problem: CertProblem,
+    },
+    /// The proxy would not open a tunnel for the socket.
+    ProxyFailed {
+        conn: ConnId,
+        problem: ProxyProblem,
     },
     AuthSucceeded {
         conn: ConnId,
@@ -573,7 +601,16 @@ impl ConnectionMachine {
                 reason,
                 ended,
                 retry_after,
-            } => self.on_token_failed(purpose, reason, ended, retry_after, now),
+                certificate,
+            } => match certificate {
+                Some(problem) if purpose == FetchPurpose::Connect => {
+                    if self.pending_fetch == Some(purpose) {
+                        self.pending_fetch = None;
+                        self.give_up_on_certificate(problem);
+                    }
+                }
+                _ => self.on_token_failed(purpose, reason, ended, retry_after, now),
+            },
             Input::Opened { conn } => self.on_opened(conn, now),
             Input::UpgradeRejected { conn, status } => {
                 if status == 401 || status == 403 {
@@ -584,6 +621,18 @@ impl ConnectionMachine {
             }
             Input::ConnectFailed { conn, error } => {
                 self.on_transient_failure(conn, Reason::ConnectFailed(error), now)
+            }
+            Input::CertificateRejected { conn, problem } => {
+                if self.candidate.as_ref().is_some_and(|c| c.id == conn) {
+                    // The current socket keeps working; the handover is dropped.
+                    self.candidate = None;
+                } else if self.primary() == Some(conn) {
+                    self.primary = None;
+                    self.give_up_on_certificate(problem);
+                }
+            }
+            Input::ProxyFailed { conn, problem } => {
+                self.on_transient_failure(conn, Reason::Proxy(problem), now)
             }
             Input::AuthSucceeded { conn } => self.on_auth_succeeded(conn, now),
             Input::AuthFailed { conn, message } => self.on_auth_failure(
@@ -1104,6 +1153,16 @@ impl ConnectionMachine {
             reason: why,
         });
         self.on_transient_failure(conn, reason, now);
+    }
+
+    /// A refused certificate does not get better by retrying, and a retry loop would
+    /// only hide it: stop in `GaveUp` with the reason, keep the session (nothing here
+    /// says the credentials are bad). Reconnect now, a sign-in or a restart tries again.
+    fn give_up_on_certificate(&mut self, problem: CertProblem) {
+        self.close_all("certificate refused");
+        self.clear_timers();
+        self.pending_fetch = None;
+        self.transition(ConnectionState::GaveUp, Reason::Certificate(problem), None);
     }
 
     fn schedule_retry(&mut self, reason: Reason, now: Instant) {

@@ -6,6 +6,7 @@ pub mod connection;
 pub mod driver;
 pub mod machine;
 pub mod transport;
+pub mod tunnel;
 pub mod wake;
 
 pub use driver::SessionEvent;

@@ -20,8 +20,11 @@ use reqwest::header::{HeaderMap, AUTHORIZATION, COOKIE, DATE, RETRY_AFTER, SET_C
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::network::Network;
 use crate::protocol::{ProfileError, RefreshTransport, ServerProfile};
+use crate::proxy::ProxyProblem;
 use crate::secret::Secret;
+use crate::tls::{cert_problem, CertProblem};
 
 /// Tokens handed out by login or refresh.
 #[derive(Debug, Clone)]
@@ -67,6 +70,12 @@ pub enum AuthError {
     ResponseTooLarge { limit: usize },
     #[error("invalid server profile: {0}")]
     Profile(String),
+    /// The auth API's certificate was refused; see [`CertProblem`].
+    #[error("{0}")]
+    Certificate(CertProblem),
+    /// The proxy would not open a tunnel to the auth API. Transient.
+    #[error("{0}")]
+    Proxy(ProxyProblem),
 }
 
 impl From<ProfileError> for AuthError {
@@ -91,6 +100,7 @@ impl AuthError {
             AuthError::Transient { .. }
                 | AuthError::UnexpectedStatus { .. }
                 | AuthError::OutcomeUnknown { .. }
+                | AuthError::Proxy(_)
         )
     }
 
@@ -111,20 +121,33 @@ pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 #[derive(Clone)]
 pub struct AuthClient {
     http: reqwest::Client,
+    network: Network,
     profile: ServerProfile,
 }
 
 impl AuthClient {
     pub fn new(profile: ServerProfile) -> Result<Self, AuthError> {
         profile.validate()?;
-        let http = reqwest::Client::builder()
+        let network = Network::for_profile(&profile)
+            .map_err(|error| AuthError::Profile(error.to_string()))?;
+        let http = network
+            .http_client_builder()
             .timeout(profile.auth.request_timeout)
             .connect_timeout(profile.auth.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("kith/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| AuthError::Profile(format!("cannot build HTTP client: {error}")))?;
-        Ok(AuthClient { http, profile })
+        Ok(AuthClient {
+            http,
+            network,
+            profile,
+        })
+    }
+
+    /// The TLS configuration and proxy rules this client uses.
+    pub fn network(&self) -> &Network {
+        &self.network
     }
 
     pub fn profile(&self) -> &ServerProfile {
@@ -398,6 +421,9 @@ enum BodyError {
 /// A failure of a request that may have reached the server (a refresh): only a failed
 /// connect proves it did not.
 fn sent_request_error(error: reqwest::Error) -> AuthError {
+    if let Some(typed) = connection_problem(&error) {
+        return typed;
+    }
     if error.is_connect() {
         return transport_error(error);
     }
@@ -410,6 +436,9 @@ fn sent_request_error(error: reqwest::Error) -> AuthError {
 }
 
 fn transport_error(error: reqwest::Error) -> AuthError {
+    if let Some(typed) = connection_problem(&error) {
+        return typed;
+    }
     let reason = if error.is_timeout() {
         "request timed out".to_string()
     } else if error.is_connect() {
@@ -422,6 +451,34 @@ fn transport_error(error: reqwest::Error) -> AuthError {
         reason,
         retry_after: None,
     }
+}
+
+/// A refused certificate or a proxy that would not tunnel, found in the error's source
+/// chain. hyper-util's tunnel error type is not public, so a proxy's refusal is
+/// recognised by its message ("tunnel error: proxy authorization required", "...:
+/// unsuccessful", "...: failed to create underlying connection"); the proxy tests pin
+/// each of them.
+fn connection_problem(error: &reqwest::Error) -> Option<AuthError> {
+    if let Some(problem) = cert_problem(error) {
+        return Some(AuthError::Certificate(problem));
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        let text = current.to_string();
+        if let Some(what) = text.strip_prefix("tunnel error: ") {
+            let problem = match what {
+                "proxy authorization required" => ProxyProblem::AuthRequired,
+                "unsuccessful" => ProxyProblem::Refused(None),
+                "failed to create underlying connection" => {
+                    ProxyProblem::Unreachable("cannot connect to the proxy".into())
+                }
+                other => ProxyProblem::Unreachable(other.chars().take(80).collect()),
+            };
+            return Some(AuthError::Proxy(problem));
+        }
+        source = current.source();
+    }
+    None
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {

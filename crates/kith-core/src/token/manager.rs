@@ -154,6 +154,14 @@ impl TokenError {
         }
     }
 
+    /// The refused certificate, when the auth API's TLS handshake failed on one.
+    pub fn certificate_problem(&self) -> Option<crate::tls::CertProblem> {
+        match self {
+            TokenError::Auth(AuthError::Certificate(problem)) => Some(problem.clone()),
+            _ => None,
+        }
+    }
+
     /// The reason a session is over, when this error says it is.
     pub fn end_reason(&self) -> Option<EndReason> {
         match self {
@@ -277,6 +285,11 @@ impl TokenManager {
 
     pub fn profile(&self) -> &ServerProfile {
         self.inner.client.profile()
+    }
+
+    /// The TLS configuration and proxy rules the auth API uses; the socket uses them too.
+    pub fn network(&self) -> &crate::network::Network {
+        self.inner.client.network()
     }
 
     /// The key under which this backend's credentials are stored.

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod pki;
+pub mod proxy;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
