@@ -77,18 +77,30 @@ pub enum Outgoing {
 /// The most messages one [`ConnEvent::Messages`] carries.
 pub const MAX_BATCH: usize = 1024;
 
+/// How a socket speaks, from the profile's `socket` section.
+#[derive(Debug, Clone)]
+pub struct Framing {
+    pub protocol: WireProtocol,
+    /// The Socket.IO namespace (unused for JSON).
+    pub namespace: String,
+    pub max_message_bytes: usize,
+}
+
 /// Connects with `request` (through [`tunnel::open`]) and runs the socket until it
-/// closes. `namespace` is the Socket.IO namespace (unused for JSON).
+/// closes.
 pub async fn run_connection(
     conn: ConnId,
     request: Request,
     network: Network,
-    protocol: WireProtocol,
-    namespace: String,
-    max_message_bytes: usize,
+    framing: Framing,
     events: mpsc::Sender<(ConnId, ConnEvent)>,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
 ) {
+    let Framing {
+        protocol,
+        namespace,
+        max_message_bytes,
+    } = framing;
     let config = WebSocketConfig::default()
         .max_message_size(Some(max_message_bytes))
         .max_frame_size(Some(max_message_bytes));

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::presence::{ChangeCause, PresenceChange, PresenceStore};
 use crate::protocol::{FriendRecord, MessageError, ServerMessage, ServerProfile, Unconsumed};
-use crate::socket::connection::{run_connection, ConnEvent, Outgoing};
+use crate::socket::connection::{run_connection, ConnEvent, Framing, Outgoing};
 use crate::socket::machine::{
     Action, ConnId, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig,
     SnapshotMeaning, StateChange,
@@ -343,9 +343,11 @@ impl Driver {
             conn,
             request,
             self.tokens.network().clone(),
-            self.profile.socket.protocol,
-            self.profile.socket.namespace.clone(),
-            self.profile.socket.max_message_bytes,
+            Framing {
+                protocol: self.profile.socket.protocol,
+                namespace: self.profile.socket.namespace.clone(),
+                max_message_bytes: self.profile.socket.max_message_bytes,
+            },
             self.conn_events_tx.clone(),
             outgoing_rx,
         ));
