@@ -78,7 +78,8 @@ def main():
     OUT.mkdir(exist_ok=True)
     for name, (colour, hollow) in TRAY.items():
         (OUT / f"{name}.png").write_bytes(dot(32, colour, hollow))
-    for size, name in [(32, "32x32.png"), (128, "128x128.png"), (256, "icon.png")]:
+    # The hicolor sizes the Linux packages install (icon.png is the 256 px one).
+    for size, name in [(32, "32x32.png"), (48, "48x48.png"), (64, "64x64.png"), (128, "128x128.png"), (256, "icon.png"), (512, "512x512.png")]:
         (OUT / name).write_bytes(app_icon(size))
 
 
