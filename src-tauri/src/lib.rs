@@ -40,6 +40,9 @@ pub fn run() {
             Some(vec!["--hidden"]),
         ))
         .setup(move |app| {
+            // A tray app: no Dock icon on macOS (not verified on a Mac; CI builds it).
+            #[cfg(target_os = "macos")]
+            app.set_activation_policy(tauri::ActivationPolicy::Accessory);
             let handle = app.handle().clone();
             logging::init(&handle);
             let config_dir = app.path().app_config_dir()?;
