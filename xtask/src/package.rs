@@ -120,10 +120,25 @@ pub fn build(root: &Path, target: &Path, profile: Profile) -> Result<Packages> {
             .cloned()
             .with_context(|| format!("the bundler wrote no {kind:?} package"))
     };
-    Ok(Packages {
+    let packages = Packages {
         deb: find(PackageType::Deb)?,
         rpm: find(PackageType::Rpm)?,
-    })
+    };
+    // Keep only the two packages: the staged binaries and the bundler's unpacked trees
+    // are copies of what they hold, hundreds of MB for a debug build.
+    for (bin, _) in BINARIES {
+        std::fs::remove_file(staging.join(bin))?;
+    }
+    for package in [&packages.deb, &packages.rpm] {
+        let dir = package.parent().context("a package has a directory")?;
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path)?;
+            }
+        }
+    }
+    Ok(packages)
 }
 
 fn package_settings(config: &Config) -> Result<PackageSettings> {
