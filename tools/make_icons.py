@@ -11,14 +11,16 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent.parent / "icons"
 
-# Tray states: fill colour of the presence dot, and whether it is hollow.
+# Tray states: colour and shape. The shapes differ as well as the colours, so the
+# states can be told apart without colour (colour-blind users, monochrome panels):
+# connected a filled dot, connecting a ring with a gap, offline a hollow ring,
+# signed out a ring with a slash.
 TRAY = {
-    "tray-connected": ((46, 160, 67), False),
-    "tray-connecting": ((210, 153, 34), False),
-    "tray-offline": ((130, 138, 145), True),
-    "tray-signed-out": ((200, 60, 60), True),
+    "tray-connected": ((46, 160, 67), "dot"),
+    "tray-connecting": ((210, 153, 34), "gapped-ring"),
+    "tray-offline": ((130, 138, 145), "ring"),
+    "tray-signed-out": ((200, 60, 60), "slashed-ring"),
 }
-
 
 def png(width, height, pixels):
     raw = b"".join(b"\x00" + bytes(row) for row in pixels)
@@ -36,19 +38,39 @@ def coverage(distance, edge):
     return max(0.0, min(1.0, edge - distance + 0.5))
 
 
-def dot(size, colour, hollow):
-    centre = (size - 1) / 2
-    outer = size * 0.42
-    inner = size * 0.26
+def inside(shape, x, y, size):
+    """Whether the point (x, y), in pixels from the top left, is inside `shape`."""
+    c = size / 2
+    d = math.hypot(x - c, y - c)
+    outer, inner = size * 0.42, size * 0.26
+    if shape == "dot":
+        return d <= outer
+    ring = inner <= d <= outer
+    if shape == "ring":
+        return ring
+    if shape == "gapped-ring":
+        # A quarter of the ring missing at the top right, like a spinner.
+        angle = math.degrees(math.atan2(c - y, x - c)) % 360
+        return ring and not 0 <= angle <= 90
+    if shape == "slashed-ring":
+        # A bar from the top left to the bottom right, as in a "no entry" sign.
+        to_line = abs((x - c) - (y - c)) / math.sqrt(2)
+        return ring or (d <= outer and to_line <= size * 0.08)
+    raise ValueError(shape)
+
+
+def state_icon(size, colour, shape, samples=4):
+    """`shape` in `colour`, anti-aliased by supersampling each pixel."""
     rows = []
     for y in range(size):
         row = []
         for x in range(size):
-            d = math.hypot(x - centre, y - centre)
-            alpha = coverage(d, outer)
-            if hollow:
-                alpha = min(alpha, 1.0 - coverage(d, inner))
-            row += [*colour, int(255 * alpha)]
+            hits = sum(
+                inside(shape, x + (i + 0.5) / samples, y + (j + 0.5) / samples, size)
+                for i in range(samples)
+                for j in range(samples)
+            )
+            row += [*colour, round(255 * hits / samples**2)]
         rows.append(row)
     return png(size, size, rows)
 
@@ -76,9 +98,10 @@ def app_icon(size):
 
 def main():
     OUT.mkdir(exist_ok=True)
-    for name, (colour, hollow) in TRAY.items():
-        (OUT / f"{name}.png").write_bytes(dot(32, colour, hollow))
-    for size, name in [(32, "32x32.png"), (128, "128x128.png"), (256, "icon.png")]:
+    for name, (colour, shape) in TRAY.items():
+        (OUT / f"{name}.png").write_bytes(state_icon(32, colour, shape))
+    # The hicolor sizes the Linux packages install (icon.png is the 256 px one).
+    for size, name in [(32, "32x32.png"), (48, "48x48.png"), (64, "64x64.png"), (128, "128x128.png"), (256, "icon.png"), (512, "512x512.png")]:
         (OUT / name).write_bytes(app_icon(size))
 
 

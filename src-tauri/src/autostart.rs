@@ -1,5 +1,7 @@
 //! "Launch at login" through tauri-plugin-autostart. A login launch passes `--hidden`,
-//! so it starts in the tray with no window and no webview.
+//! so it starts in the tray with no window and no webview. The entry names the running
+//! binary (on Linux `~/.config/autostart/Kith.desktop`, `Exec=/usr/bin/kith-app --hidden`
+//! when installed from the package), and [`refresh`] rewrites it at every start.
 
 use tauri::AppHandle;
 use tauri_plugin_autostart::ManagerExt;
@@ -22,5 +24,17 @@ pub fn apply(app: &AppHandle, enabled: bool) -> bool {
             tracing::warn!(%error, "cannot change launch at login");
             current
         }
+    }
+}
+
+/// At startup, with launch at login on: rewrites the entry for the binary running now,
+/// so that it starts the one installed (after a package install or upgrade, a path
+/// written by an older build would start a binary that has moved or gone).
+pub fn refresh(app: &AppHandle, enabled: bool) {
+    if !enabled {
+        return;
+    }
+    if let Err(error) = app.autolaunch().enable() {
+        tracing::warn!(%error, "cannot refresh the launch-at-login entry");
     }
 }

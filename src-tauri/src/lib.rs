@@ -40,10 +40,14 @@ pub fn run() {
             Some(vec!["--hidden"]),
         ))
         .setup(move |app| {
+            // A tray app: no Dock icon on macOS (not verified on a Mac; CI builds it).
+            #[cfg(target_os = "macos")]
+            app.set_activation_policy(tauri::ActivationPolicy::Accessory);
             let handle = app.handle().clone();
             logging::init(&handle);
             let config_dir = app.path().app_config_dir()?;
             app.manage(AppState::new(config_dir.join("settings.json")));
+            autostart::refresh(&handle, app.state::<AppState>().settings().launch_at_login);
             tray::create(&handle)?;
             if !hidden {
                 window::open(&handle);

@@ -2,12 +2,14 @@
 //! tracing, and to stderr. `RUST_LOG` selects what is logged (default: info for Kith),
 //! but never the debug and trace output of dependencies that log raw requests, frames
 //! or cookies ([`kith_core::secret::SECRET_BEARING_LOG_TARGETS`]): each output has a
-//! per-layer filter that no directive overrides. The log file is private to the user
-//! (0600 in a 0700 directory on Unix).
+//! per-layer filter that no directive overrides. The log rotates daily (UTC) through
+//! tracing-appender's rolling builder: `kith.<YYYY-MM-DD>.log`, the last
+//! [`KEEP_LOG_FILES`] kept, and on Unix `kith.log` links to today's. Every log file is
+//! private to the user (0600 in a 0700 directory on Unix), including the ones the
+//! appender creates at midnight.
 
-use std::fs::File;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use tauri::{AppHandle, Manager};
@@ -19,8 +21,10 @@ use tracing_subscriber::registry::LookupSpan;
 
 static FILE_GUARD: OnceLock<tracing_appender::non_blocking::WorkerGuard> = OnceLock::new();
 
-/// The log file's name in the app's log directory.
+/// The name of the current log file (on Unix, a link to today's) in the log directory.
 pub const LOG_FILE: &str = "kith.log";
+/// How many daily log files are kept, today's included.
+pub const KEEP_LOG_FILES: usize = 7;
 
 pub fn init(app: &AppHandle) {
     let filter = EnvFilter::try_from_default_env()
@@ -29,8 +33,8 @@ pub fn init(app: &AppHandle) {
         .path()
         .app_log_dir()
         .ok()
-        .and_then(|dir| match open_log_file(&dir) {
-            Ok(file) => Some(file),
+        .and_then(|dir| match open_log_writer(&dir) {
+            Ok(writer) => Some(writer),
             Err(error) => {
                 eprintln!(
                     "kith: cannot open the log file in {}: {error}",
@@ -68,10 +72,11 @@ fn secret_safe() -> FilterFn<impl Fn(&Metadata<'_>) -> bool> {
     filter_fn(|meta| kith_core::secret::log_allowed(meta.target(), meta.level()))
 }
 
-/// Opens (appending) `dir/kith.log`, creating `dir` if needed. On Unix the directory
-/// is made 0700 and the file 0600, including a directory or file left by an older
-/// version with wider permissions.
-pub fn open_log_file(dir: &Path) -> io::Result<File> {
+/// The daily rolling log in `dir`, created 0700 if needed. On Unix the directory is
+/// made 0700 and every log file 0600, including ones left by an older version with
+/// wider permissions; a plain `kith.log` from before rotation is kept as
+/// `kith.before-rotation.log` (pruned with the others in time).
+pub fn open_log_writer(dir: &Path) -> io::Result<PrivateRollingLog> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -80,22 +85,83 @@ pub fn open_log_file(dir: &Path) -> io::Result<File> {
         builder.mode(0o700);
     }
     builder.create(dir)?;
-    let path = dir.join(LOG_FILE);
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        options.mode(0o600);
+        use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        let file = options.open(&path)?;
-        // `mode` applies only when the file is created.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        Ok(file)
     }
-    #[cfg(not(unix))]
-    {
-        options.open(&path)
+    let current = dir.join(LOG_FILE);
+    if std::fs::symlink_metadata(&current).is_ok_and(|meta| meta.is_file()) {
+        std::fs::rename(&current, dir.join("kith.before-rotation.log"))?;
+    }
+    let appender = tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("kith")
+        .filename_suffix("log")
+        .max_log_files(KEEP_LOG_FILES);
+    // Windows allows symbolic links only with extra privileges.
+    #[cfg(unix)]
+    let appender = appender.latest_symlink(LOG_FILE);
+    let appender = appender.build(dir).map_err(io::Error::other)?;
+    let log = PrivateRollingLog {
+        appender,
+        dir: dir.to_path_buf(),
+        day: utc_day(),
+    };
+    log.make_private()?;
+    Ok(log)
+}
+
+/// tracing-appender's rolling file, whose new files (one a day) are made private as
+/// soon as they appear; the appender itself creates them with the default mode.
+pub struct PrivateRollingLog {
+    appender: tracing_appender::rolling::RollingFileAppender,
+    dir: PathBuf,
+    day: u64,
+}
+
+impl PrivateRollingLog {
+    /// Makes every log file in the directory 0600 (Unix).
+    fn make_private(&self) -> io::Result<()> {
+        #[cfg(unix)]
+        for entry in std::fs::read_dir(&self.dir)? {
+            use std::os::unix::fs::PermissionsExt;
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let is_log = name.starts_with("kith.") && name.ends_with(".log");
+            if is_log && entry.file_type()?.is_file() {
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Days since the epoch, UTC: the appender rotates when this changes.
+fn utc_day() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or_default()
+}
+
+impl io::Write for PrivateRollingLog {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.appender.write(buf)?;
+        let day = utc_day();
+        if day != self.day {
+            self.day = day;
+            // The write above rotated to a new file, created with the default mode.
+            if let Err(error) = self.make_private() {
+                eprintln!("kith: cannot make the new log file private: {error}");
+            }
+        }
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.appender.flush()
     }
 }
 
@@ -132,26 +198,79 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn the_log_file_is_private_to_the_user() {
+    fn the_log_files_are_private_to_the_user() {
         use std::io::Write;
         use std::os::unix::fs::PermissionsExt;
         let temp = TempDir::new("logs");
         let dir = temp.0.join("nested").join("logs");
-        let mut file = open_log_file(&dir).unwrap();
-        writeln!(file, "first").unwrap();
+        let mut log = open_log_writer(&dir).unwrap();
+        writeln!(log, "first").unwrap();
+        log.flush().unwrap();
         assert_eq!(mode(&dir), 0o700);
+        // kith.log links to today's file, which is private.
+        assert!(std::fs::symlink_metadata(dir.join(LOG_FILE))
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert_eq!(mode(&dir.join(LOG_FILE)), 0o600);
+        drop(log);
 
         // Left world-readable by an older version: tightened, and appended to.
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::set_permissions(dir.join(LOG_FILE), std::fs::Permissions::from_mode(0o644))
             .unwrap();
-        let mut file = open_log_file(&dir).unwrap();
-        writeln!(file, "second").unwrap();
+        let mut log = open_log_writer(&dir).unwrap();
+        writeln!(log, "second").unwrap();
+        log.flush().unwrap();
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&dir.join(LOG_FILE)), 0o600);
         let text = std::fs::read_to_string(dir.join(LOG_FILE)).unwrap();
         assert_eq!(text, "first\nsecond\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_last_seven_daily_files_are_kept() {
+        use std::io::Write;
+        let temp = TempDir::new("rotation");
+        let dir = temp.0.join("logs");
+        std::fs::create_dir_all(&dir).unwrap();
+        // A plain kith.log from before rotation, then nine older days, oldest first.
+        std::fs::write(dir.join(LOG_FILE), "from before rotation\n").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        for day in 1..=9 {
+            std::fs::write(dir.join(format!("kith.2020-01-0{day}.log")), "old\n").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let mut log = open_log_writer(&dir).unwrap();
+        writeln!(log, "today").unwrap();
+        log.flush().unwrap();
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name != LOG_FILE)
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), KEEP_LOG_FILES, "{files:?}");
+        // The newest six old ones and today's: the oldest four (the one from before
+        // rotation among them) are gone.
+        for day in 4..=9 {
+            assert!(
+                files.contains(&format!("kith.2020-01-0{day}.log")),
+                "{files:?}"
+            );
+        }
+        assert!(
+            !files.iter().any(|f| f == "kith.before-rotation.log"),
+            "{files:?}"
+        );
+        for name in &files {
+            assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(dir.join(LOG_FILE)).unwrap(),
+            "today\n"
+        );
     }
 
     /// Collects what a layer writes.

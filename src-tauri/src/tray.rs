@@ -72,6 +72,9 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
         .icon(Image::from_bytes(
             crate::tray_view::TrayIcon::SignedOut.png(),
         )?)
+        // On macOS, a template image: drawn from the alpha channel only, in the menu
+        // bar's own colour. The state icons differ by shape, so they still read.
+        .icon_as_template(true)
         .tooltip("Kith — not signed in")
         .menu(&menu)
         .show_menu_on_left_click(false)
@@ -140,6 +143,7 @@ fn apply(
     if last.map(|l| l.icon) != Some(view.icon) {
         tray.icon
             .set_icon(Some(Image::from_bytes(view.icon.png())?))?;
+        tray.icon.set_icon_as_template(true)?;
     }
     if last.map(|l| &l.tooltip) != Some(&view.tooltip) {
         tray.icon.set_tooltip(Some(&view.tooltip))?;

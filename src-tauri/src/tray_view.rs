@@ -227,6 +227,34 @@ mod tests {
         }
     }
 
+    /// Which pixels of an icon are drawn (alpha above half), whatever their colour.
+    fn shape(icon: TrayIcon) -> Vec<bool> {
+        let image = tauri::image::Image::from_bytes(icon.png()).unwrap();
+        image.rgba().chunks(4).map(|pixel| pixel[3] > 127).collect()
+    }
+
+    #[test]
+    fn the_state_icons_differ_by_shape_not_only_by_colour() {
+        let icons = [
+            TrayIcon::Connected,
+            TrayIcon::Connecting,
+            TrayIcon::Offline,
+            TrayIcon::SignedOut,
+        ];
+        for (i, a) in icons.iter().enumerate() {
+            for b in &icons[i + 1..] {
+                let (sa, sb) = (shape(*a), shape(*b));
+                assert_eq!(sa.len(), sb.len());
+                let differing = sa.iter().zip(&sb).filter(|(x, y)| x != y).count();
+                // 32 × 32 icons: at least 40 pixels, a clearly visible difference.
+                assert!(
+                    differing >= 40,
+                    "{a:?} and {b:?} differ in {differing} pixels only"
+                );
+            }
+        }
+    }
+
     #[test]
     fn signed_out_says_why() {
         let view = tray_view(&TrayInput {

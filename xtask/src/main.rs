@@ -3,12 +3,15 @@
 //!
 //! - `cargo xtask run`: the demo (`kith demo --human`), after installing what it needs;
 //! - `cargo xtask test`: fmt check, clippy with `-D warnings`, every test (the UI's pure
-//!   modules with `node --test`), and the tests that need a desktop session (the OS
-//!   keyring) inside `dbus-run-session` with an unlocked gnome-keyring.
+//!   modules with `node --test`), the tests that need a desktop session (the OS
+//!   keyring) inside `dbus-run-session` with an unlocked gnome-keyring, and the Linux
+//!   package installed and run;
+//! - `cargo xtask package`: the .deb and .rpm of the desktop app (see `package.rs`).
 //!
 //! Plain `std::process` is enough here; a task-runner crate would add nothing.
 
 mod bench;
+mod package;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,6 +43,9 @@ const TEST_PACKAGES: &[&str] = &[
     "python3-pip",
     "python3-venv",
 ];
+/// Debian packages of the install test: the validators of the desktop entry and the
+/// AppStream metainfo, and rpm to read the .rpm.
+const PACKAGE_TEST_PACKAGES: &[&str] = &["desktop-file-utils", "appstream", "rpm", "binutils"];
 /// Python packages of the WebDriver test, pinned.
 const PYTHON_PACKAGES: &[&str] = &["selenium==4.51.0", "pytest==9.2.0"];
 
@@ -52,7 +58,7 @@ fn main() -> Result<()> {
     match task.as_str() {
         "run" => run(&rest),
         "run-cli" => run_cli(&rest),
-        "test" => test(),
+        "test" => test(&root),
         "e2e" => {
             let mut packages = BUILD_PACKAGES.to_vec();
             packages.extend(TEST_PACKAGES);
@@ -60,9 +66,28 @@ fn main() -> Result<()> {
             e2e()
         }
         "footprint" => footprint(),
+        "package" => {
+            ensure_debian_packages(BUILD_PACKAGES)?;
+            ensure_debian_packages(&["binutils"])?;
+            let profile = if rest.iter().any(|a| a == "--debug") {
+                package::Profile::Debug
+            } else {
+                package::Profile::Release
+            };
+            let packages = package::build(&root, &target_dir()?, profile)?;
+            println!("{}\n{}", packages.deb.display(), packages.rpm.display());
+            Ok(())
+        }
+        "package-test" => {
+            let mut packages = BUILD_PACKAGES.to_vec();
+            packages.extend(TEST_PACKAGES);
+            packages.extend(PACKAGE_TEST_PACKAGES);
+            ensure_debian_packages(&packages)?;
+            package_test(&root)
+        }
         "bench" => bench::run(),
         _ => {
-            eprintln!("usage: cargo xtask <run|run-cli|test|e2e|footprint|bench>\n\n  run      start the desktop app with the demo (kith-app --demo)\n  run-cli  the demo in a terminal (kith demo --human)\n  test     fmt, clippy and every test, including the keyring and end-to-end tests\n  e2e      only the end-to-end test of the desktop app\n  footprint  memory of the release app: window open, closed, --hidden\n  bench    build in release mode, run the benchmarks, regenerate BENCHMARKS.md [--quick] [--with-app]");
+            eprintln!("usage: cargo xtask <run|run-cli|test|e2e|footprint|package|package-test|bench>\n\n  run      start the desktop app with the demo (kith-app --demo)\n  run-cli  the demo in a terminal (kith demo --human)\n  test     fmt, clippy and every test, including the keyring and end-to-end tests\n  e2e      only the end-to-end test of the desktop app\n  footprint  memory of the release app: window open, closed, --hidden\n  package  the .deb and .rpm of the app under <target>/package/release/bundle/ [--debug]\n  package-test  package the debug build, install the .deb, run it, remove it\n  bench    build in release mode, run the benchmarks, regenerate BENCHMARKS.md [--quick] [--with-app]");
             bail!("unknown task {task:?}")
         }
     }
@@ -106,9 +131,10 @@ fn run_cli(extra: &[String]) -> Result<()> {
     cargo(&args)
 }
 
-fn test() -> Result<()> {
+fn test(root: &Path) -> Result<()> {
     let mut packages = BUILD_PACKAGES.to_vec();
     packages.extend(TEST_PACKAGES);
+    packages.extend(PACKAGE_TEST_PACKAGES);
     ensure_debian_packages(&packages)?;
     ensure_rust_components()?;
     step("cargo fmt --check");
@@ -153,7 +179,43 @@ fn test() -> Result<()> {
         Command::new("dbus-run-session").args(["--", "bash", "-c", script]),
         "dbus-run-session (locked keyring)",
     )?;
-    e2e()
+    e2e()?;
+    package_test(root)
+}
+
+/// Packages the debug build (see [`package::Profile::Debug`] for why not release),
+/// then `tests/package/install.sh` installs the .deb with apt, checks its files, runs
+/// both binaries from /usr/bin, and removes it. Needs root (sudo otherwise).
+fn package_test(root: &Path) -> Result<()> {
+    step("the Linux packages: build, install, run from /usr/bin, remove");
+    let started = std::time::Instant::now();
+    let packages = package::build(root, &target_dir()?, package::Profile::Debug)?;
+    eprintln!(
+        "xtask: packaged in {:.1} s: {}, {}",
+        started.elapsed().as_secs_f64(),
+        packages.deb.display(),
+        packages.rpm.display()
+    );
+    let mut command = if is_root() {
+        Command::new("bash")
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.args(["--preserve-env=PATH", "bash"]);
+        sudo
+    };
+    command
+        .arg("tests/package/install.sh")
+        .arg(&packages.deb)
+        .arg(&packages.rpm);
+    status(&mut command, "the install test")
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 /// Memory of the release app with its window open, closed, and started `--hidden`.
@@ -360,11 +422,7 @@ fn ensure_debian_packages(packages: &[&str]) -> Result<()> {
         "installing Debian packages: {}",
         missing.join(" ")
     ));
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
+    let is_root = is_root();
     let apt = |args: &[&str]| -> Result<()> {
         let mut command = if is_root {
             Command::new("apt-get")

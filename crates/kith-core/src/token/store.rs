@@ -58,6 +58,55 @@ pub enum StoreError {
     /// D-Bus call).
     #[error("the keyring did not answer within {} s", .0.as_secs())]
     Timeout(std::time::Duration),
+    /// The credentials are larger than the keyring keeps for one entry (Windows
+    /// Credential Manager: [`WINDOWS_CREDENTIAL_LIMIT`] bytes). Checked before writing.
+    #[error(
+        "the credentials take {size} bytes, more than the {limit} bytes {keyring} keeps per entry"
+    )]
+    TooLarge {
+        size: usize,
+        limit: usize,
+        keyring: &'static str,
+    },
+}
+
+/// Windows Credential Manager keeps at most 2,560 bytes per credential
+/// (`CRED_MAX_CREDENTIAL_BLOB_SIZE`, 5 × 512), and windows-native-keyring-store writes
+/// the password as UTF-16, two bytes per code unit.
+pub const WINDOWS_CREDENTIAL_LIMIT: usize = 2560;
+
+/// How much one keyring entry may hold, and how a value is measured there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryLimit {
+    pub keyring: &'static str,
+    pub max_bytes: usize,
+    pub utf16: bool,
+}
+
+impl EntryLimit {
+    /// Windows Credential Manager's limit.
+    pub const WINDOWS: EntryLimit = EntryLimit {
+        keyring: "Windows Credential Manager",
+        max_bytes: WINDOWS_CREDENTIAL_LIMIT,
+        utf16: true,
+    };
+
+    /// The stored size of `encoded`; an error naming the limit when it is too large.
+    pub fn check(&self, encoded: &str) -> Result<(), StoreError> {
+        let size = if self.utf16 {
+            encoded.encode_utf16().count() * 2
+        } else {
+            encoded.len()
+        };
+        if size > self.max_bytes {
+            return Err(StoreError::TooLarge {
+                size,
+                limit: self.max_bytes,
+                keyring: self.keyring,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Persists one [`StoredCredentials`] per account key (the server's origin).
@@ -133,12 +182,14 @@ impl CredentialStore for MemoryStore {
 /// The keyring service name under which Kith files its entries.
 pub const KEYRING_SERVICE: &str = "kith";
 
-/// The OS keyring: Secret Service on Linux, Keychain on macOS, Credential Manager on
-/// Windows.
+/// The OS keyring: Secret Service on Linux, the login Keychain on macOS, Credential
+/// Manager on Windows (where an entry holds at most [`WINDOWS_CREDENTIAL_LIMIT`] bytes).
 pub struct KeyringStore {
     /// Always `Some` until dropped; see the `Drop` impl.
     store: Option<Arc<keyring_core::CredentialStore>>,
     service: String,
+    /// What one entry may hold on this platform, checked before each save.
+    limit: Option<EntryLimit>,
 }
 
 impl Drop for KeyringStore {
@@ -162,6 +213,7 @@ impl KeyringStore {
         Ok(KeyringStore {
             store: Some(store),
             service: service.to_string(),
+            limit: PLATFORM_ENTRY_LIMIT,
         })
     }
 
@@ -187,6 +239,10 @@ fn off_runtime<T: Send>(call: impl FnOnce() -> T + Send) -> T {
     })
 }
 
+// One function per platform builds its keyring-core store; nothing else differs.
+// Only the Linux one is compiled and tested on the machine the tests run on; the macOS
+// and Windows ones follow their crates' docs.rs API and are built by CI's matrix.
+
 #[cfg(target_os = "linux")]
 fn platform_store() -> Result<Arc<keyring_core::CredentialStore>, StoreError> {
     let store = off_runtime(zbus_secret_service_keyring_store::Store::new).map_err(|error| {
@@ -197,12 +253,37 @@ fn platform_store() -> Result<Arc<keyring_core::CredentialStore>, StoreError> {
     Ok(store)
 }
 
-#[cfg(not(target_os = "linux"))]
+/// The user's login keychain.
+#[cfg(target_os = "macos")]
+fn platform_store() -> Result<Arc<keyring_core::CredentialStore>, StoreError> {
+    let store = apple_native_keyring_store::keychain::Store::new().map_err(|error| {
+        StoreError::NoKeyring(format!("the macOS Keychain is not available: {error}"))
+    })?;
+    Ok(store)
+}
+
+/// Generic credentials in the user's Credential Manager.
+#[cfg(windows)]
+fn platform_store() -> Result<Arc<keyring_core::CredentialStore>, StoreError> {
+    let store = windows_native_keyring_store::Store::new().map_err(|error| {
+        StoreError::NoKeyring(format!(
+            "the Windows Credential Manager is not available: {error}"
+        ))
+    })?;
+    Ok(store)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 fn platform_store() -> Result<Arc<keyring_core::CredentialStore>, StoreError> {
     Err(StoreError::NoKeyring(
         "this build of Kith has no keyring backend for this platform".into(),
     ))
 }
+
+#[cfg(windows)]
+const PLATFORM_ENTRY_LIMIT: Option<EntryLimit> = Some(EntryLimit::WINDOWS);
+#[cfg(not(windows))]
+const PLATFORM_ENTRY_LIMIT: Option<EntryLimit> = None;
 
 fn map_keyring_error(error: keyring_core::Error) -> StoreError {
     use keyring_core::Error;
@@ -225,8 +306,11 @@ impl CredentialStore for KeyringStore {
     }
 
     fn save(&self, account: &str, credentials: &StoredCredentials) -> Result<(), StoreError> {
-        let entry = self.entry(account)?;
         let encoded = credentials.encode();
+        if let Some(limit) = &self.limit {
+            limit.check(&encoded)?;
+        }
+        let entry = self.entry(account)?;
         off_runtime(|| entry.set_password(&encoded)).map_err(map_keyring_error)
     }
 
@@ -273,6 +357,45 @@ mod tests {
             StoredCredentials::decode("plain"),
             Err(StoreError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn the_windows_limit_is_checked_before_writing() {
+        let limit = EntryLimit::WINDOWS;
+        let with_refresh = |refresh: String| StoredCredentials {
+            username: "alice".into(),
+            refresh: Secret::new(refresh),
+        };
+        let overhead = with_refresh(String::new()).encode().len();
+        // ASCII: 2 bytes per character as UTF-16, so 1,280 characters fit exactly.
+        let fits = with_refresh("r".repeat(WINDOWS_CREDENTIAL_LIMIT / 2 - overhead));
+        assert_eq!(
+            fits.encode().encode_utf16().count() * 2,
+            WINDOWS_CREDENTIAL_LIMIT
+        );
+        assert_eq!(limit.check(&fits.encode()), Ok(()));
+        let over = with_refresh("r".repeat(WINDOWS_CREDENTIAL_LIMIT / 2 - overhead + 1));
+        let error = limit.check(&over.encode()).unwrap_err();
+        assert_eq!(
+            error,
+            StoreError::TooLarge {
+                size: WINDOWS_CREDENTIAL_LIMIT + 2,
+                limit: WINDOWS_CREDENTIAL_LIMIT,
+                keyring: "Windows Credential Manager",
+            }
+        );
+        let message = error.to_string();
+        assert!(message.contains("2560 bytes"), "{message}");
+        assert!(!message.contains("rrrr"), "the token leaked: {message}");
+        // Measured as UTF-16, what the store writes, not as UTF-8: 1,280 × "€" is
+        // 3,840 UTF-8 bytes but 2,560 UTF-16 bytes, and fits.
+        assert!(limit.check(&"é".repeat(1_000)).is_ok());
+        assert!(limit.check(&"€".repeat(1_281)).is_err());
+        assert!(limit.check(&"€".repeat(1_280)).is_ok());
+        // A 1,200-byte refresh token (a large JWT) fits.
+        assert!(limit
+            .check(&with_refresh("x".repeat(1_200)).encode())
+            .is_ok());
     }
 
     #[test]
