@@ -372,8 +372,8 @@ pub struct MachineConfig {
     pub reconnect: ReconnectPolicy,
 }
 
-/// The longest a server's `Retry-After` delays a reconnect.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+/// The longest a server's `Retry-After` delays a reconnect: the token manager's cap.
+pub use crate::token::manager::MAX_RETRY_AFTER;
 
 impl MachineConfig {
     pub fn from_profile(profile: &ServerProfile) -> Self {
