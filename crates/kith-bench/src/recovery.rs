@@ -17,11 +17,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use kith_core::protocol::ReconnectPolicy;
-use kith_core::socket::backoff::backoff_ceiling;
+use kith_core::socket::backoff::retry_ceiling;
 use kith_core::{ConnectionState, Reason, ServerProfile, Session, SessionEvent};
 
 use crate::clients::{login, profile, wait_count, Recorder};
-use crate::results::{FleetRecovery, HalfOpen, Histogram, Recovery, SingleRecovery};
+use crate::results::{
+    FleetRecovery, HalfOpen, Histogram, OutageRecovery, Recovery, SingleRecovery,
+};
 use crate::rig::{long_lived_config, seeded_server, stop_server, Restartable};
 use crate::signin;
 use crate::stats::{percentile, Stat};
@@ -42,25 +44,61 @@ fn recovery_profile(http_url: &str) -> ServerProfile {
     profile
 }
 
+/// The outages of the recovery table, with how many runs each gets: the long ones
+/// once, so that a full run stays within a few minutes.
+fn outage_plan(ctx: &Ctx) -> Vec<(Duration, usize)> {
+    let lengths: &[u64] = if ctx.plan.quick {
+        &[2, 5]
+    } else {
+        &[2, 5, 15, 60]
+    };
+    lengths
+        .iter()
+        .map(|&s| {
+            (
+                Duration::from_secs(s),
+                if s >= 15 { 1 } else { ctx.plan.runs },
+            )
+        })
+        .collect()
+}
+
 pub async fn run(ctx: &Ctx) -> Result<(Recovery, Vec<String>)> {
     let policy = recovery_profile("http://127.0.0.1:1").reconnect;
-    let down = Duration::from_secs(2);
+    let plan = outage_plan(ctx);
     let mut failures = Vec::new();
     let mut recovery = Recovery {
         base_ms: ms(policy.base),
         cap_ms: ms(policy.cap),
         stable_after_ms: ms(policy.stable_after),
-        downtime_ms: ms(down),
+        downtime_ms: ms(plan[0].0),
+        by_outage: plan
+            .iter()
+            .map(|(down, _)| OutageRecovery {
+                down_ms: ms(*down),
+                ..OutageRecovery::default()
+            })
+            .collect(),
         ..Recovery::default()
     };
     eprintln!("recovery: one client");
-    match single(ctx, down).await {
-        Ok(single) => recovery.single = Some(single),
+    match single(ctx, &plan).await {
+        Ok(singles) => {
+            recovery.single = singles.first().cloned();
+            for (row, single) in recovery.by_outage.iter_mut().zip(singles) {
+                row.single = Some(single);
+            }
+        }
         Err(error) => failures.push(format!("recovery, one client: {error:#}")),
     }
     eprintln!("recovery: {} clients", ctx.plan.fleet);
-    match fleet(ctx, down, &policy).await {
-        Ok(fleet) => recovery.fleet = Some(fleet),
+    match fleet(ctx, &plan, &policy).await {
+        Ok(fleets) => {
+            recovery.fleet = fleets.first().cloned();
+            for (row, fleet) in recovery.by_outage.iter_mut().zip(fleets) {
+                row.fleet = Some(fleet);
+            }
+        }
         Err(error) => failures.push(format!("recovery, fleet: {error:#}")),
     }
     eprintln!("recovery: half-open detection");
@@ -178,57 +216,71 @@ fn fresh_connect(recorder: &Recorder) -> Option<Duration> {
     Some(resynced.saturating_duration_since(connecting))
 }
 
-async fn single(ctx: &Ctx, down: Duration) -> Result<SingleRecovery> {
+/// One client through each outage of `plan`, a fresh session each run.
+async fn single(ctx: &Ctx, plan: &[(Duration, usize)]) -> Result<Vec<SingleRecovery>> {
     let mut server = Restartable::start(&ctx.bg, FRIENDS).await?;
     let resynced = Arc::new(AtomicU64::new(0));
-    let (mut recovery, mut waited, mut reconnect, mut fresh, mut outages) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for run in 0..ctx.plan.runs {
-        let (session, recorder) = signin::recorded(
-            recovery_profile(&server.http_url()),
-            resynced.clone(),
-            "the first snapshot",
-        )
-        .await?;
-        let outage = outage(
-            &mut server,
-            std::slice::from_ref(&recorder),
-            &resynced,
-            down,
-            true,
-        )
-        .await?;
-        fresh.push(ms(outage
-            .fresh_connect
-            .context("no first connect after the restart")?));
-        let client = &outage.clients[0];
-        outages.push(ms(outage.up_at - outage.down_at));
-        recovery.push(ms(client.resynced_at - outage.up_at));
-        waited.push(ms(client.waited));
-        reconnect.push(ms(client.reconnect));
-        eprintln!(
-            "  run {}: fresh connect {:.1} ms; back {:.0} ms after the restart (backoff left {:.0} ms, reconnect {:.1} ms)",
-            run + 1,
-            fresh[run],
-            recovery[run],
-            waited[run],
-            reconnect[run]
-        );
-        session.stop().await;
+    let mut results = Vec::with_capacity(plan.len());
+    for &(down, runs) in plan {
+        eprintln!("  outage of {} s", down.as_secs());
+        let (mut recovery, mut waited, mut reconnect, mut fresh, mut outages) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for run in 0..runs {
+            let (session, recorder) = signin::recorded(
+                recovery_profile(&server.http_url()),
+                resynced.clone(),
+                "the first snapshot",
+            )
+            .await?;
+            let outage = outage(
+                &mut server,
+                std::slice::from_ref(&recorder),
+                &resynced,
+                down,
+                true,
+            )
+            .await?;
+            fresh.push(ms(outage
+                .fresh_connect
+                .context("no first connect after the restart")?));
+            let client = &outage.clients[0];
+            outages.push(ms(outage.up_at - outage.down_at));
+            recovery.push(ms(client.resynced_at - outage.up_at));
+            waited.push(ms(client.waited));
+            reconnect.push(ms(client.reconnect));
+            eprintln!(
+                "  run {}: fresh connect {:.1} ms; back {:.0} ms after the restart (backoff left {:.0} ms, reconnect {:.1} ms)",
+                run + 1,
+                fresh[run],
+                recovery[run],
+                waited[run],
+                reconnect[run]
+            );
+            session.stop().await;
+        }
+        let (reconnect, fresh) = (Stat::of(reconnect), Stat::of(fresh));
+        let outage = Stat::of(outages);
+        let recovery = Stat::of(recovery);
+        results.push(SingleRecovery {
+            recovery_vs_outage: recovery.ratio_to(&outage),
+            outage_ms: outage,
+            recovery_ms: recovery,
+            waited_ms: Stat::of(waited),
+            reconnect_vs_fresh: reconnect.ratio_to(&fresh),
+            reconnect_ms: reconnect,
+            fresh_connect_ms: fresh,
+        });
     }
     server.finish().await;
-    let (reconnect, fresh) = (Stat::of(reconnect), Stat::of(fresh));
-    Ok(SingleRecovery {
-        outage_ms: Stat::of(outages),
-        recovery_ms: Stat::of(recovery),
-        waited_ms: Stat::of(waited),
-        reconnect_vs_fresh: reconnect.ratio_to(&fresh),
-        reconnect_ms: reconnect,
-        fresh_connect_ms: fresh,
-    })
+    Ok(results)
 }
 
-async fn fleet(ctx: &Ctx, down: Duration, policy: &ReconnectPolicy) -> Result<FleetRecovery> {
+/// One fleet of sessions, signed in once, through each outage of `plan`.
+async fn fleet(
+    ctx: &Ctx,
+    plan: &[(Duration, usize)],
+    policy: &ReconnectPolicy,
+) -> Result<Vec<FleetRecovery>> {
     let clients = ctx.plan.fleet;
     let mut server = Restartable::start(&ctx.bg, FRIENDS).await?;
     let http = server.http_url();
@@ -258,6 +310,34 @@ async fn fleet(ctx: &Ctx, down: Duration, policy: &ReconnectPolicy) -> Result<Fl
     let login_s = started.elapsed().as_secs_f64();
     eprintln!("  {clients} sessions signed in and resynced in {login_s:.1} s");
 
+    let mut results = Vec::with_capacity(plan.len());
+    for &(down, runs) in plan {
+        eprintln!("  outage of {} s", down.as_secs());
+        results.push(fleet_outages(&mut server, &recorders, &resynced, down, runs, policy).await?);
+        results.last_mut().expect("just pushed").login_s = login_s;
+    }
+    let mut stopping = tokio::task::JoinSet::new();
+    for session in sessions {
+        stopping.spawn(session.stop());
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(20), async {
+        while stopping.join_next().await.is_some() {}
+    })
+    .await;
+    server.finish().await;
+    Ok(results)
+}
+
+/// `runs` outages of `down` for a fleet that is signed in and connected.
+async fn fleet_outages(
+    server: &mut Restartable,
+    recorders: &[Recorder],
+    resynced: &AtomicU64,
+    down: Duration,
+    runs: usize,
+    policy: &ReconnectPolicy,
+) -> Result<FleetRecovery> {
+    let clients = recorders.len();
     let (mut p50, mut p99, mut max, mut attempts, mut peak, mut outages) = (
         Vec::new(),
         Vec::new(),
@@ -267,10 +347,10 @@ async fn fleet(ctx: &Ctx, down: Duration, policy: &ReconnectPolicy) -> Result<Fl
         Vec::new(),
     );
     let mut histogram = Histogram::default();
-    for run in 0..ctx.plan.runs {
+    for run in 0..runs {
         // Let the failure counters reset, so every run starts from the first backoff step.
         tokio::time::sleep(policy.stable_after + Duration::from_millis(500)).await;
-        let outage = outage(&mut server, &recorders, &resynced, down, false).await?;
+        let outage = outage(server, recorders, resynced, down, false).await?;
         outages.push(ms(outage.up_at - outage.down_at));
         let mut recovered: Vec<f64> = outage
             .clients
@@ -297,19 +377,10 @@ async fn fleet(ctx: &Ctx, down: Duration, policy: &ReconnectPolicy) -> Result<Fl
             histogram = h;
         }
     }
-    let mut stopping = tokio::task::JoinSet::new();
-    for session in sessions {
-        stopping.spawn(session.stop());
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(20), async {
-        while stopping.join_next().await.is_some() {}
-    })
-    .await;
-    server.finish().await;
     let peak = Stat::of(peak);
     Ok(FleetRecovery {
         clients: clients as u64,
-        login_s,
+        login_s: 0.0,
         outage_ms: Stat::of(outages),
         p50_ms: Stat::of(p50),
         p99_ms: Stat::of(p99),
@@ -347,7 +418,7 @@ fn histogram_of(outage: &Outage, policy: &ReconnectPolicy) -> Histogram {
     let mut unjittered_ms = Vec::new();
     let mut t = Duration::ZERO;
     for attempt in 1..=64 {
-        t += backoff_ceiling(policy, attempt);
+        t += retry_ceiling(policy, attempt, t);
         unjittered_ms.push(ms(t));
         if ms(t) >= restart_at_ms {
             break;

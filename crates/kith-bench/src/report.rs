@@ -11,10 +11,11 @@ use serde_json::Value;
 
 use crate::plot;
 use crate::results::{
-    Churn, ChurnClient, Footprint, Latency, Recovery, Results, Snapshot, Throughput,
+    Churn, ChurnClient, FleetRecovery, Footprint, Latency, Recovery, Results, Snapshot, Throughput,
 };
 use crate::stats::Stat;
 use crate::table::Table;
+use kith_core::socket::backoff::{OUTAGE_FLOOR, OUTAGE_FRACTION};
 
 const THROUGHPUT_SVG: &str = "bench-throughput.svg";
 const RECONNECT_SVG: &str = "bench-reconnect.svg";
@@ -471,18 +472,68 @@ fn snapshot(w: &mut String, s: &Snapshot) {
     let _ = writeln!(w, "Kith's diffs are full `PresenceChange` values (id, name, from, to, last seen, cause) ready for the app; the baseline only counts.\n");
 }
 
+/// The goal table: recovery against the outage's length, for one client and a fleet.
+fn recovery_by_outage(w: &mut String, r: &Recovery) {
+    let _ = writeln!(
+        w,
+        "**By length of outage.** Goal: connected again within max(1 s, 0.25 × D) of the server accepting again after an outage of D, while a fleet's peak stays at most 0.3 of a stampede (every client in the same 100 ms). \
+         Each backoff ceiling is bounded by {OUTAGE_FRACTION} of the time already spent without a stable connection, never below {floor:.1} s (`socket/backoff.rs`). \
+         One client: median of the runs (min–max); outages of 15 s and more run once.\n",
+        floor = OUTAGE_FLOOR.as_secs_f64()
+    );
+    let mut table = Table::new(&[
+        "server down (D)",
+        "1 client: restart → resynced",
+        "÷ D",
+        "goal",
+        "fleet: recovery p99",
+        "fleet: max",
+        "fleet: peak attempts per 100 ms",
+        "peak ÷ stampede",
+    ]);
+    for row in &r.by_outage {
+        let goal_ms = (row.down_ms * 0.25).max(1000.0);
+        let (recovered, vs_down) = row.single.as_ref().map_or_else(
+            || ("—".to_string(), "—".to_string()),
+            |s| {
+                (
+                    cell(&s.recovery_ms, ms0),
+                    cell(&s.recovery_vs_outage, |v| format!("{v:.2}")),
+                )
+            },
+        );
+        let fleet =
+            |f: &dyn Fn(&FleetRecovery) -> String| row.fleet.as_ref().map_or("—".to_string(), f);
+        table.row(&[
+            &format!("{:.0} s", row.down_ms / 1000.0),
+            &recovered,
+            &vs_down,
+            &format!("≤ {}", ms0(goal_ms)),
+            &fleet(&|f| ms0(f.p99_ms.median)),
+            &fleet(&|f| ms0(f.max_ms.median)),
+            &fleet(&|f| format!("{:.0}", f.peak_per_100ms.median)),
+            &fleet(&|f| ratio(f.peak_vs_unjittered.median)),
+        ]);
+    }
+    table.write(w);
+    let _ = writeln!(w);
+}
+
 fn recovery(w: &mut String, r: &Recovery, svg: &str) {
     let _ = writeln!(w, "## 4. Recovery\n");
     let _ = writeln!(
         w,
         "The reference server (SQLite file, so sessions stay valid) shuts down (every socket gets close 1001; `RunningServer::shutdown` then drains its connections) and comes back on the same port, at the earliest {:.0} s after the shutdown began. \
-         Reconnect policy: the default exponential backoff from {:.0} ms, capped at {:.0} s, full jitter after the cap; stable after {:.0} s (shortened from 10 s so runs can follow each other). \
+         Reconnect policy: the default exponential backoff from {:.0} ms, capped at {:.0} s and bounded by the outage so far, full jitter after the bounds; stable after {:.0} s (shortened from 10 s so runs can follow each other). \
          Access tokens outlive the runs, so only the socket recovers.\n",
         r.downtime_ms / 1000.0,
         r.base_ms,
         r.cap_ms / 1000.0,
         r.stable_after_ms / 1000.0
     );
+    if !r.by_outage.is_empty() {
+        recovery_by_outage(w, r);
+    }
     if let Some(s) = &r.single {
         let _ = writeln!(w, "**One client** ({} runs, a fresh session each). Recovery runs from the server accepting again to the session's `Resynced` event. It splits into the backoff delay that was still to run (the `retry_in` of the last `Reconnecting` state) and the reconnect itself (retry firing → `Resynced`), which is compared with a fresh session's first connect (`Connecting` → `Resynced`) to the same just-restarted server: it signs in as soon as the server is back.\n", s.recovery_ms.runs.len());
         Table::new(&[

@@ -94,6 +94,19 @@ pub struct Recovery {
     pub single: Option<SingleRecovery>,
     pub fleet: Option<FleetRecovery>,
     pub half_open: Option<HalfOpen>,
+    /// One client and the fleet through outages of several lengths (`single` and
+    /// `fleet` above are the first of them, in detail).
+    #[serde(default)]
+    pub by_outage: Vec<OutageRecovery>,
+}
+
+/// Recovery from one length of outage.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OutageRecovery {
+    /// How long the server was kept down.
+    pub down_ms: f64,
+    pub single: Option<SingleRecovery>,
+    pub fleet: Option<FleetRecovery>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -102,6 +115,9 @@ pub struct SingleRecovery {
     pub outage_ms: Stat,
     /// Server accepting again → `Resynced`.
     pub recovery_ms: Stat,
+    /// `recovery_ms` ÷ `outage_ms`, run by run.
+    #[serde(default)]
+    pub recovery_vs_outage: Stat,
     /// Of which: the backoff delay still to run when the server came back.
     pub waited_ms: Stat,
     /// Of which: the retry firing (or the restart, if later) → `Resynced`.

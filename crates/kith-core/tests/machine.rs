@@ -256,6 +256,144 @@ fn reconnect_now_skips_the_wait() {
     assert_eq!(drain(&mut machine).len(), 1);
 }
 
+/// Runs an outage of `down` against a connected machine: the socket is lost at t0, every
+/// connect before `t0 + down` is refused at once (as a closed port refuses within a
+/// millisecond), and the first one after it succeeds. Returns how long after the server
+/// came back the machine was connected again, and the attempts it made meanwhile.
+fn recover_from_outage(seed: u64, down: Duration) -> (Duration, u32) {
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(config(false), seed);
+    machine.handle(Input::Start, t0);
+    machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+    machine.handle(Input::Opened { conn: 1 }, t0);
+    drain(&mut machine);
+    let lost_at = t0 + Duration::from_secs(60);
+    let back_at = lost_at + down;
+    machine.handle(
+        Input::Closed {
+            conn: 1,
+            code: None,
+            reason: String::new(),
+        },
+        lost_at,
+    );
+    let mut now = lost_at;
+    let mut attempts = 0;
+    for _ in 0..10_000 {
+        while let Some(action) = machine.poll_action() {
+            match action {
+                Action::FetchToken { purpose, .. } => {
+                    machine.handle(token_ready(purpose, 1, now), now);
+                }
+                Action::Open { conn } => {
+                    attempts += 1;
+                    if now >= back_at {
+                        machine.handle(Input::Opened { conn }, now);
+                    } else {
+                        now += Duration::from_millis(1);
+                        machine.handle(
+                            Input::ConnectFailed {
+                                conn,
+                                error: "connection refused".into(),
+                            },
+                            now,
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        if machine.state() == &ConnectionState::Connected {
+            return (now.saturating_duration_since(back_at), attempts);
+        }
+        now = machine
+            .poll_timeout()
+            .expect("a reconnecting machine has a timer");
+        machine.handle(Input::Tick, now);
+    }
+    panic!("never reconnected after an outage of {down:?}");
+}
+
+#[test]
+fn after_an_outage_the_machine_is_back_within_a_quarter_of_it() {
+    const SEEDS: u64 = 300;
+    for down in [2, 5, 15, 60].map(Duration::from_secs) {
+        let bound = Duration::from_secs(1).max(down / 4);
+        let mut worst = Duration::ZERO;
+        let mut attempts = 0;
+        for seed in 0..SEEDS {
+            let (late, made) = recover_from_outage(seed, down);
+            worst = worst.max(late);
+            attempts += made;
+        }
+        assert!(
+            worst <= bound,
+            "an outage of {down:?}: back {worst:?} after the server, bound {bound:?}"
+        );
+        // Fast recovery is not bought with hammering: on average no more than one
+        // attempt per 0.45 s (half the floor), the rate that keeps a fleet at about a
+        // fifth of a stampede, plus the quick first step and the attempt that succeeds.
+        let mean_attempts = attempts as f64 / SEEDS as f64;
+        let most_allowed = down.as_secs_f64() / 0.45 + 2.0;
+        assert!(
+            mean_attempts <= most_allowed,
+            "an outage of {down:?}: {mean_attempts:.1} attempts on average, more than {most_allowed:.1}"
+        );
+    }
+}
+
+#[test]
+fn a_refresh_while_waiting_to_reconnect_retries_at_once() {
+    let (mut machine, t0) = connected(false);
+    let lost_at = t0 + Duration::from_secs(1);
+    machine.handle(
+        Input::Closed {
+            conn: 1,
+            code: None,
+            reason: String::new(),
+        },
+        lost_at,
+    );
+    // Refused several times, so the wait is long.
+    let mut now = lost_at;
+    for _ in 0..5 {
+        now = machine.poll_timeout().unwrap();
+        machine.handle(Input::Tick, now);
+        machine.handle(token_ready(FetchPurpose::Connect, 1, now), now);
+        let Some(Action::Open { conn }) = drain(&mut machine).pop() else {
+            panic!("expected an open");
+        };
+        machine.handle(
+            Input::ConnectFailed {
+                conn,
+                error: "refused".into(),
+            },
+            now,
+        );
+    }
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Reconnecting { .. }
+    ));
+    drain(&mut machine);
+    std::iter::from_fn(|| machine.poll_event()).for_each(drop);
+    // The auth API answered a refresh: the server is back.
+    machine.handle(Input::TokenRefreshed { generation: 2 }, now);
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Connecting { attempt: 7 }
+    ));
+    let change = machine.poll_event().unwrap();
+    assert_eq!(change.reason, Reason::ServerBack);
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::FetchToken {
+            purpose: FetchPurpose::Connect,
+            force: None
+        }]
+    );
+}
+
 #[test]
 fn a_rejected_token_gets_one_forced_refresh_then_gives_up_keeping_the_session() {
     let t0 = Instant::now();

@@ -129,6 +129,9 @@ pub enum Reason {
     Proxy(ProxyProblem),
     RetryDue,
     ReconnectNow,
+    /// The auth API answered while the machine waited to reconnect: the server is
+    /// back, so the wait is cut short.
+    ServerBack,
     MaxAttempts,
     SessionEnded(EndReason),
     SignedIn,
@@ -159,6 +162,7 @@ impl Reason {
             Reason::Proxy(problem) => problem.code(),
             Reason::RetryDue => "retry_due",
             Reason::ReconnectNow => "reconnect_now",
+            Reason::ServerBack => "server_back",
             Reason::MaxAttempts => "max_attempts",
             Reason::SessionEnded(reason) => reason.as_str(),
             Reason::SignedIn => "signed_in",
@@ -185,6 +189,7 @@ impl fmt::Display for Reason {
             Reason::ServerDisconnect => f.write_str("the server ended the session"),
             Reason::TokenUnavailable(error) => write!(f, "no fresh token: {error}"),
             Reason::TokenTimeout => f.write_str("no fresh token in time"),
+            Reason::ServerBack => f.write_str("the server answered again"),
             Reason::Certificate(problem) => problem.fmt(f),
             Reason::Proxy(problem) => problem.fmt(f),
             Reason::AuthRejected => f.write_str(
@@ -452,6 +457,9 @@ pub struct ConnectionMachine {
     dead_check_at: Option<Instant>,
     probe_deadline: Option<Instant>,
     stable_at: Option<Instant>,
+    /// Since when the machine has had no stable connection: set by the first failure
+    /// after one, cleared where the failure count resets. Bounds the backoff.
+    unstable_since: Option<Instant>,
     next_conn: ConnId,
     rng: SmallRng,
     actions: VecDeque<Action>,
@@ -476,6 +484,7 @@ impl ConnectionMachine {
             dead_check_at: None,
             probe_deadline: None,
             stable_at: None,
+            unstable_since: None,
             next_conn: 1,
             rng: SmallRng::seed_from_u64(seed),
             actions: VecDeque::new(),
@@ -569,9 +578,7 @@ impl ConnectionMachine {
         }
         if let ConnectionState::SignedOut { .. } = self.state {
             if input == Input::SignedIn {
-                self.failures = 0;
-                self.auth_retry_used = false;
-                self.quick_disconnects = 0;
+                self.reset_failures();
                 self.begin_attempt(Reason::SignedIn, now);
             } else if input == Input::Stop {
                 self.stop();
@@ -581,8 +588,7 @@ impl ConnectionMachine {
         match input {
             Input::Start | Input::SignedIn => {
                 if matches!(self.state, ConnectionState::Idle | ConnectionState::GaveUp) {
-                    self.failures = 0;
-                    self.quick_disconnects = 0;
+                    self.reset_failures();
                     let reason = if input == Input::Start {
                         Reason::Started
                     } else {
@@ -678,9 +684,7 @@ impl ConnectionMachine {
                 }
                 ConnectionState::GaveUp | ConnectionState::Idle => {
                     // The user asked: a fresh budget, including one forced refresh.
-                    self.failures = 0;
-                    self.auth_retry_used = false;
-                    self.quick_disconnects = 0;
+                    self.reset_failures();
                     self.begin_attempt(Reason::ReconnectNow, now);
                 }
                 _ => {}
@@ -728,6 +732,15 @@ impl ConnectionMachine {
         self.dead_check_at = None;
         self.probe_deadline = None;
         self.stable_at = None;
+    }
+
+    /// A fresh budget: no failures counted, the forced refresh available again, and no
+    /// outage under way.
+    fn reset_failures(&mut self) {
+        self.failures = 0;
+        self.auth_retry_used = false;
+        self.quick_disconnects = 0;
+        self.unstable_since = None;
     }
 
     /// Starts attempt `failures + 1`: fetch a fresh token, then open.
@@ -940,6 +953,12 @@ impl ConnectionMachine {
     }
 
     fn on_token_refreshed(&mut self, generation: u64, now: Instant) {
+        // A refresh that succeeded while waiting to reconnect is proof that the server
+        // is back: retry now rather than at the end of the backoff.
+        if matches!(self.state, ConnectionState::Reconnecting { .. }) {
+            self.begin_attempt(Reason::ServerBack, now);
+            return;
+        }
         if self.state != ConnectionState::Connected
             || self.candidate.is_some()
             || self.pending_fetch.is_some()
@@ -1186,7 +1205,8 @@ impl ConnectionMachine {
                 return;
             }
         }
-        let delay = backoff_delay(&self.config.reconnect, self.failures, &mut self.rng)
+        let outage = now.saturating_duration_since(*self.unstable_since.get_or_insert(now));
+        let delay = backoff_delay(&self.config.reconnect, self.failures, outage, &mut self.rng)
             .max(retry_after.unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER));
         self.retry_at = Some(now + delay);
         self.transition(
@@ -1262,9 +1282,7 @@ impl ConnectionMachine {
         };
         if self.stable_at.is_some_and(|t| now >= t) {
             self.stable_at = None;
-            self.failures = 0;
-            self.auth_retry_used = false;
-            self.quick_disconnects = 0;
+            self.reset_failures();
         }
         if self.probe_deadline.is_some_and(|t| now >= t) {
             self.probe_deadline = None;
