@@ -5,8 +5,10 @@ friend list, sees a status flip in the UI and as a D-Bus Notify call, sees the b
 go to reconnecting when the server dies and back to connected when it returns, signs
 out and checks the keyring entry is gone, and saves screenshots. With 3-second access
 tokens, two `kith watch` processes share the app's keyring entry for 30 s: no refresh
-token may be sent twice and nobody may be signed out. The app and the CLI log at trace
-level, and no log may hold the password or a token. The steps share one app session
+token may be sent twice and nobody may be signed out. It signs in over HTTPS and WSS to
+a server whose certificate comes from a private CA made at test time, trusted through a
+profile file's `tls.ca_file`. The app and the CLI log at trace level, and no log may
+hold the password or a token. The steps share one app session
 and run in order. Run by tests/e2e/session.sh inside a desktop session.
 """
 
@@ -15,6 +17,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -75,26 +78,30 @@ def until(what, check, timeout=WAIT):
 class ReferenceServer:
     """kith-server as a child process, restartable on the same port and database."""
 
-    def __init__(self):
+    def __init__(self, name="server", tls=None):
         if not Path(SERVER).exists():
             raise AssertionError(f"{SERVER} is missing: build it with `cargo build -p kith-server`")
         self.port = free_port()
-        self.db = WORK / "server.sqlite"
+        self.name = name
+        self.db = WORK / f"{name}.sqlite"
         self.proc = None
         self.access_ttl = "3s"
+        # (certificate chain, key) PEM files: HTTPS and WSS instead of HTTP and WS.
+        self.tls = tls
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self):
-        log = open(WORK / "server.log", "ab")
+        log = open(WORK / f"{self.name}.log", "ab")
         env = {k: v for k, v in os.environ.items() if k != "RUST_LOG"}
+        tls = ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])] if self.tls else []
         self.proc = subprocess.Popen(
             [SERVER, "--bind", f"127.0.0.1:{self.port}", "--admin-token", ADMIN,
              "--db", str(self.db), "--access-ttl", self.access_ttl,
              # 5,000 users are created below: cheap hashes keep that quick.
-             "--fast-password-hashing"],
+             "--fast-password-hashing", *tls],
             stdout=log, stderr=log, env=env)
         wait_port(self.port)
 
@@ -109,7 +116,8 @@ class ReferenceServer:
         request = urllib.request.Request(
             self.url + path, data=data, method="POST" if data else "GET",
             headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
+        context = ssl.create_default_context(cafile=str(self.tls[2])) if self.tls else None
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
             text = response.read().decode()
             return json.loads(text) if text else None
 
@@ -325,7 +333,64 @@ def test_8_five_thousand_friends_render(server, driver):
     driver.save_screenshot(str(OUT / "kith-5000.png"))
 
 
-def test_9_logs_hold_no_password_and_no_token(driver):
+def private_ca(directory):
+    """A throwaway CA and a certificate for 127.0.0.1 signed by it, made with openssl:
+    (chain, key, CA) PEM files. Nothing is committed; the keys die with the test."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_pem = directory / "ca.key", directory / "ca.pem"
+    key, csr, pem = directory / "server.key", directory / "server.csr", directory / "server.pem"
+    ext = directory / "server.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                   "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for command in [
+        ["req", "-x509", *ec, "-keyout", ca_key, "-out", ca_pem, "-days", "2",
+         "-subj", "/CN=Kith e2e private CA",
+         "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        ["req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", pem, "-days", "2", "-extfile", ext],
+    ]:
+        subprocess.run(["openssl", *map(str, command)], check=True, capture_output=True)
+    return pem, key, ca_pem
+
+
+def test_9_sign_in_over_tls_with_a_private_ca(driver):
+    """The app signs in to an HTTPS/WSS server whose certificate comes from a private
+    CA, trusted through a profile file's `tls.ca_file`, and shows live presence."""
+    chain, key, ca = private_ca(WORK / "tls")
+    server = ReferenceServer("tls-server", tls=(chain, key, ca))
+    server.access_ttl = "60s"
+    server.start()
+    try:
+        server.admin("/admin/users", {"username": "secure", "password": PASSWORD})
+        server.admin("/admin/users", {"username": "dave", "password": "pw"})
+        server.admin("/admin/friends", {"a": "secure", "b": "dave"})
+        profile = WORK / "tls-profile.toml"
+        profile.write_text(f'server = "{server.url}"\n\n[tls]\nca_file = "{ca}"\n')
+        element(driver, "#open-settings").click()
+        until("the settings panel", lambda: visible(driver, "#sign-out"))
+        element(driver, "#sign-out").click()
+        until("the sign-in form", lambda: visible(driver, "#view-signin"))
+        element(driver, "#server-url").clear()
+        element(driver, "#profile-path").clear()
+        element(driver, "#profile-path").send_keys(str(profile))
+        element(driver, "#username").clear()
+        element(driver, "#username").send_keys("secure")
+        element(driver, "#password").send_keys(PASSWORD)
+        element(driver, "#signin-submit").click()
+        until("the main view", lambda: visible(driver, "#view-main"))
+        until("dave in the list", lambda: friend_status(driver, "dave") is not None)
+        until("the connected banner over wss",
+              lambda: element(driver, "#banner").get_attribute("data-state") == "connected")
+        server.admin("/admin/status", {"username": "dave", "status": "online"})
+        until("dave's live update over wss", lambda: friend_status(driver, "dave") == "online")
+    finally:
+        server.stop()
+
+
+def test_10_logs_hold_no_password_and_no_token(driver):
     """At trace level, the app's log file and stderr, and the CLI's stderr, hold neither
     the password nor any JWT; the app's log file is private to its owner."""
     log_dir = Path(os.environ["XDG_DATA_HOME"]) / "dev.kith.desktop" / "logs"

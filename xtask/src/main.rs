@@ -30,7 +30,8 @@ const BUILD_PACKAGES: &[&str] = &[
     "libssl-dev",
 ];
 /// Debian packages the tests need: a D-Bus session bus, a Secret Service, an X server,
-/// WebKit's WebDriver, a notification daemon, and secret-tool to inspect the keyring.
+/// WebKit's WebDriver, a notification daemon, secret-tool to inspect the keyring, and
+/// openssl to make the WebDriver test's private CA.
 const TEST_PACKAGES: &[&str] = &[
     "dbus",
     "dbus-x11",
@@ -40,6 +41,7 @@ const TEST_PACKAGES: &[&str] = &[
     "xauth",
     "webkit2gtk-driver",
     "dunst",
+    "openssl",
     "python3-pip",
     "python3-venv",
 ];
