@@ -80,21 +80,10 @@ pub fn event_human(event: &SessionEvent) -> String {
     terminal_text(&human_line(event))
 }
 
-/// `text` without control characters (ESC, BEL, C1 codes; line breaks and tabs become
-/// spaces) or bidirectional overrides, so server-provided text cannot inject terminal
-/// escape sequences or reorder what is shown.
+/// `text` cleaned by kith-core's one rule for server-provided text, so none of it can
+/// inject terminal escape sequences or reorder what is shown.
 pub fn terminal_text(text: &str) -> String {
-    text.chars()
-        .filter_map(|c| match c {
-            '\n' | '\r' | '\t' => Some(' '),
-            c if c.is_control() || is_bidi_control(c) => None,
-            c => Some(c),
-        })
-        .collect()
-}
-
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    kith_core::text::plain_text(text, kith_core::text::UNLIMITED)
 }
 
 fn human_line(event: &SessionEvent) -> String {

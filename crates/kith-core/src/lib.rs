@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod secret;
 pub mod session;
 pub mod socket;
+pub mod text;
 pub mod tls;
 pub mod token;
 

@@ -507,9 +507,9 @@ async fn error_detail(response: reqwest::Response) -> String {
     printable(text.lines().next().unwrap_or(""))
 }
 
-/// Server text for a message: control characters dropped, at most 200 characters.
+/// Server text for a message: cleaned, at most 200 characters.
 fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(200).collect()
+    crate::text::plain_text(text, 200)
 }
 
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<Secret> {
