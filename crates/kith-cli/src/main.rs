@@ -159,7 +159,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     Err(kith_core::SessionError::Token(TokenError::NotSignedIn)) => {
                         bail!("no stored session: run `kith login` first, or pass --username and --password-stdin")
                     }
-                    other => other?,
+                    other => other?.0,
                 },
             };
             watch(session, human).await

@@ -106,15 +106,16 @@ impl Session {
         Ok(Session::start(tokens))
     }
 
-    /// Resumes the stored session and connects; `NotSignedIn` when there is none.
+    /// Resumes the stored session and connects: the session, and the username it
+    /// belongs to. `NotSignedIn` when there is none.
     pub async fn resume(
         profile: ServerProfile,
         store: Arc<dyn CredentialStore>,
-    ) -> Result<Session, SessionError> {
+    ) -> Result<(Session, String), SessionError> {
         profile.validate()?;
         let tokens = TokenManager::new(profile, store)?;
-        tokens.resume().await?;
-        Ok(Session::start(tokens))
+        let username = tokens.resume().await?;
+        Ok((Session::start(tokens), username))
     }
 
     /// Connects with a token manager that is already signed in.

@@ -517,11 +517,6 @@ impl ConnectionMachine {
         self.primary.as_ref().map(|c| c.id)
     }
 
-    pub fn is_known(&self, conn: ConnId) -> bool {
-        self.primary.as_ref().is_some_and(|c| c.id == conn)
-            || self.candidate.as_ref().is_some_and(|c| c.id == conn)
-    }
-
     /// Failed attempts in a row.
     pub fn failures(&self) -> u32 {
         self.failures

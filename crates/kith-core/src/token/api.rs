@@ -32,8 +32,6 @@ pub struct TokenGrant {
     pub access: Secret,
     /// The new refresh token, when the server issued (rotated) one.
     pub refresh: Option<Secret>,
-    /// The user object of the login response, if any (never holds secrets).
-    pub user: Option<Value>,
     /// The response's HTTP `Date`, used to estimate clock skew.
     pub server_date: Option<SystemTime>,
 }
@@ -314,7 +312,6 @@ impl AuthClient {
         Ok(TokenGrant {
             access: Secret::new(access),
             refresh,
-            user: value.get("user").cloned(),
             server_date: headers
                 .get(DATE)
                 .and_then(|v| v.to_str().ok())
