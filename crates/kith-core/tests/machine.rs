@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use kith_core::protocol::ServerProfile;
+use kith_core::socket::backoff::OUTAGE_FLOOR;
 use kith_core::socket::{
     Action, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig, Reason,
     SnapshotMeaning, MAX_RETRY_AFTER, QUICK_DISCONNECT_WINDOW,
@@ -331,10 +332,10 @@ fn after_an_outage_the_machine_is_back_within_a_quarter_of_it() {
             "an outage of {down:?}: back {worst:?} after the server, bound {bound:?}"
         );
         // Fast recovery is not bought with hammering: on average no more than one
-        // attempt per 0.45 s (half the floor), the rate that keeps a fleet at about a
-        // fifth of a stampede, plus the quick first step and the attempt that succeeds.
+        // attempt per half the floor, plus the quick first step and the attempt that
+        // succeeds.
         let mean_attempts = attempts as f64 / SEEDS as f64;
-        let most_allowed = down.as_secs_f64() / 0.45 + 2.0;
+        let most_allowed = down.as_secs_f64() / (OUTAGE_FLOOR.as_secs_f64() / 2.0) + 2.0;
         assert!(
             mean_attempts <= most_allowed,
             "an outage of {down:?}: {mean_attempts:.1} attempts on average, more than {most_allowed:.1}"
