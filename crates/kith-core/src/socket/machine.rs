@@ -75,29 +75,19 @@ pub const QUICK_DISCONNECT_WINDOW: Duration = Duration::from_secs(2);
 /// The longest heartbeat a server's Engine.IO open packet may set (interval or timeout).
 pub const MAX_SERVER_HEARTBEAT: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// The connection's public state, as the UI shows it.
+/// The connection's public state, as the UI shows it. `Offline`: no usable network
+/// (no route to the server), so no socket and no retry timer until it comes back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnectionState {
     Idle,
-    Connecting {
-        attempt: u32,
-    },
-    Authenticating {
-        attempt: u32,
-    },
+    Connecting { attempt: u32 },
+    Authenticating { attempt: u32 },
     Connected,
-    Reconnecting {
-        attempt: u32,
-        retry_in_ms: u64,
-    },
-    /// No usable network (no route to the server): no socket, no retry timer; the
-    /// machine reconnects when the network comes back.
+    Reconnecting { attempt: u32, retry_in_ms: u64 },
     Offline,
     GaveUp,
-    SignedOut {
-        reason: EndReason,
-    },
+    SignedOut { reason: EndReason },
     Stopped,
 }
 

@@ -272,7 +272,7 @@ pub async fn watch(target: NetworkTarget, events: mpsc::UnboundedSender<NetworkE
     let mut tracker = NetworkTracker::default();
     let send = |event: Option<NetworkEvent>| {
         if let Some(event) = event {
-            tracing::info!(?event, "network");
+            tracing::info!(?event, "network change");
             let _ = events.send(event);
         }
     };
@@ -290,13 +290,13 @@ pub async fn watch(target: NetworkTarget, events: mpsc::UnboundedSender<NetworkE
                     changes = None;
                     continue;
                 }
-                let mut burst = Debounce::new(Instant::now());
+                let mut burst = Debounce::new(tokio_now());
                 loop {
                     let due = tokio::time::Instant::from_std(burst.due());
                     tokio::select! {
                         _ = tokio::time::sleep_until(due) => break,
                         more = next_change(&mut changes) => match more {
-                            Ok(()) => burst.again(Instant::now()),
+                            Ok(()) => burst.again(tokio_now()),
                             Err(_) => break,
                         },
                     }
@@ -308,6 +308,11 @@ pub async fn watch(target: NetworkTarget, events: mpsc::UnboundedSender<NetworkE
             }
         }
     }
+}
+
+/// Now on tokio's clock (which tests may pause), as the driver reads it.
+fn tokio_now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 /// The next change, or never when there is no change source.
