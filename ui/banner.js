@@ -53,7 +53,7 @@ export class Banner {
 
     this.banner.dataset.state = state;
     this.banner.dataset.reason = this.connection.reason ?? "";
-    const hideRetry = !(state === "reconnecting" || state === "gave_up");
+    const hideRetry = !(state === "reconnecting" || state === "gave_up" || state === "offline");
     if (hideRetry && !this.retry.hidden && document.activeElement === this.retry) {
       this.retry.hidden = true;
       this.fallbackFocus?.focus();

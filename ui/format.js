@@ -131,6 +131,9 @@ export function bannerParts(connection, seconds) {
       }
       return { lead: "Reconnecting", countdown, rest: detail };
     }
+    case "offline":
+      // No route to the server: nothing is retried until the network is back.
+      return { lead: "Offline — no network", countdown: "", rest: " — Kith reconnects when the network is back" };
     case "gave_up": {
       if (connection?.reason === "auth_rejected") {
         // The auth API still vouches for the session; only the live connection refuses it.

@@ -94,6 +94,9 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
                 format!("Reconnecting in {} s", retry_in_ms.div_ceil(1000)),
                 true,
             ),
+            ConnectionState::Offline => {
+                (TrayIcon::Offline, "Offline: no network".to_string(), true)
+            }
             ConnectionState::GaveUp => (
                 TrayIcon::Offline,
                 "Kith — stopped retrying; choose Reconnect now to try again".to_string(),
@@ -209,6 +212,7 @@ mod tests {
                 TrayIcon::Connecting,
             ),
             (ConnectionState::GaveUp, TrayIcon::Offline),
+            (ConnectionState::Offline, TrayIcon::Offline),
             (
                 ConnectionState::SignedOut {
                     reason: EndReason::SessionExpired,
@@ -253,6 +257,23 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn offline_says_there_is_no_network() {
+        let view = tray_view(&TrayInput {
+            signed_in: true,
+            state: &ConnectionState::Offline,
+            online: &names(&["alice"]),
+            total_friends: 3,
+        });
+        assert_eq!(view.icon, TrayIcon::Offline);
+        assert_eq!(view.tooltip, "Offline: no network");
+        assert!(view.can_reconnect);
+        assert!(
+            view.online_friends.is_empty(),
+            "nobody is known to be online"
+        );
     }
 
     #[test]

@@ -84,6 +84,13 @@ test("the banner for each state", () => {
   assert.equal(bannerParts(undefined, null).lead, "Starting…");
 });
 
+test("offline says there is no network and counts down nothing", () => {
+  const offline = bannerParts({ state: "offline", reason: "network_down", detail: "no network: no route to the server" }, null);
+  assert.equal(offline.lead, "Offline — no network");
+  assert.equal(offline.countdown, "");
+  assert.match(offline.rest, /reconnects when the network is back/);
+});
+
 test("a command's rejection becomes readable text whatever its shape", () => {
   assert.equal(errorText("plain"), "plain");
   assert.equal(errorText(new Error("boom")), "boom");

@@ -97,6 +97,9 @@ fn human_line(event: &SessionEvent) -> String {
             ConnectionState::SignedOut { reason } => {
                 format!("● signed out: {}", reason.as_str().replace('_', " "))
             }
+            ConnectionState::Offline => {
+                "● offline: no network; reconnecting when it is back".to_string()
+            }
             other => format!("● {} ({})", other.name().replace('_', " "), change.reason),
         },
         SessionEvent::Presence(change) => {
@@ -157,6 +160,25 @@ mod tests {
         assert_eq!(
             event_human(&event),
             "● reconnecting in 0.8 s (keepalive timeout)"
+        );
+    }
+
+    #[test]
+    fn offline_says_there_is_no_network_and_no_retry_is_pending() {
+        let event = SessionEvent::State(StateChange {
+            from: ConnectionState::Connected,
+            to: ConnectionState::Offline,
+            reason: Reason::NetworkDown,
+            retry_in: None,
+        });
+        let line = event_json(&event).unwrap();
+        assert_eq!(line["state"], "offline");
+        assert_eq!(line["reason"], "network_down");
+        assert_eq!(line["retry_in_ms"], Value::Null);
+        assert_eq!(line["attempt"], Value::Null);
+        assert_eq!(
+            event_human(&event),
+            "● offline: no network; reconnecting when it is back"
         );
     }
 

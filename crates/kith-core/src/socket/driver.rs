@@ -20,6 +20,7 @@ use crate::socket::machine::{
     Action, ConnId, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig,
     SnapshotMeaning, StateChange,
 };
+use crate::socket::network_watch::{self, NetworkEvent, NetworkTarget};
 use crate::socket::transport::{log_url, upgrade_request};
 use crate::socket::tunnel::OpenError;
 use crate::socket::wake::SleepDetector;
@@ -141,6 +142,14 @@ impl Driver {
             });
         };
         let mut token_events = tokens.subscribe();
+        // The watcher ends when this receiver is dropped, with the driver.
+        let (network_tx, mut network_events) = mpsc::unbounded_channel();
+        match NetworkTarget::for_profile(&profile, tokens.network()) {
+            Some(target) => {
+                tokio::spawn(network_watch::watch(target, network_tx));
+            }
+            None => drop(network_tx),
+        }
         let mut driver = Driver {
             machine: ConnectionMachine::new(MachineConfig::from_profile(&profile), seed),
             profile,
@@ -190,6 +199,14 @@ impl Driver {
                 Some((conn, event)) = conn_events.recv() => driver.on_conn_event(conn, event),
                 Some((purpose, result)) = fetch_results.recv() => driver.on_fetched(purpose, result),
                 Some(()) = woke.recv() => driver.machine.handle(Input::Wake, now()),
+                Some(event) = network_events.recv() => {
+                    let input = match event {
+                        NetworkEvent::Down => Input::NetworkDown,
+                        NetworkEvent::Up => Input::NetworkUp,
+                        NetworkEvent::Changed => Input::NetworkChanged,
+                    };
+                    driver.machine.handle(input, now());
+                }
                 event = token_events.recv() => match event {
                     Ok(TokenEvent::Refreshed { expires_in, generation }) => {
                         driver.emit(SessionEvent::TokenRefreshed { expires_in });
@@ -247,7 +264,9 @@ impl Driver {
             while let Some(change) = self.machine.poll_event() {
                 progressed = true;
                 match &change.to {
-                    ConnectionState::Reconnecting { .. } | ConnectionState::GaveUp => {
+                    ConnectionState::Reconnecting { .. }
+                    | ConnectionState::Offline
+                    | ConnectionState::GaveUp => {
                         tracing::info!(state = change.to.name(), reason = %change.reason, "connection state")
                     }
                     _ => {
