@@ -74,10 +74,14 @@ fn on_event(
             state.with_view(|v| {
                 v.connection = view.clone();
                 v.state = change.to.clone();
+                v.retry_at = change.retry_at;
             });
             batcher.connection_changed(now);
             let _ = app.emit(EVENT_CONNECTION, view);
             crate::tray::refresh(app);
+            if change.retry_at.is_some() {
+                crate::tray::tick_until_retry(app);
+            }
         }
         SessionEvent::Presence(change) => match change.cause {
             ChangeCause::Resync => batcher.resync_change(),

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use kith_core::{
     ConnectionState, EndReason, Friend, FriendsReader, PresenceChange, Session, StateChange,
@@ -23,7 +24,9 @@ pub struct ConnectionView {
     pub state: &'static str,
     pub reason: &'static str,
     pub detail: String,
-    pub retry_in_ms: Option<u64>,
+    /// When the next attempt starts, for `reconnecting`: milliseconds since the Unix
+    /// epoch, so a window opened mid-wait counts down from the real deadline.
+    pub retry_at_ms: Option<u64>,
     pub attempt: Option<u32>,
 }
 
@@ -33,26 +36,23 @@ impl ConnectionView {
             state: "idle",
             reason: "started",
             detail: String::new(),
-            retry_in_ms: None,
+            retry_at_ms: None,
             attempt: None,
         }
     }
 
     pub fn from_change(change: &StateChange) -> Self {
-        let (retry_in_ms, attempt) = match change.to {
-            ConnectionState::Reconnecting {
-                attempt,
-                retry_in_ms,
-            } => (Some(retry_in_ms), Some(attempt)),
-            ConnectionState::Connecting { attempt }
-            | ConnectionState::Authenticating { attempt } => (None, Some(attempt)),
-            _ => (None, None),
+        let attempt = match change.to {
+            ConnectionState::Reconnecting { attempt }
+            | ConnectionState::Connecting { attempt }
+            | ConnectionState::Authenticating { attempt } => Some(attempt),
+            _ => None,
         };
         ConnectionView {
             state: change.to.name(),
             reason: change.reason.code(),
             detail: change.reason.to_string(),
-            retry_in_ms,
+            retry_at_ms: change.retry_at_unix_ms(),
             attempt,
         }
     }
@@ -125,6 +125,8 @@ pub struct View {
     pub session: SessionView,
     pub connection: ConnectionView,
     pub state: ConnectionState,
+    /// When the next attempt starts, while reconnecting.
+    pub retry_at: Option<Instant>,
     /// The running session's friends map (kith-core owns it), while there is one.
     pub friends: Option<FriendsReader>,
 }
@@ -141,6 +143,7 @@ impl Default for View {
             },
             connection: ConnectionView::idle(),
             state: ConnectionState::Idle,
+            retry_at: None,
             friends: None,
         }
     }

@@ -2,6 +2,8 @@
 //! what tooltip, which friends in the menu. A pure function, tested on its own; the
 //! tray module only applies the result.
 
+use std::time::Duration;
+
 use kith_core::{ConnectionState, EndReason};
 
 /// One tray icon per kind of state.
@@ -44,6 +46,8 @@ pub const MENU_FRIENDS: usize = 10;
 pub struct TrayInput<'a> {
     pub signed_in: bool,
     pub state: &'a ConnectionState,
+    /// Time left until the next attempt, while reconnecting.
+    pub retry_in: Option<Duration>,
     /// Names of the friends currently online (any status but "offline").
     pub online: &'a [String],
     pub total_friends: usize,
@@ -89,9 +93,14 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
                 "Kith — connecting…".to_string(),
                 false,
             ),
-            ConnectionState::Reconnecting { retry_in_ms, .. } => (
+            ConnectionState::Reconnecting { .. } => (
                 TrayIcon::Connecting,
-                format!("Reconnecting in {} s", retry_in_ms.div_ceil(1000)),
+                match input.retry_in {
+                    Some(left) if !left.is_zero() => {
+                        format!("Reconnecting in {} s", left.as_millis().div_ceil(1000))
+                    }
+                    _ => "Kith — reconnecting…".to_string(),
+                },
                 true,
             ),
             ConnectionState::Offline => {
@@ -145,6 +154,7 @@ mod tests {
         let view = tray_view(&TrayInput {
             signed_in: true,
             state: &ConnectionState::Connected,
+            retry_in: None,
             online: &online,
             total_friends: 12,
         });
@@ -160,6 +170,7 @@ mod tests {
         let view = tray_view(&TrayInput {
             signed_in: true,
             state: &ConnectionState::Connected,
+            retry_in: None,
             online: &online,
             total_friends: 2,
         });
@@ -176,6 +187,7 @@ mod tests {
         let view = tray_view(&TrayInput {
             signed_in: true,
             state: &ConnectionState::Connected,
+            retry_in: None,
             online: &online,
             total_friends: 20,
         });
@@ -183,21 +195,40 @@ mod tests {
         assert_eq!(view.more_online, 4);
     }
 
-    #[test]
-    fn reconnecting_rounds_the_countdown_up() {
-        let view = tray_view(&TrayInput {
+    fn reconnecting_with(retry_in: Option<Duration>) -> TrayView {
+        tray_view(&TrayInput {
             signed_in: true,
-            state: &ConnectionState::Reconnecting {
-                attempt: 3,
-                retry_in_ms: 3_200,
-            },
+            state: &ConnectionState::Reconnecting { attempt: 3 },
+            retry_in,
             online: &[],
             total_friends: 5,
-        });
+        })
+    }
+
+    #[test]
+    fn reconnecting_rounds_the_countdown_up() {
+        let view = reconnecting_with(Some(Duration::from_millis(3_200)));
         assert_eq!(view.icon, TrayIcon::Connecting);
         assert_eq!(view.tooltip, "Reconnecting in 4 s");
         assert!(view.can_reconnect);
         assert!(view.online_friends.is_empty());
+    }
+
+    #[test]
+    fn the_countdown_follows_the_time_left_not_the_first_delay() {
+        // The same state, seen 30 s, 20 s and 0 s before the retry.
+        assert_eq!(
+            reconnecting_with(Some(Duration::from_secs(30))).tooltip,
+            "Reconnecting in 30 s"
+        );
+        assert_eq!(
+            reconnecting_with(Some(Duration::from_secs(20))).tooltip,
+            "Reconnecting in 20 s"
+        );
+        assert_eq!(
+            reconnecting_with(Some(Duration::ZERO)).tooltip,
+            "Kith — reconnecting…"
+        );
     }
 
     #[test]
@@ -224,6 +255,7 @@ mod tests {
             let view = tray_view(&TrayInput {
                 signed_in: true,
                 state: &state,
+                retry_in: None,
                 online: &[],
                 total_friends: 0,
             });
@@ -264,6 +296,7 @@ mod tests {
         let view = tray_view(&TrayInput {
             signed_in: true,
             state: &ConnectionState::Offline,
+            retry_in: None,
             online: &names(&["alice"]),
             total_friends: 3,
         });
@@ -283,6 +316,7 @@ mod tests {
             state: &ConnectionState::SignedOut {
                 reason: EndReason::SessionExpired,
             },
+            retry_in: None,
             online: &[],
             total_friends: 0,
         });
@@ -291,6 +325,7 @@ mod tests {
         let never = tray_view(&TrayInput {
             signed_in: false,
             state: &ConnectionState::Idle,
+            retry_in: None,
             online: &[],
             total_friends: 0,
         });

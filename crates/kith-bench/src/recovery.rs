@@ -196,7 +196,7 @@ async fn outage(
                 match change.to {
                     ConnectionState::Connecting { .. } => attempts.push(*at),
                     ConnectionState::Reconnecting { .. } => {
-                        scheduled = Some(*at + change.retry_in.unwrap_or_default());
+                        scheduled = change.retry_at;
                     }
                     _ => {}
                 }

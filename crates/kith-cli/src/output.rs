@@ -5,6 +5,8 @@
 //! [`terminal_text`], so none can move the cursor, clear the screen or retitle the
 //! terminal. JSON lines need nothing more: serde_json escapes control characters.
 
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
 use kith_core::{ChangeCause, ConnectionState, SessionEvent};
 use serde_json::{json, Value};
 
@@ -12,10 +14,12 @@ use serde_json::{json, Value};
 pub fn event_json(event: &SessionEvent) -> Option<Value> {
     Some(match event {
         SessionEvent::State(change) => {
-            let retry_in_ms = match change.to {
-                ConnectionState::Reconnecting { retry_in_ms, .. } => Some(retry_in_ms),
-                _ => change.retry_in.map(|d| d.as_millis() as u64),
-            };
+            let retry_in_ms = change
+                .retry_in(Instant::now())
+                .map(|d| d.as_millis() as u64);
+            let retry_at = change.retry_at_unix_ms().map(|ms| {
+                humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+            });
             let attempt = match change.to {
                 ConnectionState::Connecting { attempt }
                 | ConnectionState::Authenticating { attempt }
@@ -28,6 +32,7 @@ pub fn event_json(event: &SessionEvent) -> Option<Value> {
                 "reason": change.reason.code(),
                 "detail": change.reason.to_string(),
                 "retry_in_ms": retry_in_ms,
+                "retry_at": retry_at,
                 "attempt": attempt,
             })
         }
@@ -89,9 +94,13 @@ pub fn terminal_text(text: &str) -> String {
 fn human_line(event: &SessionEvent) -> String {
     match event {
         SessionEvent::State(change) => match &change.to {
-            ConnectionState::Reconnecting { retry_in_ms, .. } => format!(
-                "● reconnecting in {:.1} s ({})",
-                *retry_in_ms as f64 / 1000.0,
+            ConnectionState::Reconnecting { .. } => format!(
+                "● reconnecting in {} s ({})",
+                change
+                    .retry_in(Instant::now())
+                    .unwrap_or_default()
+                    .as_millis()
+                    .div_ceil(1000),
                 change.reason
             ),
             ConnectionState::SignedOut { reason } => {
@@ -139,27 +148,31 @@ fn human_line(event: &SessionEvent) -> String {
 mod tests {
     use super::*;
     use kith_core::{EndReason, FriendId, PresenceChange, Reason, StateChange};
-    use std::time::Duration;
 
     #[test]
     fn state_lines_carry_reason_and_retry() {
         let event = SessionEvent::State(StateChange {
             from: ConnectionState::Connected,
-            to: ConnectionState::Reconnecting {
-                attempt: 2,
-                retry_in_ms: 750,
-            },
+            to: ConnectionState::Reconnecting { attempt: 2 },
             reason: Reason::KeepaliveTimeout,
-            retry_in: Some(Duration::from_millis(750)),
+            retry_at: Some(Instant::now() + Duration::from_secs(10)),
         });
         let line = event_json(&event).unwrap();
         assert_eq!(line["event"], "state");
         assert_eq!(line["state"], "reconnecting");
         assert_eq!(line["reason"], "keepalive_timeout");
-        assert_eq!(line["retry_in_ms"], 750);
+        assert_eq!(line["attempt"], 2);
+        let retry_in_ms = line["retry_in_ms"].as_u64().unwrap();
+        assert!((9_000..=10_000).contains(&retry_in_ms), "{retry_in_ms}");
+        // The absolute deadline, on the wall clock, about 10 s from now.
+        let retry_at = humantime::parse_rfc3339(line["retry_at"].as_str().unwrap()).unwrap();
+        let ahead = retry_at
+            .duration_since(std::time::SystemTime::now())
+            .unwrap();
+        assert!(ahead > Duration::from_secs(8) && ahead <= Duration::from_secs(10));
         assert_eq!(
             event_human(&event),
-            "● reconnecting in 0.8 s (keepalive timeout)"
+            "● reconnecting in 10 s (keepalive timeout)"
         );
     }
 
@@ -169,7 +182,7 @@ mod tests {
             from: ConnectionState::Connected,
             to: ConnectionState::Offline,
             reason: Reason::NetworkDown,
-            retry_in: None,
+            retry_at: None,
         });
         let line = event_json(&event).unwrap();
         assert_eq!(line["state"], "offline");

@@ -100,17 +100,23 @@ fn a_failed_connect_backs_off_within_the_base_then_retries() {
         },
         t0,
     );
-    let ConnectionState::Reconnecting {
-        attempt,
-        retry_in_ms,
-    } = machine.state().clone()
-    else {
+    let ConnectionState::Reconnecting { attempt } = machine.state().clone() else {
         panic!("expected reconnecting, got {:?}", machine.state());
     };
     assert_eq!(attempt, 1);
-    assert!(retry_in_ms <= 500);
+    let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+    let retry_at = change
+        .retry_at
+        .expect("a reconnecting state has a deadline");
+    assert!(change.retry_in(t0).unwrap() <= Duration::from_millis(500));
+    // Seen later, the same change tells the time left then, not the delay it began with.
+    let later = t0 + Duration::from_millis(100);
+    assert_eq!(
+        change.retry_in(later).unwrap(),
+        retry_at.saturating_duration_since(later)
+    );
     let due = machine.poll_timeout().unwrap();
-    assert_eq!(due, t0 + Duration::from_millis(retry_in_ms));
+    assert_eq!(due, retry_at);
     machine.handle(Input::Tick, due);
     assert_eq!(machine.state(), &ConnectionState::Connecting { attempt: 2 });
     assert_eq!(
@@ -141,7 +147,7 @@ fn a_refused_certificate_gives_up_at_once_with_no_timer_until_the_user_retries()
     let last = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
     assert_eq!(last.reason, Reason::Certificate(CertProblem::Expired));
     assert_eq!(last.reason.code(), "tls_expired");
-    assert_eq!(last.retry_in, None);
+    assert_eq!(last.retry_at, None);
     // No retry is scheduled, and no session is ended.
     assert_eq!(machine.poll_timeout(), None);
     assert!(!drain(&mut machine)
@@ -225,7 +231,7 @@ fn a_proxy_refusal_is_transient_with_backoff() {
     let last = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
     assert_eq!(last.reason, Reason::Proxy(ProxyProblem::AuthRequired));
     assert_eq!(last.reason.code(), "proxy_auth_required");
-    assert!(last.retry_in.is_some());
+    assert!(last.retry_at.is_some());
     assert!(machine.poll_timeout().is_some());
 }
 
@@ -754,7 +760,7 @@ fn retry_after_of_the_auth_api_delays_the_reconnect_with_a_cap() {
             t0,
         );
         let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
-        let delay = change.retry_in.unwrap();
+        let delay = change.retry_in(t0).unwrap();
         assert!(delay >= expected_at_least, "{delay:?}");
         assert!(delay <= MAX_RETRY_AFTER.max(expected_at_least), "{delay:?}");
         assert_eq!(machine.poll_timeout(), Some(t0 + delay));
@@ -860,7 +866,7 @@ fn no_network_means_offline_with_no_attempt_counted_and_no_timer() {
     let change = machine.poll_event().unwrap();
     assert_eq!(change.reason, Reason::NetworkDown);
     assert_eq!(change.reason.code(), "network_down");
-    assert_eq!(change.retry_in, None);
+    assert_eq!(change.retry_at, None);
     assert_eq!(
         drain(&mut machine),
         vec![Action::Close {
@@ -1591,11 +1597,12 @@ proptest! {
             // Backoff always within [0, cap], or the server's capped Retry-After.
             let longest = cap.max(MAX_RETRY_AFTER);
             for change in &events {
-                if let Some(delay) = change.retry_in {
+                if let Some(delay) = change.retry_in(now) {
                     prop_assert!(delay <= longest);
                 }
-                if let ConnectionState::Reconnecting { retry_in_ms, .. } = change.to {
-                    prop_assert!(Duration::from_millis(retry_in_ms) <= longest);
+                // Every wait to reconnect says until when.
+                if matches!(change.to, ConnectionState::Reconnecting { .. }) {
+                    prop_assert!(change.retry_at.is_some());
                 }
             }
             // Liveness: a live primary socket is always reported as connected.

@@ -165,7 +165,7 @@ async fn socket_certificate_case(kind: CertProblem) {
         "{change:?}"
     );
     assert_eq!(change.reason.code(), kind.code());
-    assert_eq!(change.retry_in, None);
+    assert_eq!(change.retry_at, None);
     if kind == CertProblem::UnknownIssuer {
         assert!(
             change.reason.to_string().contains("tls.ca_file"),

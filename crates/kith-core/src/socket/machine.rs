@@ -81,13 +81,23 @@ pub const MAX_SERVER_HEARTBEAT: Duration = Duration::from_secs(24 * 60 * 60);
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnectionState {
     Idle,
-    Connecting { attempt: u32 },
-    Authenticating { attempt: u32 },
+    Connecting {
+        attempt: u32,
+    },
+    Authenticating {
+        attempt: u32,
+    },
     Connected,
-    Reconnecting { attempt: u32, retry_in_ms: u64 },
+    /// Waiting to retry after failed attempt `attempt`; the transition's
+    /// [`StateChange::retry_at`] says until when.
+    Reconnecting {
+        attempt: u32,
+    },
     Offline,
     GaveUp,
-    SignedOut { reason: EndReason },
+    SignedOut {
+        reason: EndReason,
+    },
     Stopped,
 }
 
@@ -223,13 +233,33 @@ impl fmt::Display for Reason {
     }
 }
 
-/// One transition, with its reason and, when a retry is pending, its delay.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One transition, with its reason and, when a retry is pending, its deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateChange {
     pub from: ConnectionState,
     pub to: ConnectionState,
     pub reason: Reason,
-    pub retry_in: Option<Duration>,
+    /// When the next attempt starts, for `Reconnecting`: an absolute deadline, so a
+    /// countdown shown later (a window opened mid-wait, a tray tick) stays right.
+    pub retry_at: Option<Instant>,
+}
+
+impl StateChange {
+    /// How long until the retry, seen at `now`; zero once it is due.
+    pub fn retry_in(&self, now: Instant) -> Option<Duration> {
+        self.retry_at.map(|at| at.saturating_duration_since(now))
+    }
+
+    /// The retry's deadline on the wall clock, in milliseconds since the Unix epoch, for
+    /// a UI that counts down with its own clock.
+    pub fn retry_at_unix_ms(&self) -> Option<u64> {
+        let left = self.retry_in(Instant::now())?;
+        let at = std::time::SystemTime::now() + left;
+        Some(
+            at.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        )
+    }
 }
 
 /// What a token is wanted for.
@@ -769,16 +799,16 @@ impl ConnectionMachine {
 
     // ---- transitions -------------------------------------------------------------
 
-    fn transition(&mut self, to: ConnectionState, reason: Reason, retry_in: Option<Duration>) {
+    fn transition(&mut self, to: ConnectionState, reason: Reason, retry_at: Option<Instant>) {
         let from = std::mem::replace(&mut self.state, to.clone());
-        if from == to && reason != Reason::Handover {
+        if from == to && reason != Reason::Handover && retry_at.is_none() {
             return;
         }
         self.events.push_back(StateChange {
             from,
             to,
             reason,
-            retry_in,
+            retry_at,
         });
     }
 
@@ -1329,10 +1359,9 @@ impl ConnectionMachine {
         self.transition(
             ConnectionState::Reconnecting {
                 attempt: self.failures,
-                retry_in_ms: delay.as_millis() as u64,
             },
             reason,
-            Some(delay),
+            self.retry_at,
         );
     }
 
