@@ -43,7 +43,8 @@ export class Banner {
   }
 
   /**
-   * Shows a Connection ({ state, reason, detail, retry_at_ms, attempt }). The retry's
+   * Shows a Connection ({ state, reason, detail, retry_at_ms, attempt,
+   * can_reconnect_now }). The retry's
    * deadline is absolute (ms since the epoch), so a window opened mid-wait counts down
    * from the real time left.
    */
@@ -56,7 +57,8 @@ export class Banner {
 
     this.banner.dataset.state = state;
     this.banner.dataset.reason = this.connection.reason ?? "";
-    const hideRetry = !(state === "reconnecting" || state === "gave_up" || state === "offline");
+    // kith-core decides where "Reconnect now" does anything.
+    const hideRetry = this.connection.can_reconnect_now !== true;
     if (hideRetry && !this.retry.hidden && document.activeElement === this.retry) {
       this.retry.hidden = true;
       this.fallbackFocus?.focus();

@@ -28,6 +28,8 @@ pub struct ConnectionView {
     /// epoch, so a window opened mid-wait counts down from the real deadline.
     pub retry_at_ms: Option<u64>,
     pub attempt: Option<u32>,
+    /// Whether "Reconnect now" does anything in this state (kith-core's rule).
+    pub can_reconnect_now: bool,
 }
 
 impl ConnectionView {
@@ -38,6 +40,7 @@ impl ConnectionView {
             detail: String::new(),
             retry_at_ms: None,
             attempt: None,
+            can_reconnect_now: false,
         }
     }
 
@@ -54,6 +57,7 @@ impl ConnectionView {
             detail: change.reason.to_string(),
             retry_at_ms: change.retry_at_unix_ms(),
             attempt,
+            can_reconnect_now: change.to.can_reconnect_now(),
         }
     }
 }

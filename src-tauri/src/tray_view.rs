@@ -62,14 +62,14 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
     for name in &mut online {
         *name = crate::display::plain_text(name, crate::display::NAME_MAX);
     }
-    let (icon, tooltip, can_reconnect) = if !input.signed_in {
+    let (icon, tooltip) = if !input.signed_in {
         let tooltip = match input.state {
             ConnectionState::SignedOut { reason } => {
                 format!("Signed out — {}", end_reason_text(*reason))
             }
             _ => "Kith — not signed in".to_string(),
         };
-        (TrayIcon::SignedOut, tooltip, false)
+        (TrayIcon::SignedOut, tooltip)
     } else {
         match input.state {
             ConnectionState::Connected => (
@@ -84,15 +84,12 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
                         "friends"
                     }
                 ),
-                false,
             ),
             ConnectionState::Idle
             | ConnectionState::Connecting { .. }
-            | ConnectionState::Authenticating { .. } => (
-                TrayIcon::Connecting,
-                "Kith — connecting…".to_string(),
-                false,
-            ),
+            | ConnectionState::Authenticating { .. } => {
+                (TrayIcon::Connecting, "Kith — connecting…".to_string())
+            }
             ConnectionState::Reconnecting { .. } => (
                 TrayIcon::Connecting,
                 match input.retry_in {
@@ -101,24 +98,21 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
                     }
                     _ => "Kith — reconnecting…".to_string(),
                 },
-                true,
             ),
-            ConnectionState::Offline => {
-                (TrayIcon::Offline, "Offline: no network".to_string(), true)
-            }
+            ConnectionState::Offline => (TrayIcon::Offline, "Offline: no network".to_string()),
             ConnectionState::GaveUp => (
                 TrayIcon::Offline,
                 "Kith — stopped retrying; choose Reconnect now to try again".to_string(),
-                true,
             ),
             ConnectionState::SignedOut { reason } => (
                 TrayIcon::SignedOut,
                 format!("Signed out — {}", end_reason_text(*reason)),
-                false,
             ),
-            ConnectionState::Stopped => (TrayIcon::Offline, "Kith — stopped".to_string(), true),
+            ConnectionState::Stopped => (TrayIcon::Offline, "Kith — stopped".to_string()),
         }
     };
+    // Offered exactly where the machine acts on it.
+    let can_reconnect = input.signed_in && input.state.can_reconnect_now();
     let connected = icon == TrayIcon::Connected;
     TrayView {
         icon,
@@ -229,6 +223,28 @@ mod tests {
             reconnecting_with(Some(Duration::ZERO)).tooltip,
             "Kith — reconnecting…"
         );
+    }
+
+    #[test]
+    fn reconnect_now_is_offered_only_where_the_machine_acts_on_it() {
+        for (state, offered) in [
+            (ConnectionState::Stopped, false),
+            (ConnectionState::Connected, false),
+            (ConnectionState::Authenticating { attempt: 1 }, false),
+            (ConnectionState::Connecting { attempt: 1 }, true),
+            (ConnectionState::Reconnecting { attempt: 2 }, true),
+            (ConnectionState::Offline, true),
+            (ConnectionState::GaveUp, true),
+        ] {
+            let view = tray_view(&TrayInput {
+                signed_in: true,
+                state: &state,
+                retry_in: None,
+                online: &[],
+                total_friends: 0,
+            });
+            assert_eq!(view.can_reconnect, offered, "{state:?}");
+        }
     }
 
     #[test]

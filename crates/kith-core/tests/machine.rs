@@ -1559,6 +1559,8 @@ proptest! {
             }
             let failures_before = machine.failures();
             let is_network_down = input == Input::NetworkDown;
+            let is_reconnect_now = input == Input::ReconnectNow;
+            let offered = machine.state().can_reconnect_now();
             machine.handle(input, now);
             let input_actions: Vec<_> = std::iter::from_fn(|| machine.poll_action()).collect();
             let events: Vec<_> = std::iter::from_fn(|| machine.poll_event()).collect();
@@ -1571,6 +1573,11 @@ proptest! {
                     "network down started something: {:?}",
                     input_actions
                 );
+            }
+            // "Reconnect now" is offered exactly where the machine acts on it.
+            if is_reconnect_now {
+                let started = events.iter().any(|e| e.reason == Reason::ReconnectNow);
+                prop_assert_eq!(offered, started, "offered {} but started {}", offered, started);
             }
             actions.extend(input_actions);
             // Offline: no socket and no timer, so nothing reaches for the server.

@@ -102,6 +102,25 @@ pub enum ConnectionState {
 }
 
 impl ConnectionState {
+    /// Whether [`Input::ReconnectNow`] starts an attempt in this state: the one rule
+    /// the machine, the tray and the UI share for offering "Reconnect now".
+    /// - waiting to retry, offline (the user may know better than the routing table),
+    ///   or connecting (the attempt may be stuck on a token fetch or a socket that
+    ///   never answers): start over now;
+    /// - gave up, or idle: start with a fresh budget, including one forced refresh.
+    ///
+    /// Connected, authenticating, signed out and stopped ignore it.
+    pub fn can_reconnect_now(&self) -> bool {
+        matches!(
+            self,
+            ConnectionState::Reconnecting { .. }
+                | ConnectionState::Connecting { .. }
+                | ConnectionState::Offline
+                | ConnectionState::GaveUp
+                | ConnectionState::Idle
+        )
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             ConnectionState::Idle => "idle",
@@ -767,20 +786,14 @@ impl ConnectionMachine {
                 timeout,
             } => self.on_heartbeat(conn, interval, timeout),
             Input::TokenRefreshed { generation } => self.on_token_refreshed(generation, now),
-            Input::ReconnectNow => match self.state {
-                // In Connecting, the attempt may be stuck on a token fetch or a socket
-                // that never answers: start over. Offline, the user may know better
-                // than the routing table.
-                ConnectionState::Reconnecting { .. }
-                | ConnectionState::Connecting { .. }
-                | ConnectionState::Offline => self.begin_attempt(Reason::ReconnectNow, now),
-                ConnectionState::GaveUp | ConnectionState::Idle => {
+            Input::ReconnectNow if self.state.can_reconnect_now() => {
+                if matches!(self.state, ConnectionState::GaveUp | ConnectionState::Idle) {
                     // The user asked: a fresh budget, including one forced refresh.
                     self.reset_failures();
-                    self.begin_attempt(Reason::ReconnectNow, now);
                 }
-                _ => {}
-            },
+                self.begin_attempt(Reason::ReconnectNow, now);
+            }
+            Input::ReconnectNow => {}
             Input::Wake => match self.state {
                 ConnectionState::Connected => self.probe(Probe::AfterWake, now),
                 ConnectionState::Reconnecting { .. } => {
@@ -801,7 +814,12 @@ impl ConnectionMachine {
 
     fn transition(&mut self, to: ConnectionState, reason: Reason, retry_at: Option<Instant>) {
         let from = std::mem::replace(&mut self.state, to.clone());
-        if from == to && reason != Reason::Handover && retry_at.is_none() {
+        // A repeated state is news only for a handover, an attempt the user restarted,
+        // or a new deadline.
+        if from == to
+            && !matches!(reason, Reason::Handover | Reason::ReconnectNow)
+            && retry_at.is_none()
+        {
             return;
         }
         self.events.push_back(StateChange {
