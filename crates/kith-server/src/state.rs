@@ -234,6 +234,8 @@ pub(crate) struct Shared {
     /// rotation (blacklist, sign, remember) and taken before the database's.
     pub grace: Mutex<GraceMap>,
     ws_reject_all: AtomicBool,
+    /// Whether a socket that goes live gets a `presence_snapshot` (on by default).
+    snapshots: AtomicBool,
     pub silent: watch::Sender<bool>,
     pub shutdown: watch::Sender<bool>,
     pub control: broadcast::Sender<Control>,
@@ -266,6 +268,7 @@ impl Shared {
             auth_redirect: Mutex::new(None),
             grace: Mutex::new(GraceMap::new(config.reuse_interval)),
             ws_reject_all: AtomicBool::new(false),
+            snapshots: AtomicBool::new(true),
             silent: watch::Sender::new(false),
             shutdown: watch::Sender::new(false),
             control: broadcast::Sender::new(16),
@@ -340,6 +343,20 @@ impl Shared {
 
     pub(crate) fn set_ws_rejects_all(&self, on: bool) {
         self.ws_reject_all.store(on, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sends_snapshots(&self) -> bool {
+        self.snapshots.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_sends_snapshots(&self, on: bool) {
+        self.snapshots.store(on, Ordering::Relaxed);
+    }
+
+    /// The friends of `user` with their presence, as a snapshot lists them.
+    pub(crate) fn friends_presence(&self, user: UserId) -> Result<Vec<Presence>, ServerError> {
+        let rows = self.db.lock().friends_of(user)?;
+        Ok(rows.into_iter().map(Presence::from).collect())
     }
 
     /// A token a socket task holds while it runs, or `None` once shutdown has begun.
