@@ -126,6 +126,14 @@ impl AdminHandle {
         self.shared.set_sends_snapshots(on);
     }
 
+    /// How long `GET /api/friends/` waits after reading the list before it answers, so
+    /// that changes made meanwhile reach sockets before the (older) list reaches its
+    /// client. Zero (the start value) turns it off.
+    pub fn set_friends_delay(&self, delay: Duration) {
+        tracing::info!(?delay, "friend list delay");
+        self.shared.set_friends_delay(delay);
+    }
+
     /// The counters as of now.
     pub fn counters(&self) -> Counters {
         self.shared.counters()

@@ -39,5 +39,9 @@ async fn list_friends(
         .map_err(|_| ApiError::token_not_valid())?;
     let friends = shared.friends_presence(claims.user_id)?;
     tracing::debug!(user = %claims.username, friends = friends.len(), "friend list");
+    let delay = shared.friends_delay();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     Ok(Json(friends).into_response())
 }
