@@ -42,7 +42,7 @@ export class Banner {
     });
   }
 
-  /** Shows a Connection ({ state, reason, detail, retry_in_ms, attempt }). */
+  /** Shows a Connection ({ state, reason, detail, retry_in_ms, attempt, stale_since_ms }). */
   show(connection) {
     this.connection = connection ?? { state: "idle" };
     const state = this.connection.state ?? "idle";
@@ -53,6 +53,7 @@ export class Banner {
 
     this.banner.dataset.state = state;
     this.banner.dataset.reason = this.connection.reason ?? "";
+    this.banner.dataset.stale = Number.isFinite(this.connection.stale_since_ms) ? "true" : "false";
     const hideRetry = !(state === "reconnecting" || state === "gave_up");
     if (hideRetry && !this.retry.hidden && document.activeElement === this.retry) {
       this.retry.hidden = true;
