@@ -44,9 +44,8 @@ export class Banner {
 
   /**
    * Shows a Connection ({ state, reason, detail, retry_at_ms, attempt,
-   * can_reconnect_now }). The retry's
-   * deadline is absolute (ms since the epoch), so a window opened mid-wait counts down
-   * from the real time left.
+   * can_reconnect_now, stale_since_ms }). The retry's deadline is absolute (ms since
+   * the epoch), so a window opened mid-wait counts down from the real time left.
    */
   show(connection) {
     this.connection = connection ?? { state: "idle" };
@@ -57,6 +56,7 @@ export class Banner {
 
     this.banner.dataset.state = state;
     this.banner.dataset.reason = this.connection.reason ?? "";
+    this.banner.dataset.stale = Number.isFinite(this.connection.stale_since_ms) ? "true" : "false";
     // kith-core decides where "Reconnect now" does anything.
     const hideRetry = this.connection.can_reconnect_now !== true;
     if (hideRetry && !this.retry.hidden && document.activeElement === this.retry) {

@@ -5,10 +5,14 @@
 //! [`terminal_text`], so none can move the cursor, clear the screen or retitle the
 //! terminal. JSON lines need nothing more: serde_json escapes control characters.
 
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kith_core::{ChangeCause, ConnectionState, SessionEvent};
 use serde_json::{json, Value};
+
+/// What a stale marker means, in the words both output forms use.
+const STALE_DETAIL: &str =
+    "reconnected after a gap the server cannot fill (no snapshot, no resync): friends' status may be out of date";
 
 /// The JSON line for an event, or `None` for events `watch` does not print.
 pub fn event_json(event: &SessionEvent) -> Option<Value> {
@@ -50,6 +54,17 @@ pub fn event_json(event: &SessionEvent) -> Option<Value> {
             "friends": friends,
             "online": online,
         }),
+        SessionEvent::PresenceStale { since } => json!({
+            "event": "presence_stale",
+            "since": rfc3339(*since),
+            "since_unix_ms": unix_ms(*since),
+            "detail": STALE_DETAIL,
+        }),
+        SessionEvent::PresenceFresh => json!({"event": "presence_fresh"}),
+        SessionEvent::ResyncFailed { reason } => json!({
+            "event": "resync_failed",
+            "reason": reason,
+        }),
         SessionEvent::TokenRefreshed { expires_in } => json!({
             "event": "token_refreshed",
             "expires_in_s": expires_in.as_secs(),
@@ -71,6 +86,17 @@ pub fn event_json(event: &SessionEvent) -> Option<Value> {
             "detail": reason.message(),
         }),
     })
+}
+
+/// A wall-clock time as RFC 3339 UTC, to the second.
+fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn cause_name(cause: ChangeCause) -> &'static str {
@@ -126,6 +152,13 @@ fn human_line(event: &SessionEvent) -> String {
         }
         SessionEvent::Resynced { friends, online } => {
             format!("  {online} of {friends} friends online")
+        }
+        SessionEvent::PresenceStale { since } => {
+            format!("  ⚠ {STALE_DETAIL} since {}", rfc3339(*since))
+        }
+        SessionEvent::PresenceFresh => "  presence is up to date again".to_string(),
+        SessionEvent::ResyncFailed { reason } => {
+            format!("  could not resync after connecting: {reason}")
         }
         SessionEvent::TokenRefreshed { expires_in } => {
             format!("  token refreshed, valid for {} s", expires_in.as_secs())
@@ -245,6 +278,35 @@ mod tests {
         let json = event_json(&event).unwrap().to_string();
         assert!(!json.contains('\x1b'));
         assert!(json.contains("\\u001b"));
+    }
+
+    #[test]
+    fn stale_fresh_and_resync_failure_lines() {
+        let since = UNIX_EPOCH + Duration::from_millis(1_764_590_400_250);
+        let event = SessionEvent::PresenceStale { since };
+        let line = event_json(&event).unwrap();
+        assert_eq!(line["event"], "presence_stale");
+        assert_eq!(line["since"], "2025-12-01T12:00:00Z");
+        assert_eq!(line["since_unix_ms"], 1_764_590_400_250u64);
+        assert!(line["detail"].as_str().unwrap().contains("out of date"));
+        assert_eq!(
+            event_human(&event),
+            format!("  ⚠ {STALE_DETAIL} since 2025-12-01T12:00:00Z")
+        );
+        let fresh = event_json(&SessionEvent::PresenceFresh).unwrap();
+        assert_eq!(fresh, json!({"event": "presence_fresh"}));
+        assert_eq!(
+            event_human(&SessionEvent::PresenceFresh),
+            "  presence is up to date again"
+        );
+        let failed = SessionEvent::ResyncFailed {
+            reason: "the resync endpoint answered HTTP 404".into(),
+        };
+        assert_eq!(event_json(&failed).unwrap()["event"], "resync_failed");
+        assert_eq!(
+            event_human(&failed),
+            "  could not resync after connecting: the resync endpoint answered HTTP 404"
+        );
     }
 
     #[test]

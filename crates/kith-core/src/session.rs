@@ -15,6 +15,7 @@
 //! ```
 
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -67,6 +68,13 @@ impl FriendsReader {
                 .collect()
         })
         .unwrap_or_default()
+    }
+
+    /// Since when some friends' status may be out of date (Kith reconnected and the
+    /// backend could not say what it missed), while any friend is marked so; see
+    /// [`Friend::is_stale`].
+    pub fn stale_since(&self) -> Option<SystemTime> {
+        self.read(PresenceStore::stale_since).flatten()
     }
 
     /// How many friends there are.

@@ -148,6 +148,12 @@ impl AuthClient {
         &self.network
     }
 
+    /// The HTTP client itself (timeouts of `auth.request_timeout`, no redirects), for
+    /// other requests to the same backend.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     pub fn profile(&self) -> &ServerProfile {
         &self.profile
     }
@@ -284,7 +290,7 @@ impl AuthClient {
         let body = read_limited(response)
             .await
             .map_err(|error| match (error, exchange) {
-                (BodyError::TooLarge, Exchange::Login) => AuthError::ResponseTooLarge {
+                (BodyError::TooLarge { .. }, Exchange::Login) => AuthError::ResponseTooLarge {
                     limit: MAX_RESPONSE_BYTES,
                 },
                 (error, _) => bad(error.to_string()),
@@ -384,12 +390,21 @@ fn not_a_rejection(status: StatusCode, detail: String, retry_after: Option<Durat
 }
 
 /// A response body, refused past [`MAX_RESPONSE_BYTES`].
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+async fn read_limited(response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+    read_limited_to(response, MAX_RESPONSE_BYTES).await
+}
+
+/// A response body, refused past `limit` bytes (before reading, when the length is
+/// announced; otherwise as soon as it is passed).
+pub(crate) async fn read_limited_to(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
     if response
         .content_length()
-        .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
+        .is_some_and(|len| len > limit as u64)
     {
-        return Err(BodyError::TooLarge);
+        return Err(BodyError::TooLarge { limit });
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|error| {
@@ -399,8 +414,8 @@ async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, BodyEr
             error.without_url().to_string()
         })
     })? {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(BodyError::TooLarge);
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
@@ -408,9 +423,9 @@ async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, BodyEr
 }
 
 #[derive(Debug, thiserror::Error)]
-enum BodyError {
-    #[error("the response is larger than {} KiB", MAX_RESPONSE_BYTES / 1024)]
-    TooLarge,
+pub(crate) enum BodyError {
+    #[error("the response is larger than {} KiB", .limit / 1024)]
+    TooLarge { limit: usize },
     #[error("the response broke off: {0}")]
     Read(String),
 }
