@@ -116,11 +116,13 @@ fn on_event(
             );
         }
         SessionEvent::CredentialsSaved => tracing::info!("the sign-in is saved again"),
+        // The one terminal event: no state change to signed out comes before it.
         SessionEvent::SessionEnded { reason } => {
-            if let Some(session) = state.with_view(|v| {
+            if let Some((session, connection)) = state.with_view(|v| {
                 v.signed_out(Some(reason));
-                v.session.clone()
+                (v.session.clone(), v.connection.clone())
             }) {
+                let _ = app.emit(EVENT_CONNECTION, connection);
                 let _ = app.emit(EVENT_SESSION, session);
             }
             crate::tray::refresh(app);

@@ -214,6 +214,8 @@ impl View {
     pub fn signed_out(&mut self, reason: Option<EndReason>) {
         self.session.signed_in = false;
         self.session.reason = reason.map(EndReason::as_str);
+        self.retry_at = None;
+        self.connection = ConnectionView::idle();
         if let Some(reason) = reason {
             self.state = ConnectionState::SignedOut { reason };
         }

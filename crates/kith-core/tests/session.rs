@@ -292,6 +292,61 @@ async fn a_rejected_refresh_ends_the_session_once() {
     server.shutdown().await;
 }
 
+/// The terminal events of a log: `SessionEnded`, and any state change to signed out.
+fn terminal_events(log: &EventLog) -> Vec<&SessionEvent> {
+    log.seen
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| {
+            matches!(e, SessionEvent::SessionEnded { .. })
+                || matches!(e, SessionEvent::State(c) if matches!(c.to, ConnectionState::SignedOut { .. }))
+        })
+        .collect()
+}
+
+/// However a session ends, whether the token manager decides (a refused refresh) or
+/// the socket does (close 4403), apps hear of it once: one `SessionEnded`, sent after
+/// the stored credentials are gone, and the state is signed out by then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_end_is_one_event_whatever_ended_it() {
+    for cause in ["refused refresh", "close 4403"] {
+        let (server, admin) = start_server(config_with_ttl(Duration::from_secs(2))).await;
+        let store = MemoryStore::new();
+        let (session, mut log) = login(fast_profile(&server), &store).await;
+        log.wait_for_state("connected", Duration::from_secs(5))
+            .await;
+        let expected = if cause == "close 4403" {
+            admin.drop_all(4403, "forbidden").unwrap();
+            EndReason::Forbidden
+        } else {
+            admin.set_refresh_mode(RefreshMode::Reject);
+            EndReason::SessionExpired
+        };
+        log.wait_for("the end of the session", Duration::from_secs(10), |e| {
+            matches!(e, SessionEvent::SessionEnded { .. })
+        })
+        .await;
+        assert_eq!(
+            session.state(),
+            ConnectionState::SignedOut { reason: expected },
+            "{cause}"
+        );
+        assert_eq!(
+            store.load(session.tokens().account()).unwrap(),
+            None,
+            "{cause}: cleared before the event"
+        );
+        log.drain_for(Duration::from_secs(1)).await;
+        assert_eq!(
+            terminal_events(&log),
+            vec![&SessionEvent::SessionEnded { reason: expected }],
+            "{cause}"
+        );
+        session.stop().await;
+        server.shutdown().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnect_after_a_drop_resyncs_and_marks_changes_as_resync() {
     let (server, admin) = start_server(ServerConfig::for_tests()).await;

@@ -38,6 +38,8 @@ use crate::token::{
 /// Everything a session tells the app. Never carries a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEvent {
+    /// A change of connection state. Never a change to `SignedOut`: the end of a
+    /// session is [`SessionEvent::SessionEnded`], and only that.
     State(StateChange),
     Presence(PresenceChange),
     /// A snapshot or a resync listing was applied: how many friends, how many online.
@@ -74,6 +76,10 @@ pub enum SessionEvent {
     },
     /// The credentials are saved again after a failure.
     CredentialsSaved,
+    /// The one terminal event: the session is over (refresh rejected, refresh lost,
+    /// access refused by the socket, logged out) and its credentials are gone from
+    /// the store. Sent once, whatever ended it, after the store was cleared; the
+    /// session's state is then `SignedOut { reason }`.
     SessionEnded {
         reason: EndReason,
     },
@@ -261,9 +267,13 @@ impl Driver {
                         driver.emit(SessionEvent::CredentialsUnsaved { reason });
                     }
                     Ok(TokenEvent::CredentialsSaved) => driver.emit(SessionEvent::CredentialsSaved),
+                    // The one place a session's end is told: the token manager says so
+                    // once, after clearing the store, whether it decided (a refused
+                    // refresh) or the machine did (`Action::EndSession`).
                     Ok(TokenEvent::SessionEnded { reason }) => {
-                        driver.emit(SessionEvent::SessionEnded { reason });
                         driver.machine.handle(Input::SessionEnded { reason }, now());
+                        driver.flush();
+                        driver.emit(SessionEvent::SessionEnded { reason });
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => {}
@@ -322,7 +332,11 @@ impl Driver {
                     self.disconnected_at = Some(SystemTime::now());
                 }
                 let _ = self.state.send(change.to.clone());
-                self.emit(SessionEvent::State(change));
+                // Signed out is told once, as `SessionEnded`, when the token manager
+                // has ended the session (see the token events).
+                if !matches!(change.to, ConnectionState::SignedOut { .. }) {
+                    self.emit(SessionEvent::State(change));
+                }
             }
             if !progressed {
                 return;
