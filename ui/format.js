@@ -68,38 +68,14 @@ export function onlineCountText(present, total) {
   return `${present} of ${total} online`;
 }
 
-const END_REASONS = {
-  session_expired: "session expired",
-  refresh_lost: "a token refresh got no answer in time, and the server no longer accepts the token it replaced",
-  forbidden: "the server refused this account",
-  logged_out: "you signed out",
-};
-
-/** Why a session ended, as a short phrase, from a reason code and optional detail. */
-export function endReasonPhrase(reason, detail) {
-  if (reason && END_REASONS[reason]) return END_REASONS[reason];
-  if (detail) return detail;
-  if (reason) return reason.replace(/_/g, " ");
-  return "";
-}
-
-/** The line above the sign-in form after a session ended, or "" when none is needed. */
-export function signInReasonText(reason) {
-  switch (reason) {
-    case null:
-    case undefined:
-    case "":
-    case "logged_out": // the user did it; nothing to explain
-      return "";
-    case "session_expired":
-      return "Your session expired. Sign in again.";
-    case "refresh_lost":
-      return "A token refresh got no answer in time, and the server no longer accepts the token it replaced. Sign in again.";
-    case "forbidden":
-      return "The server refused this account. Check with its administrator, then sign in again.";
-    default:
-      return `You were signed out (${reason.replace(/_/g, " ")}). Sign in again.`;
-  }
+/**
+ * The line above the sign-in form after a session ended: kith-core's words for why
+ * (`reason_text`, absent when the user signed out), as a sentence; "" when none.
+ */
+export function signInReasonText(reasonText) {
+  if (typeof reasonText !== "string" || reasonText === "") return "";
+  const sentence = reasonText.charAt(0).toUpperCase() + reasonText.slice(1);
+  return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
 }
 
 /** Whole seconds left until `deadlineMs`, never negative. */
@@ -161,10 +137,6 @@ export function bannerParts(connection, seconds, nowMs = Date.now()) {
         ? `Offline — gave up after ${n} ${n === 1 ? "attempt" : "attempts"}`
         : "Offline — gave up reconnecting";
       return { lead, countdown: "", rest: detail };
-    }
-    case "signed_out": {
-      const why = endReasonPhrase(connection?.reason, connection?.detail);
-      return { lead: why ? `Signed out — ${why}` : "Signed out", countdown: "", rest: "" };
     }
     case "stopped":
       return { lead: "Not connected", countdown: "", rest: detail };

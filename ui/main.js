@@ -81,7 +81,7 @@ function showSession(session) {
     friends.clear();
     $("filter").value = "";
     friends.setFilter("");
-    signin.setReason(signInReasonText(session?.reason));
+    signin.setReason(signInReasonText(session?.reason_text));
   }
   if (changed) {
     if (signedIn) $("filter").focus();

@@ -122,6 +122,8 @@ pub struct SessionView {
     pub server: Option<String>,
     pub demo: bool,
     pub reason: Option<&'static str>,
+    /// Why the session ended, in kith-core's words, when the user needs telling.
+    pub reason_text: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -159,6 +161,7 @@ impl Default for View {
                 server: None,
                 demo: false,
                 reason: None,
+                reason_text: None,
             },
             connection: ConnectionView::idle(),
             state: ConnectionState::Idle,
@@ -214,6 +217,9 @@ impl View {
     pub fn signed_out(&mut self, reason: Option<EndReason>) {
         self.session.signed_in = false;
         self.session.reason = reason.map(EndReason::as_str);
+        self.session.reason_text = reason
+            .filter(|r| r.needs_explaining())
+            .map(EndReason::message);
         self.retry_at = None;
         self.connection = ConnectionView::idle();
         if let Some(reason) = reason {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use kith_core::{ConnectionState, EndReason};
+use kith_core::ConnectionState;
 
 /// One tray icon per kind of state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
     let (icon, tooltip) = if !input.signed_in {
         let tooltip = match input.state {
             ConnectionState::SignedOut { reason } => {
-                format!("Signed out — {}", end_reason_text(*reason))
+                format!("Signed out — {}", reason.message())
             }
             _ => "Kith — not signed in".to_string(),
         };
@@ -106,7 +106,7 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
             ),
             ConnectionState::SignedOut { reason } => (
                 TrayIcon::SignedOut,
-                format!("Signed out — {}", end_reason_text(*reason)),
+                format!("Signed out — {}", reason.message()),
             ),
             ConnectionState::Stopped => (TrayIcon::Offline, "Kith — stopped".to_string()),
         }
@@ -124,19 +124,10 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
     }
 }
 
-/// Words for why a session ended.
-pub fn end_reason_text(reason: EndReason) -> &'static str {
-    match reason {
-        EndReason::SessionExpired => "session expired",
-        EndReason::RefreshLost => "a token refresh was lost; sign in again",
-        EndReason::Forbidden => "access refused by the server",
-        EndReason::LoggedOut => "signed out",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kith_core::EndReason;
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -337,7 +328,10 @@ mod tests {
             total_friends: 0,
         });
         assert_eq!(view.icon, TrayIcon::SignedOut);
-        assert_eq!(view.tooltip, "Signed out — session expired");
+        assert_eq!(
+            view.tooltip,
+            format!("Signed out — {}", EndReason::SessionExpired.message())
+        );
         let never = tray_view(&TrayInput {
             signed_in: false,
             state: &ConnectionState::Idle,

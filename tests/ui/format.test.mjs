@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 
 import {
   bannerParts,
-  endReasonPhrase,
   lastSeenText,
   onlineCountText,
   parseLastSeen,
@@ -52,17 +51,11 @@ test("relative times, including a clock slightly in the future", () => {
   assert.equal(onlineCountText(3, 12), "3 of 12 online");
 });
 
-test("every end reason Kith sends has words, and unknown ones are readable", () => {
-  for (const reason of ["session_expired", "refresh_lost", "forbidden", "logged_out"]) {
-    assert.ok(endReasonPhrase(reason, "") !== reason, reason);
-  }
-  assert.match(endReasonPhrase("refresh_lost", ""), /no answer in time/);
-  assert.equal(endReasonPhrase("brand_new", ""), "brand new");
-  assert.equal(endReasonPhrase(undefined, "the detail"), "the detail");
-  assert.equal(signInReasonText("logged_out"), "");
-  assert.match(signInReasonText("session_expired"), /Sign in again/);
-  assert.match(signInReasonText("refresh_lost"), /no answer in time/);
-  assert.match(signInReasonText("something_else"), /something else/);
+test("the sign-in form says why a session ended in kith-core's words, as a sentence", () => {
+  assert.equal(signInReasonText("the session expired; sign in again"), "The session expired; sign in again.");
+  assert.equal(signInReasonText("Already a sentence."), "Already a sentence.");
+  // The user signed out, or nothing ended: nothing to say.
+  for (const value of [null, undefined, "", 42]) assert.equal(signInReasonText(value), "", String(value));
 });
 
 test("countdowns never go negative and round up", () => {
@@ -81,7 +74,6 @@ test("the banner for each state", () => {
   const refused = bannerParts({ state: "gave_up", reason: "auth_rejected" }, null);
   assert.match(refused.lead, /refuses the connection/);
   assert.match(refused.rest, /Retry now/);
-  assert.match(bannerParts({ state: "signed_out", reason: "session_expired" }, null).lead, /^Signed out — session expired/);
   assert.equal(bannerParts(undefined, null).lead, "Starting…");
 });
 

@@ -69,7 +69,8 @@ impl EndReason {
         }
     }
 
-    /// What happened, in words a user can act on.
+    /// What happened, in words a user can act on: the one text for every place Kith
+    /// says why a session ended (the CLI, the tray, the sign-in form).
     pub fn message(self) -> &'static str {
         match self {
             EndReason::SessionExpired => "the session expired; sign in again",
@@ -77,9 +78,17 @@ impl EndReason {
                 "a token refresh got no answer in time, and the server no longer accepts the \
                  token it replaced; sign in again"
             }
-            EndReason::Forbidden => "the server refused this account",
+            EndReason::Forbidden => {
+                "the server refused this account; check with its administrator, then sign in \
+                 again"
+            }
             EndReason::LoggedOut => "signed out",
         }
+    }
+
+    /// Whether the user needs telling why: not when they signed out themselves.
+    pub fn needs_explaining(self) -> bool {
+        self != EndReason::LoggedOut
     }
 }
 
