@@ -18,21 +18,6 @@ export function statusLabel(status) {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-/**
- * last_seen as the backend wrote it (RFC 3339 text, or epoch seconds/milliseconds as a
- * number or numeric text) → epoch milliseconds, or null when it cannot be read.
- */
-export function parseLastSeen(value) {
-  if (value === null || value === undefined || value === "") return null;
-  if (typeof value === "number" || /^\s*\d+(\.\d+)?\s*$/.test(value)) {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) return null;
-    return n < 1e12 ? n * 1000 : n; // seconds unless it is already milliseconds
-  }
-  const t = Date.parse(value);
-  return Number.isNaN(t) ? null : t;
-}
-
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;

@@ -12,15 +12,14 @@
 import {
   lastSeenText,
   onlineCountText,
-  parseLastSeen,
   statusLabel,
 } from "./format.js";
 
 /**
  * Present friends first, then by name, then by id (so the order is total and a binary
- * search finds a row exactly). Names compare through a precomputed key, which is much
- * cheaper than Intl.Collator on 5,000 rows: case and accents folded, digits padded so
- * "friend9" sorts before "friend10".
+ * search finds a row exactly). Names compare through kith-core's collation key
+ * (`sort_key`: case and accents folded, numbers by value), the order the tray and the
+ * CLI use too; comparing keys as strings is much cheaper than Intl.Collator.
  */
 function compare(a, b) {
   if (a.group !== b.group) return a.group - b.group;
@@ -28,13 +27,9 @@ function compare(a, b) {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** Case- and accent-folded text: "Chloé" → "chloe". Used for sorting and filtering. */
+/** Case- and accent-folded text: "Chloé" → "chloe". Used for filtering only. */
 function fold(text) {
   return text.normalize("NFKD").replace(/\p{M}+/gu, "").toLowerCase();
-}
-
-function sortKey(folded) {
-  return folded.replace(/\d+/g, (digits) => digits.padStart(12, "0"));
 }
 
 /** Index of the first entry in `order` that does not sort before `entry`. */
@@ -367,7 +362,6 @@ export class FriendList {
       key: "",
       status: null,
       group: 0,
-      lastSeenRaw: undefined,
       lastSeenMs: null,
       seenText: "",
       removed: false,
@@ -384,8 +378,10 @@ export class FriendList {
     if (name !== entry.name) {
       entry.name = name;
       entry.folded = fold(name);
-      entry.key = sortKey(entry.folded);
       entry.nameEl.textContent = name;
+    }
+    if (friend.sort_key !== entry.key) {
+      entry.key = String(friend.sort_key ?? "");
     }
     const status = String(friend.status);
     if (status !== entry.status) {
@@ -394,11 +390,11 @@ export class FriendList {
       el.dataset.status = status;
       entry.statusEl.textContent = statusLabel(status);
     }
-    const raw = friend.last_seen ?? null;
+    // kith-core has read the backend's timestamp: epoch milliseconds, or nothing.
+    const seenMs = Number.isFinite(friend.last_seen_ms) ? friend.last_seen_ms : null;
     let seenChanged = false;
-    if (raw !== entry.lastSeenRaw) {
-      entry.lastSeenRaw = raw;
-      entry.lastSeenMs = parseLastSeen(raw);
+    if (seenMs !== entry.lastSeenMs) {
+      entry.lastSeenMs = seenMs;
       seenChanged = true;
     }
     const seenText = entry.group === 1 ? lastSeenText(entry.lastSeenMs, now) : "";

@@ -120,7 +120,8 @@ mod tests {
             name: format!("f{id}"),
             status: Some(status.into()),
             online: kith_core::presence::is_online(status),
-            last_seen: None,
+            sort_key: kith_core::protocol::collation_key(&format!("f{id}")),
+            last_seen_ms: None,
             stale: false,
         }
     }

@@ -6,7 +6,8 @@ use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use kith_core::{
-    ConnectionState, EndReason, Friend, FriendsReader, PresenceChange, Session, StateChange,
+    ConnectionState, EndReason, Friend, FriendsReader, LastSeen, PresenceChange, Session,
+    StateChange,
 };
 use kith_server::RunningServer;
 use serde::Serialize;
@@ -83,7 +84,11 @@ pub struct FriendView {
     pub status: Option<String>,
     /// Whether the friend counts as online, as kith-core decides it.
     pub online: bool,
-    pub last_seen: Option<String>,
+    /// Where the friend sorts by name, in kith-core's one collation: compare as strings.
+    pub sort_key: String,
+    /// When the friend was last seen, in milliseconds since the Unix epoch, as
+    /// kith-core read the backend's timestamp.
+    pub last_seen_ms: Option<u64>,
     /// Whether this friend's status may be out of date (see `stale_since_ms`).
     pub stale: bool,
 }
@@ -96,7 +101,8 @@ impl FriendView {
             name: friend.display_name().to_owned(),
             status: Some(friend.status.to_string()),
             online: friend.is_online(),
-            last_seen: friend.last_seen.as_ref().map(|l| l.as_str().to_owned()),
+            sort_key: friend.collation_key(),
+            last_seen_ms: friend.last_seen.as_ref().and_then(LastSeen::unix_ms),
             stale: friend.is_stale(),
         }
     }
@@ -109,7 +115,8 @@ impl FriendView {
             name: change.display_name().to_owned(),
             status: change.to.as_ref().map(|s| s.to_string()),
             online: change.to.as_ref().is_some_and(|s| s.is_online()),
-            last_seen: change.last_seen.as_ref().map(|l| l.as_str().to_owned()),
+            sort_key: change.collation_key(),
+            last_seen_ms: change.last_seen.as_ref().and_then(LastSeen::unix_ms),
             stale: false,
         }
     }

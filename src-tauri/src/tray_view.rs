@@ -55,7 +55,7 @@ pub struct TrayInput<'a> {
 
 pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
     let mut online: Vec<String> = input.online.to_vec();
-    online.sort_by_key(|name| name.to_lowercase());
+    online.sort_by_cached_key(|name| kith_core::protocol::collation_key(name));
     let more_online = online.len().saturating_sub(MENU_FRIENDS);
     online.truncate(MENU_FRIENDS);
     // Menu labels come from the server: plain text, capped.
@@ -147,6 +147,22 @@ mod tests {
         assert_eq!(view.tooltip, "Kith — 3 of 12 friends online");
         assert_eq!(view.online_friends, names(&["Alice", "bob", "carol"]));
         assert!(!view.can_reconnect);
+    }
+
+    #[test]
+    fn the_menu_orders_names_as_kith_core_collates_them() {
+        let online = names(&["Émile", "friend10", "zoë", "friend9", "alice"]);
+        let view = tray_view(&TrayInput {
+            signed_in: true,
+            state: &ConnectionState::Connected,
+            retry_in: None,
+            online: &online,
+            total_friends: 5,
+        });
+        assert_eq!(
+            view.online_friends,
+            names(&["alice", "Émile", "friend9", "friend10", "zoë"])
+        );
     }
 
     #[test]

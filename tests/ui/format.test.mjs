@@ -10,7 +10,6 @@ import {
   bannerParts,
   lastSeenText,
   onlineCountText,
-  parseLastSeen,
   relativeTime,
   secondsLeft,
   signInReasonText,
@@ -27,16 +26,6 @@ test("status labels: known ones, tidied unknown ones, and nothing at all", () =>
   assert.equal(statusLabel("do_not-disturb"), "Do not disturb");
   assert.equal(statusLabel(""), "Unknown");
   assert.equal(statusLabel(null), "Unknown");
-});
-
-test("last_seen is read as seconds or milliseconds, RFC 3339, or not at all", () => {
-  assert.equal(parseLastSeen(1_700_000_000), 1_700_000_000_000);
-  assert.equal(parseLastSeen("1700000000"), 1_700_000_000_000);
-  assert.equal(parseLastSeen(1_700_000_000_000), 1_700_000_000_000);
-  assert.equal(parseLastSeen("2026-12-01T12:00:00Z"), NOW);
-  for (const bad of [null, undefined, "", "soon", -5, 0]) {
-    assert.equal(parseLastSeen(bad), null, String(bad));
-  }
 });
 
 test("relative times, including a clock slightly in the future", () => {

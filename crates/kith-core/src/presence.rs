@@ -54,6 +54,11 @@ impl Friend {
     pub fn display_name(&self) -> &str {
         display_name(&self.username, &self.user_id)
     }
+
+    /// Where this friend sorts among the others (by the name shown).
+    pub fn collation_key(&self) -> String {
+        crate::protocol::collation_key(self.display_name())
+    }
 }
 
 fn display_name<'a>(username: &'a str, user_id: &'a FriendId) -> &'a str {
@@ -92,6 +97,11 @@ impl PresenceChange {
     /// sent no name.
     pub fn display_name(&self) -> &str {
         display_name(&self.username, &self.user_id)
+    }
+
+    /// Where this friend sorts among the others (by the name shown).
+    pub fn collation_key(&self) -> String {
+        crate::protocol::collation_key(self.display_name())
     }
 
     /// A change for `friend` as it now stands.

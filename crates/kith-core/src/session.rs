@@ -47,14 +47,13 @@ impl FriendsReader {
         self.0.read().ok().map(|store| f(&store))
     }
 
-    /// The friends, online first, then by name.
+    /// The friends, online first, then by name in Kith's one collation
+    /// ([`collation_key`](crate::protocol::collation_key)).
     pub fn friends(&self) -> Vec<Friend> {
         let mut friends: Vec<Friend> = self
             .read(|store| store.friends().cloned().collect())
             .unwrap_or_default();
-        friends.sort_by(|a, b| {
-            (!a.is_online(), a.display_name()).cmp(&(!b.is_online(), b.display_name()))
-        });
+        friends.sort_by_cached_key(|f| (!f.is_online(), f.collation_key()));
         friends
     }
 

@@ -15,4 +15,4 @@ pub use profile::{
     ResyncProfile, ServerProfile, SocketProfile, TlsProfile, WireProtocol, WsAuthTransport,
 };
 pub use unconsumed::Unconsumed;
-pub use values::{FriendId, LastSeen, Status};
+pub use values::{collation_key, FriendId, LastSeen, Status};

@@ -147,6 +147,70 @@ impl LastSeen {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The moment it names, in milliseconds since the Unix epoch, read once here so no
+    /// UI has to guess: RFC 3339 text (any UTC offset), or a number of seconds, or of
+    /// milliseconds from 10¹² on (10¹² s is in the year 33658; 10¹² ms is in 2001).
+    /// `None` for anything else, for a moment before 1970 or after the year 9999.
+    pub fn unix_ms(&self) -> Option<u64> {
+        const LAST_MS: f64 = 253_402_300_799_999.0; // 9999-12-31T23:59:59.999Z
+        let text = self.0.trim();
+        let ms = match text.parse::<f64>() {
+            Ok(n) if n.is_finite() && n > 0.0 => {
+                if n < 1e12 {
+                    n * 1000.0
+                } else {
+                    n
+                }
+            }
+            Ok(_) => return None,
+            Err(_) => {
+                let at = time::OffsetDateTime::parse(
+                    text,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .ok()?;
+                (at.unix_timestamp_nanos() / 1_000_000) as f64
+            }
+        };
+        (0.0..=LAST_MS).contains(&ms).then_some(ms as u64)
+    }
+}
+
+/// The key friends are ordered by, for the CLI, the tray and the UI alike: the name
+/// with case and accents folded ("Chloé" and "chloe" sort together), and runs of digits
+/// padded so that "friend9" sorts before "friend10". Compare keys as plain strings.
+pub fn collation_key(name: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+    let folded: String = name
+        .nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect();
+    let mut key = String::with_capacity(folded.len() + 8);
+    let mut digits = String::new();
+    let flush = |digits: &mut String, key: &mut String| {
+        if !digits.is_empty() {
+            // Leading zeros do not count; the width leaves room for any u64.
+            let trimmed = digits.trim_start_matches('0');
+            for _ in trimmed.len()..20 {
+                key.push('0');
+            }
+            key.push_str(trimmed);
+            digits.clear();
+        }
+    };
+    for c in folded.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut key);
+            key.push(c);
+        }
+    }
+    flush(&mut digits, &mut key);
+    key
 }
 
 /// Orders two timestamps when that can be done reliably: both numeric (epoch), or
@@ -286,6 +350,45 @@ mod tests {
         assert!(custom.is_online());
         assert!(!Status::new("offline").is_online());
         assert!(is_online("dnd"));
+    }
+
+    #[test]
+    fn last_seen_is_read_as_epoch_milliseconds() {
+        let ms = |text: &str| LastSeen::from(text).unix_ms();
+        assert_eq!(ms("2025-11-22T10:00:00Z"), Some(1_763_805_600_000));
+        assert_eq!(ms("2025-11-22T11:00:00.250+01:00"), Some(1_763_805_600_250));
+        // Seconds, fractional seconds, and milliseconds are told apart by size.
+        assert_eq!(ms("1763805600"), Some(1_763_805_600_000));
+        assert_eq!(ms("1763805600.5"), Some(1_763_805_600_500));
+        assert_eq!(ms("1763805600000"), Some(1_763_805_600_000));
+        // Nonsense, the past before 1970 and the far future are nothing to show.
+        for bad in [
+            "",
+            "soon",
+            "-3",
+            "0",
+            "NaN",
+            "inf",
+            "1e300",
+            "99999999999999999",
+            "1969-12-31T23:59:59Z",
+        ] {
+            assert_eq!(ms(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn collation_folds_case_and_accents_and_counts_numbers() {
+        assert_eq!(collation_key("Chloé"), collation_key("chloe"));
+        let mut names = ["friend10", "Zoë", "friend9", "alice", "Émile", "bob"];
+        names.sort_by_cached_key(|n| collation_key(n));
+        assert_eq!(
+            names,
+            ["alice", "bob", "Émile", "friend9", "friend10", "Zoë"]
+        );
+        // Leading zeros do not reorder, and a huge number is still a number.
+        assert!(collation_key("f007") < collation_key("f10"));
+        assert!(collation_key("f99999999999999999999") > collation_key("f10"));
     }
 
     #[test]
