@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use kith_core::{
-    ConnectionState, EndReason, Friend, FriendsReader, LastSeen, PresenceChange, Session,
-    StateChange,
+    ConnectionState, ConnectionSummary, EndReason, Friend, FriendsReader, LastSeen, PresenceChange,
+    Session, StateChange,
 };
 use kith_server::RunningServer;
 use serde::Serialize;
@@ -20,49 +20,36 @@ pub const EVENT_PRESENCE: &str = "kith://presence";
 pub const EVENT_SESSION: &str = "kith://session";
 pub const EVENT_SETTINGS: &str = "kith://settings";
 
+/// The connection as the window shows it: kith-core's summary of the last state
+/// change, plus the stale marker, which the app reads from the friends map.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ConnectionView {
-    pub state: &'static str,
-    pub reason: &'static str,
-    pub detail: String,
-    /// When the next attempt starts, for `reconnecting`: milliseconds since the Unix
-    /// epoch, so a window opened mid-wait counts down from the real deadline.
-    pub retry_at_ms: Option<u64>,
-    pub attempt: Option<u32>,
-    /// Whether "Reconnect now" does anything in this state (kith-core's rule).
-    pub can_reconnect_now: bool,
+    #[serde(flatten)]
+    pub summary: ConnectionSummary,
     /// Since when (Unix ms, the disconnect) some friends' status may be out of date:
     /// Kith reconnected and the backend could not say what changed meanwhile.
     pub stale_since_ms: Option<u64>,
 }
 
 impl ConnectionView {
+    /// Before any session, or after one ended.
     pub fn idle() -> Self {
         ConnectionView {
-            state: "idle",
-            reason: "started",
-            detail: String::new(),
-            retry_at_ms: None,
-            attempt: None,
-            can_reconnect_now: false,
+            summary: ConnectionSummary {
+                state: "idle",
+                reason: "started",
+                detail: String::new(),
+                attempt: None,
+                retry_at_ms: None,
+                can_reconnect_now: false,
+            },
             stale_since_ms: None,
         }
     }
 
     pub fn from_change(change: &StateChange) -> Self {
-        let attempt = match change.to {
-            ConnectionState::Reconnecting { attempt }
-            | ConnectionState::Connecting { attempt }
-            | ConnectionState::Authenticating { attempt } => Some(attempt),
-            _ => None,
-        };
         ConnectionView {
-            state: change.to.name(),
-            reason: change.reason.code(),
-            detail: change.reason.to_string(),
-            retry_at_ms: change.retry_at_unix_ms(),
-            attempt,
-            can_reconnect_now: change.to.can_reconnect_now(),
+            summary: change.summary(),
             stale_since_ms: None,
         }
     }

@@ -18,27 +18,21 @@ const STALE_DETAIL: &str =
 pub fn event_json(event: &SessionEvent) -> Option<Value> {
     Some(match event {
         SessionEvent::State(change) => {
+            let mut line = json!({ "event": "state" });
+            let fields = line.as_object_mut().expect("an object");
+            if let Ok(Value::Object(summary)) = serde_json::to_value(change.summary()) {
+                fields.extend(summary);
+            }
+            // At the moment of printing: how long is left, and the deadline as a date.
             let retry_in_ms = change
                 .retry_in(Instant::now())
                 .map(|d| d.as_millis() as u64);
             let retry_at = change.retry_at_unix_ms().map(|ms| {
                 humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
             });
-            let attempt = match change.to {
-                ConnectionState::Connecting { attempt }
-                | ConnectionState::Authenticating { attempt }
-                | ConnectionState::Reconnecting { attempt, .. } => Some(attempt),
-                _ => None,
-            };
-            json!({
-                "event": "state",
-                "state": change.to.name(),
-                "reason": change.reason.code(),
-                "detail": change.reason.to_string(),
-                "retry_in_ms": retry_in_ms,
-                "retry_at": retry_at,
-                "attempt": attempt,
-            })
+            fields.insert("retry_in_ms".into(), json!(retry_in_ms));
+            fields.insert("retry_at".into(), json!(retry_at));
+            line
         }
         SessionEvent::Presence(change) => json!({
             "event": "presence",

@@ -35,7 +35,9 @@ pub use secret::{redact_url, Secret};
 pub use session::{FriendsReader, Session, SessionError};
 /// The text type of names in presence values; see [`protocol::values`].
 pub use smol_str::SmolStr;
-pub use socket::{ConnectionMachine, ConnectionState, Reason, SessionEvent, StateChange};
+pub use socket::{
+    ConnectionMachine, ConnectionState, ConnectionSummary, Reason, SessionEvent, StateChange,
+};
 pub use tls::CertProblem;
 pub use token::{
     CredentialStore, EndReason, KeyringStore, MemoryStore, StoreError, TokenError, TokenEvent,

@@ -77,8 +77,7 @@ pub const MAX_SERVER_HEARTBEAT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The connection's public state, as the UI shows it. `Offline`: no usable network
 /// (no route to the server), so no socket and no retry timer until it comes back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionState {
     Idle,
     Connecting {
@@ -137,8 +136,7 @@ impl ConnectionState {
 }
 
 /// Why a transition happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
     Started,
     SocketOpened,
@@ -263,7 +261,44 @@ pub struct StateChange {
     pub retry_at: Option<Instant>,
 }
 
+/// What a connection state change means to a user, in one serializable shape: the CLI
+/// prints it, the app sends it to its window, so both say the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionSummary {
+    /// [`ConnectionState::name`].
+    pub state: &'static str,
+    /// [`Reason::code`].
+    pub reason: &'static str,
+    /// The reason in words ([`Reason`]'s `Display`).
+    pub detail: String,
+    /// The attempt under way or failed, while connecting or waiting to retry.
+    pub attempt: Option<u32>,
+    /// When the next attempt starts, for `reconnecting`: milliseconds since the Unix
+    /// epoch, so a countdown shown later still counts from the real deadline.
+    pub retry_at_ms: Option<u64>,
+    /// Whether "Reconnect now" does anything in this state.
+    pub can_reconnect_now: bool,
+}
+
 impl StateChange {
+    /// This change as a user sees it.
+    pub fn summary(&self) -> ConnectionSummary {
+        let attempt = match self.to {
+            ConnectionState::Connecting { attempt }
+            | ConnectionState::Authenticating { attempt }
+            | ConnectionState::Reconnecting { attempt } => Some(attempt),
+            _ => None,
+        };
+        ConnectionSummary {
+            state: self.to.name(),
+            reason: self.reason.code(),
+            detail: self.reason.to_string(),
+            attempt,
+            retry_at_ms: self.retry_at_unix_ms(),
+            can_reconnect_now: self.to.can_reconnect_now(),
+        }
+    }
+
     /// How long until the retry, seen at `now`; zero once it is due.
     pub fn retry_in(&self, now: Instant) -> Option<Duration> {
         self.retry_at.map(|at| at.saturating_duration_since(now))
