@@ -17,7 +17,7 @@ export class Banner {
     this.text = text;
     this.retry = retry;
     this.connection = null;
-    this.deadline = null; // performance.now() time of the next retry, when counting down
+    this.deadline = null; // Date.now() time of the next retry, when counting down
     this.timer = null;
 
     // Built once: lead text, then the ticking part, then the detail.
@@ -42,38 +42,43 @@ export class Banner {
     });
   }
 
-  /** Shows a Connection ({ state, reason, detail, retry_in_ms, attempt }). */
+  /**
+   * Shows a Connection ({ state, reason, detail, retry_at_ms, attempt,
+   * can_reconnect_now, stale_since_ms }). The retry's deadline is absolute (ms since
+   * the epoch), so a window opened mid-wait counts down from the real time left.
+   */
   show(connection) {
     this.connection = connection ?? { state: "idle" };
     const state = this.connection.state ?? "idle";
-    const retryIn = this.connection.retry_in_ms;
+    const retryAt = this.connection.retry_at_ms;
     this.stopTimer();
-    this.deadline =
-      state === "reconnecting" && Number.isFinite(retryIn) ? performance.now() + retryIn : null;
+    this.deadline = state === "reconnecting" && Number.isFinite(retryAt) ? retryAt : null;
 
     this.banner.dataset.state = state;
     this.banner.dataset.reason = this.connection.reason ?? "";
-    const hideRetry = !(state === "reconnecting" || state === "gave_up");
+    this.banner.dataset.stale = Number.isFinite(this.connection.stale_since_ms) ? "true" : "false";
+    // kith-core decides where "Reconnect now" does anything.
+    const hideRetry = this.connection.can_reconnect_now !== true;
     if (hideRetry && !this.retry.hidden && document.activeElement === this.retry) {
       this.retry.hidden = true;
       this.fallbackFocus?.focus();
     }
     this.retry.hidden = hideRetry;
     this.paint();
-    if (this.deadline !== null && secondsLeft(this.deadline, performance.now()) > 0) {
+    if (this.deadline !== null && secondsLeft(this.deadline, Date.now()) > 0) {
       this.timer = setInterval(() => this.tick(), 1000);
     }
   }
 
   tick() {
     this.paint();
-    if (this.deadline === null || secondsLeft(this.deadline, performance.now()) === 0) {
+    if (this.deadline === null || secondsLeft(this.deadline, Date.now()) === 0) {
       this.stopTimer();
     }
   }
 
   paint() {
-    const seconds = this.deadline === null ? null : secondsLeft(this.deadline, performance.now());
+    const seconds = this.deadline === null ? null : secondsLeft(this.deadline, Date.now());
     const parts = bannerParts(this.connection, seconds);
     if (this.lead.textContent !== parts.lead) this.lead.textContent = parts.lead;
     if (this.countdown.textContent !== parts.countdown) this.countdown.textContent = parts.countdown;

@@ -108,16 +108,29 @@ export function secondsLeft(deadlineMs, nowMs) {
 }
 
 /**
+ * Why statuses may be out of date: Kith reconnected at some point after `sinceMs` (when
+ * the connection dropped) and the server has no snapshot or friend list to say what
+ * changed meanwhile. Null when `sinceMs` is not a time.
+ */
+export function staleText(sinceMs, nowMs) {
+  if (!Number.isFinite(sinceMs) || sinceMs <= 0) return null;
+  return `some statuses may be out of date: the connection dropped ${relativeTime(sinceMs, nowMs)} and the server cannot say what changed meanwhile`;
+}
+
+/**
  * What the connection banner says. Returns { lead, countdown, rest }: the countdown part
  * changes every second and is kept apart so screen readers are not told each tick.
- * `seconds` is the live countdown (null when no retry is scheduled).
+ * `seconds` is the live countdown (null when no retry is scheduled). A connection with
+ * `stale_since_ms` says so while connected.
  */
-export function bannerParts(connection, seconds) {
+export function bannerParts(connection, seconds, nowMs = Date.now()) {
   const state = connection?.state ?? "idle";
   const detail = connection?.detail ? ` — ${connection.detail}` : "";
   switch (state) {
-    case "connected":
-      return { lead: "Connected", countdown: "", rest: "" };
+    case "connected": {
+      const stale = staleText(connection?.stale_since_ms, nowMs);
+      return { lead: "Connected", countdown: "", rest: stale ? ` — ${stale}` : "" };
+    }
     case "idle":
       return { lead: "Starting…", countdown: "", rest: "" };
     case "connecting":
@@ -131,6 +144,9 @@ export function bannerParts(connection, seconds) {
       }
       return { lead: "Reconnecting", countdown, rest: detail };
     }
+    case "offline":
+      // No route to the server: nothing is retried until the network is back.
+      return { lead: "Offline — no network", countdown: "", rest: " — Kith reconnects when the network is back" };
     case "gave_up": {
       if (connection?.reason === "auth_rejected") {
         // The auth API still vouches for the session; only the live connection refuses it.

@@ -149,12 +149,19 @@ document.addEventListener("keydown", (event) => {
   ipc.closeWindow().catch((error) => console.error("close_window failed:", error.message));
 });
 
-// "last seen … ago" goes stale slowly: rewrite it once a minute, and not while hidden.
+// "last seen … ago" (and the banner's "dropped … ago") go stale slowly: rewrite them
+// once a minute, and not while hidden.
 setInterval(() => {
-  if (!document.hidden) friends.refreshTimes();
+  if (!document.hidden) {
+    friends.refreshTimes();
+    banner.paint();
+  }
 }, 60_000);
 document.addEventListener("visibilitychange", () => {
-  if (!document.hidden) friends.refreshTimes();
+  if (!document.hidden) {
+    friends.refreshTimes();
+    banner.paint();
+  }
 });
 
 async function start() {

@@ -121,6 +121,7 @@ mod tests {
             status: Some(status.into()),
             online: kith_core::presence::is_online(status),
             last_seen: None,
+            stale: false,
         }
     }
 

@@ -71,13 +71,21 @@ fn on_event(
     match event {
         SessionEvent::State(change) => {
             let view = ConnectionView::from_change(&change);
-            state.with_view(|v| {
-                v.connection = view.clone();
-                v.state = change.to.clone();
-            });
+            let view = state
+                .with_view(|v| {
+                    v.connection = view.clone();
+                    v.refresh_stale();
+                    v.state = change.to.clone();
+                    v.retry_at = change.retry_at;
+                    v.connection.clone()
+                })
+                .unwrap_or(view);
             batcher.connection_changed(now);
             let _ = app.emit(EVENT_CONNECTION, view);
             crate::tray::refresh(app);
+            if change.retry_at.is_some() {
+                crate::tray::tick_until_retry(app);
+            }
         }
         SessionEvent::Presence(change) => match change.cause {
             ChangeCause::Resync => batcher.resync_change(),
@@ -86,7 +94,14 @@ fn on_event(
                 batcher.live(FriendView::of_change(&change), now);
             }
         },
-        SessionEvent::Resynced { .. } => batcher.resynced(now),
+        SessionEvent::Resynced { .. } => {
+            batcher.resynced(now);
+            send_stale(app);
+        }
+        SessionEvent::PresenceStale { .. } | SessionEvent::PresenceFresh => send_stale(app),
+        SessionEvent::ResyncFailed { reason } => {
+            tracing::warn!(%reason, "the friend list could not be resynced after connecting");
+        }
         SessionEvent::TokenRefreshed { .. } | SessionEvent::RefreshDeferred { .. } => {}
         SessionEvent::CredentialsUnsaved { reason } => {
             tracing::warn!(%reason, "the sign-in is not saved");
@@ -110,6 +125,20 @@ fn on_event(
             }
             crate::tray::refresh(app);
         }
+    }
+}
+
+/// Sends the connection view again when the friends' stale marker changed, so the
+/// banner says (or stops saying) that statuses may be out of date.
+fn send_stale(app: &AppHandle) {
+    if let Some(Some(view)) = app.state::<AppState>().with_view(|v| {
+        if v.refresh_stale() {
+            Some(v.connection.clone())
+        } else {
+            None
+        }
+    }) {
+        let _ = app.emit(EVENT_CONNECTION, view);
     }
 }
 

@@ -299,19 +299,11 @@ pub async fn resume_at_startup(app: &AppHandle) {
             return;
         }
     };
-    let tokens = match kith_core::TokenManager::new(profile.clone(), store) {
-        Ok(tokens) => tokens,
-        Err(error) => {
-            tracing::warn!(%error, "cannot set up the session");
-            return;
-        }
-    };
-    match tokens.resume().await {
-        Ok(username) => {
-            let session = Session::start(tokens);
+    match Session::resume(profile.clone(), store).await {
+        Ok((session, username)) => {
             attach(app, session, None, username, profile.server, false).await;
         }
-        Err(TokenError::NotSignedIn) => {}
+        Err(SessionError::Token(TokenError::NotSignedIn)) => {}
         Err(error) => tracing::warn!(%error, "cannot resume the stored session"),
     }
 }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use kith_core::{
     ConnectionState, EndReason, Friend, FriendsReader, PresenceChange, Session, StateChange,
@@ -23,8 +24,15 @@ pub struct ConnectionView {
     pub state: &'static str,
     pub reason: &'static str,
     pub detail: String,
-    pub retry_in_ms: Option<u64>,
+    /// When the next attempt starts, for `reconnecting`: milliseconds since the Unix
+    /// epoch, so a window opened mid-wait counts down from the real deadline.
+    pub retry_at_ms: Option<u64>,
     pub attempt: Option<u32>,
+    /// Whether "Reconnect now" does anything in this state (kith-core's rule).
+    pub can_reconnect_now: bool,
+    /// Since when (Unix ms, the disconnect) some friends' status may be out of date:
+    /// Kith reconnected and the backend could not say what changed meanwhile.
+    pub stale_since_ms: Option<u64>,
 }
 
 impl ConnectionView {
@@ -33,29 +41,36 @@ impl ConnectionView {
             state: "idle",
             reason: "started",
             detail: String::new(),
-            retry_in_ms: None,
+            retry_at_ms: None,
             attempt: None,
+            can_reconnect_now: false,
+            stale_since_ms: None,
         }
     }
 
     pub fn from_change(change: &StateChange) -> Self {
-        let (retry_in_ms, attempt) = match change.to {
-            ConnectionState::Reconnecting {
-                attempt,
-                retry_in_ms,
-            } => (Some(retry_in_ms), Some(attempt)),
-            ConnectionState::Connecting { attempt }
-            | ConnectionState::Authenticating { attempt } => (None, Some(attempt)),
-            _ => (None, None),
+        let attempt = match change.to {
+            ConnectionState::Reconnecting { attempt }
+            | ConnectionState::Connecting { attempt }
+            | ConnectionState::Authenticating { attempt } => Some(attempt),
+            _ => None,
         };
         ConnectionView {
             state: change.to.name(),
             reason: change.reason.code(),
             detail: change.reason.to_string(),
-            retry_in_ms,
+            retry_at_ms: change.retry_at_unix_ms(),
             attempt,
+            can_reconnect_now: change.to.can_reconnect_now(),
+            stale_since_ms: None,
         }
     }
+}
+
+fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -69,6 +84,8 @@ pub struct FriendView {
     /// Whether the friend counts as online, as kith-core decides it.
     pub online: bool,
     pub last_seen: Option<String>,
+    /// Whether this friend's status may be out of date (see `stale_since_ms`).
+    pub stale: bool,
 }
 
 impl FriendView {
@@ -80,10 +97,11 @@ impl FriendView {
             status: Some(friend.status.to_string()),
             online: friend.is_online(),
             last_seen: friend.last_seen.as_ref().map(|l| l.as_str().to_owned()),
+            stale: friend.is_stale(),
         }
     }
 
-    /// The friend as a change leaves them.
+    /// The friend as a live change leaves them: just heard from, so not stale.
     pub fn of_change(change: &PresenceChange) -> Self {
         FriendView {
             user_id: change.user_id.to_string(),
@@ -92,6 +110,7 @@ impl FriendView {
             status: change.to.as_ref().map(|s| s.to_string()),
             online: change.to.as_ref().is_some_and(|s| s.is_online()),
             last_seen: change.last_seen.as_ref().map(|l| l.as_str().to_owned()),
+            stale: false,
         }
     }
 }
@@ -125,6 +144,8 @@ pub struct View {
     pub session: SessionView,
     pub connection: ConnectionView,
     pub state: ConnectionState,
+    /// When the next attempt starts, while reconnecting.
+    pub retry_at: Option<Instant>,
     /// The running session's friends map (kith-core owns it), while there is one.
     pub friends: Option<FriendsReader>,
 }
@@ -141,6 +162,7 @@ impl Default for View {
             },
             connection: ConnectionView::idle(),
             state: ConnectionState::Idle,
+            retry_at: None,
             friends: None,
         }
     }
@@ -176,6 +198,17 @@ impl View {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Takes the friends map's stale marker into the connection view; whether it
+    /// changed.
+    pub fn refresh_stale(&mut self) -> bool {
+        let stale = self
+            .friends
+            .as_ref()
+            .and_then(FriendsReader::stale_since)
+            .map(unix_ms);
+        std::mem::replace(&mut self.connection.stale_since_ms, stale) != stale
     }
 
     pub fn signed_out(&mut self, reason: Option<EndReason>) {

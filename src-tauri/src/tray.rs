@@ -10,8 +10,9 @@
 //! a login launch beats the panel, the app runs on without a tray and tries again every
 //! [`RETRY_EVERY`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
@@ -34,6 +35,8 @@ pub struct Tray {
     sign_out: MenuItem<Wry>,
     friends: Mutex<Vec<MenuItem<Wry>>>,
     last: Mutex<Option<TrayView>>,
+    /// Whether a countdown ticker runs ([`tick_until_retry`]).
+    ticking: AtomicBool,
 }
 
 /// How often a tray that could not be created is tried again.
@@ -147,9 +150,39 @@ fn create(app: &AppHandle) -> tauri::Result<()> {
         sign_out,
         friends: Mutex::new(Vec::new()),
         last: Mutex::new(None),
+        ticking: AtomicBool::new(false),
     });
     refresh(app);
     Ok(())
+}
+
+/// While a retry is pending, refreshes the tray once a second so its countdown ticks.
+/// One ticker at a time; it ends when the retry is no longer pending, so an idle or
+/// connected Kith has no timer.
+pub fn tick_until_retry(app: &AppHandle) {
+    let Some(tray) = app.try_state::<Tray>() else {
+        return;
+    };
+    if tray.ticking.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let pending = app
+                .state::<AppState>()
+                .with_view(|v| v.retry_at.is_some_and(|at| at > Instant::now()))
+                .unwrap_or(false);
+            refresh(&app);
+            if !pending {
+                break;
+            }
+        }
+        if let Some(tray) = app.try_state::<Tray>() {
+            tray.ticking.store(false, Ordering::SeqCst);
+        }
+    });
 }
 
 /// Recomputes the tray from the app state and applies what changed.
@@ -163,6 +196,9 @@ pub fn refresh(app: &AppHandle) {
         tray_view(&TrayInput {
             signed_in: v.session.signed_in,
             state: &v.state,
+            retry_in: v
+                .retry_at
+                .map(|at| at.saturating_duration_since(Instant::now())),
             online: &online,
             total_friends: v.friend_count(),
         })

@@ -2,6 +2,8 @@
 //! what tooltip, which friends in the menu. A pure function, tested on its own; the
 //! tray module only applies the result.
 
+use std::time::Duration;
+
 use kith_core::{ConnectionState, EndReason};
 
 /// One tray icon per kind of state.
@@ -44,6 +46,8 @@ pub const MENU_FRIENDS: usize = 10;
 pub struct TrayInput<'a> {
     pub signed_in: bool,
     pub state: &'a ConnectionState,
+    /// Time left until the next attempt, while reconnecting.
+    pub retry_in: Option<Duration>,
     /// Names of the friends currently online (any status but "offline").
     pub online: &'a [String],
     pub total_friends: usize,
@@ -58,14 +62,14 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
     for name in &mut online {
         *name = crate::display::plain_text(name, crate::display::NAME_MAX);
     }
-    let (icon, tooltip, can_reconnect) = if !input.signed_in {
+    let (icon, tooltip) = if !input.signed_in {
         let tooltip = match input.state {
             ConnectionState::SignedOut { reason } => {
                 format!("Signed out — {}", end_reason_text(*reason))
             }
             _ => "Kith — not signed in".to_string(),
         };
-        (TrayIcon::SignedOut, tooltip, false)
+        (TrayIcon::SignedOut, tooltip)
     } else {
         match input.state {
             ConnectionState::Connected => (
@@ -80,33 +84,35 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
                         "friends"
                     }
                 ),
-                false,
             ),
             ConnectionState::Idle
             | ConnectionState::Connecting { .. }
-            | ConnectionState::Authenticating { .. } => (
+            | ConnectionState::Authenticating { .. } => {
+                (TrayIcon::Connecting, "Kith — connecting…".to_string())
+            }
+            ConnectionState::Reconnecting { .. } => (
                 TrayIcon::Connecting,
-                "Kith — connecting…".to_string(),
-                false,
+                match input.retry_in {
+                    Some(left) if !left.is_zero() => {
+                        format!("Reconnecting in {} s", left.as_millis().div_ceil(1000))
+                    }
+                    _ => "Kith — reconnecting…".to_string(),
+                },
             ),
-            ConnectionState::Reconnecting { retry_in_ms, .. } => (
-                TrayIcon::Connecting,
-                format!("Reconnecting in {} s", retry_in_ms.div_ceil(1000)),
-                true,
-            ),
+            ConnectionState::Offline => (TrayIcon::Offline, "Offline: no network".to_string()),
             ConnectionState::GaveUp => (
                 TrayIcon::Offline,
                 "Kith — stopped retrying; choose Reconnect now to try again".to_string(),
-                true,
             ),
             ConnectionState::SignedOut { reason } => (
                 TrayIcon::SignedOut,
                 format!("Signed out — {}", end_reason_text(*reason)),
-                false,
             ),
-            ConnectionState::Stopped => (TrayIcon::Offline, "Kith — stopped".to_string(), true),
+            ConnectionState::Stopped => (TrayIcon::Offline, "Kith — stopped".to_string()),
         }
     };
+    // Offered exactly where the machine acts on it.
+    let can_reconnect = input.signed_in && input.state.can_reconnect_now();
     let connected = icon == TrayIcon::Connected;
     TrayView {
         icon,
@@ -142,6 +148,7 @@ mod tests {
         let view = tray_view(&TrayInput {
             signed_in: true,
             state: &ConnectionState::Connected,
+            retry_in: None,
             online: &online,
             total_friends: 12,
         });
@@ -157,6 +164,7 @@ mod tests {
         let view = tray_view(&TrayInput {
             signed_in: true,
             state: &ConnectionState::Connected,
+            retry_in: None,
             online: &online,
             total_friends: 2,
         });
@@ -173,6 +181,7 @@ mod tests {
         let view = tray_view(&TrayInput {
             signed_in: true,
             state: &ConnectionState::Connected,
+            retry_in: None,
             online: &online,
             total_friends: 20,
         });
@@ -180,21 +189,62 @@ mod tests {
         assert_eq!(view.more_online, 4);
     }
 
-    #[test]
-    fn reconnecting_rounds_the_countdown_up() {
-        let view = tray_view(&TrayInput {
+    fn reconnecting_with(retry_in: Option<Duration>) -> TrayView {
+        tray_view(&TrayInput {
             signed_in: true,
-            state: &ConnectionState::Reconnecting {
-                attempt: 3,
-                retry_in_ms: 3_200,
-            },
+            state: &ConnectionState::Reconnecting { attempt: 3 },
+            retry_in,
             online: &[],
             total_friends: 5,
-        });
+        })
+    }
+
+    #[test]
+    fn reconnecting_rounds_the_countdown_up() {
+        let view = reconnecting_with(Some(Duration::from_millis(3_200)));
         assert_eq!(view.icon, TrayIcon::Connecting);
         assert_eq!(view.tooltip, "Reconnecting in 4 s");
         assert!(view.can_reconnect);
         assert!(view.online_friends.is_empty());
+    }
+
+    #[test]
+    fn the_countdown_follows_the_time_left_not_the_first_delay() {
+        // The same state, seen 30 s, 20 s and 0 s before the retry.
+        assert_eq!(
+            reconnecting_with(Some(Duration::from_secs(30))).tooltip,
+            "Reconnecting in 30 s"
+        );
+        assert_eq!(
+            reconnecting_with(Some(Duration::from_secs(20))).tooltip,
+            "Reconnecting in 20 s"
+        );
+        assert_eq!(
+            reconnecting_with(Some(Duration::ZERO)).tooltip,
+            "Kith — reconnecting…"
+        );
+    }
+
+    #[test]
+    fn reconnect_now_is_offered_only_where_the_machine_acts_on_it() {
+        for (state, offered) in [
+            (ConnectionState::Stopped, false),
+            (ConnectionState::Connected, false),
+            (ConnectionState::Authenticating { attempt: 1 }, false),
+            (ConnectionState::Connecting { attempt: 1 }, true),
+            (ConnectionState::Reconnecting { attempt: 2 }, true),
+            (ConnectionState::Offline, true),
+            (ConnectionState::GaveUp, true),
+        ] {
+            let view = tray_view(&TrayInput {
+                signed_in: true,
+                state: &state,
+                retry_in: None,
+                online: &[],
+                total_friends: 0,
+            });
+            assert_eq!(view.can_reconnect, offered, "{state:?}");
+        }
     }
 
     #[test]
@@ -209,6 +259,7 @@ mod tests {
                 TrayIcon::Connecting,
             ),
             (ConnectionState::GaveUp, TrayIcon::Offline),
+            (ConnectionState::Offline, TrayIcon::Offline),
             (
                 ConnectionState::SignedOut {
                     reason: EndReason::SessionExpired,
@@ -220,6 +271,7 @@ mod tests {
             let view = tray_view(&TrayInput {
                 signed_in: true,
                 state: &state,
+                retry_in: None,
                 online: &[],
                 total_friends: 0,
             });
@@ -256,12 +308,31 @@ mod tests {
     }
 
     #[test]
+    fn offline_says_there_is_no_network() {
+        let view = tray_view(&TrayInput {
+            signed_in: true,
+            state: &ConnectionState::Offline,
+            retry_in: None,
+            online: &names(&["alice"]),
+            total_friends: 3,
+        });
+        assert_eq!(view.icon, TrayIcon::Offline);
+        assert_eq!(view.tooltip, "Offline: no network");
+        assert!(view.can_reconnect);
+        assert!(
+            view.online_friends.is_empty(),
+            "nobody is known to be online"
+        );
+    }
+
+    #[test]
     fn signed_out_says_why() {
         let view = tray_view(&TrayInput {
             signed_in: false,
             state: &ConnectionState::SignedOut {
                 reason: EndReason::SessionExpired,
             },
+            retry_in: None,
             online: &[],
             total_friends: 0,
         });
@@ -270,6 +341,7 @@ mod tests {
         let never = tray_view(&TrayInput {
             signed_in: false,
             state: &ConnectionState::Idle,
+            retry_in: None,
             online: &[],
             total_friends: 0,
         });

@@ -15,6 +15,7 @@ import {
   relativeTime,
   secondsLeft,
   signInReasonText,
+  staleText,
   statusLabel,
 } from "../../ui/format.js";
 import { errorText } from "../../ui/ipc.js";
@@ -82,6 +83,33 @@ test("the banner for each state", () => {
   assert.match(refused.rest, /Retry now/);
   assert.match(bannerParts({ state: "signed_out", reason: "session_expired" }, null).lead, /^Signed out — session expired/);
   assert.equal(bannerParts(undefined, null).lead, "Starting…");
+});
+
+test("offline says there is no network and counts down nothing", () => {
+  const offline = bannerParts({ state: "offline", reason: "network_down", detail: "no network: no route to the server" }, null);
+  assert.equal(offline.lead, "Offline — no network");
+  assert.equal(offline.countdown, "");
+  assert.match(offline.rest, /reconnects when the network is back/);
+});
+
+test("a connected banner says when statuses may be out of date since a disconnect", () => {
+  const since = NOW - 5 * MINUTE;
+  const stale = bannerParts({ state: "connected", stale_since_ms: since }, null, NOW);
+  assert.equal(stale.lead, "Connected");
+  assert.equal(stale.countdown, "");
+  assert.equal(
+    stale.rest,
+    " — some statuses may be out of date: the connection dropped 5 min ago and the server cannot say what changed meanwhile",
+  );
+  assert.match(bannerParts({ state: "connected", stale_since_ms: NOW }, null, NOW).rest, /dropped just now/);
+  // Without a marker, or with nonsense, a connected banner is quiet.
+  for (const value of [undefined, null, "soon", 0, -1, NaN]) {
+    assert.equal(bannerParts({ state: "connected", stale_since_ms: value }, null, NOW).rest, "", String(value));
+    assert.equal(staleText(value, NOW), null, String(value));
+  }
+  // While reconnecting, the retry is what the banner is about.
+  const reconnecting = bannerParts({ state: "reconnecting", stale_since_ms: since, detail: "connection lost" }, 3, NOW);
+  assert.equal(reconnecting.rest, " — connection lost");
 });
 
 test("a command's rejection becomes readable text whatever its shape", () => {

@@ -163,6 +163,21 @@ async fn outage(
         "every client to resync",
     )
     .await?;
+    // A client that reconnected to the old server while it drained is counted above
+    // too: wait until every client has resynced since the restart.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let resynced_since_restart =
+        |r: &Recorder| r.find_after(up_at, |e| matches!(e, SessionEvent::Resynced { .. }));
+    while recorders
+        .iter()
+        .any(|r| resynced_since_restart(r).is_none())
+    {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "a client has not resynced 90 s after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut clients = Vec::with_capacity(recorders.len());
     for recorder in recorders {
         let events = recorder.events();
@@ -181,7 +196,7 @@ async fn outage(
                 match change.to {
                     ConnectionState::Connecting { .. } => attempts.push(*at),
                     ConnectionState::Reconnecting { .. } => {
-                        scheduled = Some(*at + change.retry_in.unwrap_or_default());
+                        scheduled = change.retry_at;
                     }
                     _ => {}
                 }

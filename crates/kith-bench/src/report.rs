@@ -535,7 +535,7 @@ fn recovery(w: &mut String, r: &Recovery, svg: &str) {
         recovery_by_outage(w, r);
     }
     if let Some(s) = &r.single {
-        let _ = writeln!(w, "**One client** ({} runs, a fresh session each). Recovery runs from the server accepting again to the session's `Resynced` event. It splits into the backoff delay that was still to run (the `retry_in` of the last `Reconnecting` state) and the reconnect itself (retry firing → `Resynced`), which is compared with a fresh session's first connect (`Connecting` → `Resynced`) to the same just-restarted server: it signs in as soon as the server is back.\n", s.recovery_ms.runs.len());
+        let _ = writeln!(w, "**One client** ({} runs, a fresh session each). Recovery runs from the server accepting again to the session's `Resynced` event. It splits into the backoff delay that was still to run (the `retry_at` of the last `Reconnecting` state) and the reconnect itself (retry firing → `Resynced`), which is compared with a fresh session's first connect (`Connecting` → `Resynced`) to the same just-restarted server: it signs in as soon as the server is back.\n", s.recovery_ms.runs.len());
         Table::new(&[
             "server down",
             "restart → resynced",

@@ -64,6 +64,10 @@ enum Command {
         /// Readable lines instead of JSON.
         #[arg(long)]
         human: bool,
+        /// Keep the session in memory only, for a machine with no keyring: nothing is
+        /// stored, and the session lasts as long as this process.
+        #[arg(long, requires = "username")]
+        ephemeral: bool,
     },
     /// End the session: the server blacklists it and the keyring entry is removed.
     Logout,
@@ -145,9 +149,14 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             username,
             password_stdin,
             human,
+            ephemeral,
         } => {
             let profile = load_profile(&cli.server)?;
-            let store = keyring()?;
+            let store: Arc<dyn CredentialStore> = if ephemeral {
+                Arc::new(MemoryStore::new())
+            } else {
+                keyring()?
+            };
             let session = match username {
                 Some(username) => {
                     let password = read_password(password_stdin)?;
@@ -159,7 +168,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     Err(kith_core::SessionError::Token(TokenError::NotSignedIn)) => {
                         bail!("no stored session: run `kith login` first, or pass --username and --password-stdin")
                     }
-                    other => other?,
+                    other => other?.0,
                 },
             };
             watch(session, human).await

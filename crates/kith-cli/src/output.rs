@@ -5,17 +5,25 @@
 //! [`terminal_text`], so none can move the cursor, clear the screen or retitle the
 //! terminal. JSON lines need nothing more: serde_json escapes control characters.
 
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
 use kith_core::{ChangeCause, ConnectionState, SessionEvent};
 use serde_json::{json, Value};
+
+/// What a stale marker means, in the words both output forms use.
+const STALE_DETAIL: &str =
+    "reconnected after a gap the server cannot fill (no snapshot, no resync): friends' status may be out of date";
 
 /// The JSON line for an event, or `None` for events `watch` does not print.
 pub fn event_json(event: &SessionEvent) -> Option<Value> {
     Some(match event {
         SessionEvent::State(change) => {
-            let retry_in_ms = match change.to {
-                ConnectionState::Reconnecting { retry_in_ms, .. } => Some(retry_in_ms),
-                _ => change.retry_in.map(|d| d.as_millis() as u64),
-            };
+            let retry_in_ms = change
+                .retry_in(Instant::now())
+                .map(|d| d.as_millis() as u64);
+            let retry_at = change.retry_at_unix_ms().map(|ms| {
+                humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+            });
             let attempt = match change.to {
                 ConnectionState::Connecting { attempt }
                 | ConnectionState::Authenticating { attempt }
@@ -28,6 +36,7 @@ pub fn event_json(event: &SessionEvent) -> Option<Value> {
                 "reason": change.reason.code(),
                 "detail": change.reason.to_string(),
                 "retry_in_ms": retry_in_ms,
+                "retry_at": retry_at,
                 "attempt": attempt,
             })
         }
@@ -44,6 +53,17 @@ pub fn event_json(event: &SessionEvent) -> Option<Value> {
             "event": "resynced",
             "friends": friends,
             "online": online,
+        }),
+        SessionEvent::PresenceStale { since } => json!({
+            "event": "presence_stale",
+            "since": rfc3339(*since),
+            "since_unix_ms": unix_ms(*since),
+            "detail": STALE_DETAIL,
+        }),
+        SessionEvent::PresenceFresh => json!({"event": "presence_fresh"}),
+        SessionEvent::ResyncFailed { reason } => json!({
+            "event": "resync_failed",
+            "reason": reason,
         }),
         SessionEvent::TokenRefreshed { expires_in } => json!({
             "event": "token_refreshed",
@@ -68,6 +88,17 @@ pub fn event_json(event: &SessionEvent) -> Option<Value> {
     })
 }
 
+/// A wall-clock time as RFC 3339 UTC, to the second.
+fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 fn cause_name(cause: ChangeCause) -> &'static str {
     match cause {
         ChangeCause::Live => "live",
@@ -80,33 +111,29 @@ pub fn event_human(event: &SessionEvent) -> String {
     terminal_text(&human_line(event))
 }
 
-/// `text` without control characters (ESC, BEL, C1 codes; line breaks and tabs become
-/// spaces) or bidirectional overrides, so server-provided text cannot inject terminal
-/// escape sequences or reorder what is shown.
+/// `text` cleaned by kith-core's one rule for server-provided text, so none of it can
+/// inject terminal escape sequences or reorder what is shown.
 pub fn terminal_text(text: &str) -> String {
-    text.chars()
-        .filter_map(|c| match c {
-            '\n' | '\r' | '\t' => Some(' '),
-            c if c.is_control() || is_bidi_control(c) => None,
-            c => Some(c),
-        })
-        .collect()
-}
-
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    kith_core::text::plain_text(text, kith_core::text::UNLIMITED)
 }
 
 fn human_line(event: &SessionEvent) -> String {
     match event {
         SessionEvent::State(change) => match &change.to {
-            ConnectionState::Reconnecting { retry_in_ms, .. } => format!(
-                "● reconnecting in {:.1} s ({})",
-                *retry_in_ms as f64 / 1000.0,
+            ConnectionState::Reconnecting { .. } => format!(
+                "● reconnecting in {} s ({})",
+                change
+                    .retry_in(Instant::now())
+                    .unwrap_or_default()
+                    .as_millis()
+                    .div_ceil(1000),
                 change.reason
             ),
             ConnectionState::SignedOut { reason } => {
                 format!("● signed out: {}", reason.as_str().replace('_', " "))
+            }
+            ConnectionState::Offline => {
+                "● offline: no network; reconnecting when it is back".to_string()
             }
             other => format!("● {} ({})", other.name().replace('_', " "), change.reason),
         },
@@ -125,6 +152,13 @@ fn human_line(event: &SessionEvent) -> String {
         }
         SessionEvent::Resynced { friends, online } => {
             format!("  {online} of {friends} friends online")
+        }
+        SessionEvent::PresenceStale { since } => {
+            format!("  ⚠ {STALE_DETAIL} since {}", rfc3339(*since))
+        }
+        SessionEvent::PresenceFresh => "  presence is up to date again".to_string(),
+        SessionEvent::ResyncFailed { reason } => {
+            format!("  could not resync after connecting: {reason}")
         }
         SessionEvent::TokenRefreshed { expires_in } => {
             format!("  token refreshed, valid for {} s", expires_in.as_secs())
@@ -147,27 +181,50 @@ fn human_line(event: &SessionEvent) -> String {
 mod tests {
     use super::*;
     use kith_core::{EndReason, FriendId, PresenceChange, Reason, StateChange};
-    use std::time::Duration;
 
     #[test]
     fn state_lines_carry_reason_and_retry() {
         let event = SessionEvent::State(StateChange {
             from: ConnectionState::Connected,
-            to: ConnectionState::Reconnecting {
-                attempt: 2,
-                retry_in_ms: 750,
-            },
+            to: ConnectionState::Reconnecting { attempt: 2 },
             reason: Reason::KeepaliveTimeout,
-            retry_in: Some(Duration::from_millis(750)),
+            retry_at: Some(Instant::now() + Duration::from_secs(10)),
         });
         let line = event_json(&event).unwrap();
         assert_eq!(line["event"], "state");
         assert_eq!(line["state"], "reconnecting");
         assert_eq!(line["reason"], "keepalive_timeout");
-        assert_eq!(line["retry_in_ms"], 750);
+        assert_eq!(line["attempt"], 2);
+        let retry_in_ms = line["retry_in_ms"].as_u64().unwrap();
+        assert!((9_000..=10_000).contains(&retry_in_ms), "{retry_in_ms}");
+        // The absolute deadline, on the wall clock, about 10 s from now.
+        let retry_at = humantime::parse_rfc3339(line["retry_at"].as_str().unwrap()).unwrap();
+        let ahead = retry_at
+            .duration_since(std::time::SystemTime::now())
+            .unwrap();
+        assert!(ahead > Duration::from_secs(8) && ahead <= Duration::from_secs(10));
         assert_eq!(
             event_human(&event),
-            "● reconnecting in 0.8 s (keepalive timeout)"
+            "● reconnecting in 10 s (keepalive timeout)"
+        );
+    }
+
+    #[test]
+    fn offline_says_there_is_no_network_and_no_retry_is_pending() {
+        let event = SessionEvent::State(StateChange {
+            from: ConnectionState::Connected,
+            to: ConnectionState::Offline,
+            reason: Reason::NetworkDown,
+            retry_at: None,
+        });
+        let line = event_json(&event).unwrap();
+        assert_eq!(line["state"], "offline");
+        assert_eq!(line["reason"], "network_down");
+        assert_eq!(line["retry_in_ms"], Value::Null);
+        assert_eq!(line["attempt"], Value::Null);
+        assert_eq!(
+            event_human(&event),
+            "● offline: no network; reconnecting when it is back"
         );
     }
 
@@ -221,6 +278,35 @@ mod tests {
         let json = event_json(&event).unwrap().to_string();
         assert!(!json.contains('\x1b'));
         assert!(json.contains("\\u001b"));
+    }
+
+    #[test]
+    fn stale_fresh_and_resync_failure_lines() {
+        let since = UNIX_EPOCH + Duration::from_millis(1_764_590_400_250);
+        let event = SessionEvent::PresenceStale { since };
+        let line = event_json(&event).unwrap();
+        assert_eq!(line["event"], "presence_stale");
+        assert_eq!(line["since"], "2025-12-01T12:00:00Z");
+        assert_eq!(line["since_unix_ms"], 1_764_590_400_250u64);
+        assert!(line["detail"].as_str().unwrap().contains("out of date"));
+        assert_eq!(
+            event_human(&event),
+            format!("  ⚠ {STALE_DETAIL} since 2025-12-01T12:00:00Z")
+        );
+        let fresh = event_json(&SessionEvent::PresenceFresh).unwrap();
+        assert_eq!(fresh, json!({"event": "presence_fresh"}));
+        assert_eq!(
+            event_human(&SessionEvent::PresenceFresh),
+            "  presence is up to date again"
+        );
+        let failed = SessionEvent::ResyncFailed {
+            reason: "the resync endpoint answered HTTP 404".into(),
+        };
+        assert_eq!(event_json(&failed).unwrap()["event"], "resync_failed");
+        assert_eq!(
+            event_human(&failed),
+            "  could not resync after connecting: the resync endpoint answered HTTP 404"
+        );
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! - [`token`]: JWT claims, the refresh schedule, the single-flight [`TokenManager`]
 //!   and credential stores (OS keyring, in-memory).
 //! - [`socket`]: the pure [`ConnectionMachine`] and the tokio driver that does its IO.
-//! - [`presence`]: the friends map and its diffs.
+//! - [`presence`]: the friends map and its diffs; [`resync`]: the HTTP friend list
+//!   that stands in for a snapshot after a reconnect.
 //! - [`protocol`]: wire messages and [`ServerProfile`]s.
 //! - [`network`], [`tls`], [`proxy`]: how a backend is reached: one rustls
 //!   configuration (OS trust plus `tls.ca_file`) and one set of proxy rules for the
@@ -17,9 +18,11 @@ pub mod network;
 pub mod presence;
 pub mod protocol;
 pub mod proxy;
+pub mod resync;
 pub mod secret;
 pub mod session;
 pub mod socket;
+pub mod text;
 pub mod tls;
 pub mod token;
 
@@ -27,6 +30,7 @@ pub use network::Network;
 pub use presence::{ChangeCause, Friend, PresenceChange, PresenceStore};
 pub use protocol::{FriendId, LastSeen, ProfileSource, ServerProfile, Status, WsAuthTransport};
 pub use proxy::{ProxyRules, ProxyUrl};
+pub use resync::ResyncError;
 pub use secret::{redact_url, Secret};
 pub use session::{FriendsReader, Session, SessionError};
 /// The text type of names in presence values; see [`protocol::values`].

@@ -5,8 +5,17 @@
 //! overlapping sockets during a handover never produce a duplicate. Changes that come
 //! from a snapshot after a reconnect are marked [`ChangeCause::Resync`], so the app can
 //! stay quiet about them.
+//!
+//! Two more rules keep the map honest across a gap:
+//! - A resync fetched over HTTP is slower than the socket: a friend the socket updated
+//!   after the fetch began keeps that live state ([`PresenceStore::begin_resync`],
+//!   [`PresenceStore::apply_resync`]), whatever sequence numbers the backend sends.
+//! - When nothing can tell Kith what it missed (no snapshot, no resync endpoint), the
+//!   friends are marked possibly stale since the disconnect ([`PresenceStore::mark_stale`]).
+//!   A friend's live update clears their mark; a snapshot or resync clears all marks.
 
 use std::cmp::Ordering;
+use std::time::SystemTime;
 
 use serde::Serialize;
 use smol_str::SmolStr;
@@ -25,11 +34,20 @@ pub struct Friend {
     pub last_seen: Option<LastSeen>,
     #[serde(skip)]
     seq: Option<u64>,
+    /// Kith may have missed a change of this friend's status (see
+    /// [`PresenceStore::mark_stale`]).
+    stale: bool,
 }
 
 impl Friend {
     pub fn is_online(&self) -> bool {
         self.status.is_online()
+    }
+
+    /// Whether this friend's status may be out of date: Kith was disconnected and has
+    /// not heard from them since.
+    pub fn is_stale(&self) -> bool {
+        self.stale
     }
 
     /// The name to show: the username, or the id when the backend sent no name.
@@ -93,10 +111,27 @@ impl PresenceChange {
 /// signed-in backend, and every live update hashes one.
 type FriendMap = foldhash::HashMap<FriendId, Friend>;
 
+/// Identifies one resync begun with [`PresenceStore::begin_resync`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResyncTicket(u64);
+
+/// A resync in flight: which friends the socket updated since it began.
+#[derive(Debug, Clone)]
+struct PendingResync {
+    ticket: ResyncTicket,
+    updated_live: foldhash::HashSet<FriendId>,
+}
+
 /// Friends keyed by user id, with the newest state seen for each.
 #[derive(Debug, Default, Clone)]
 pub struct PresenceStore {
     friends: FriendMap,
+    /// Since when some friends may be out of date; `None` when none are.
+    stale_since: Option<SystemTime>,
+    /// How many friends are marked stale.
+    stale_count: usize,
+    pending_resync: Option<PendingResync>,
+    resyncs_begun: u64,
 }
 
 impl PresenceStore {
@@ -129,6 +164,70 @@ impl PresenceStore {
         self.friends.values().filter(|f| f.is_online()).count()
     }
 
+    /// Since when some friends' status may be out of date, while any is.
+    pub fn stale_since(&self) -> Option<SystemTime> {
+        self.stale_since
+    }
+
+    /// Marks every friend as possibly out of date since `since` (the disconnect): Kith
+    /// reconnected and nothing will tell it what it missed. Returns whether any friend
+    /// was marked (none are when the map is empty). An earlier mark's time is kept.
+    pub fn mark_stale(&mut self, since: SystemTime) -> bool {
+        if self.friends.is_empty() {
+            return false;
+        }
+        for friend in self.friends.values_mut() {
+            friend.stale = true;
+        }
+        self.stale_count = self.friends.len();
+        self.stale_since = Some(self.stale_since.map_or(since, |held| held.min(since)));
+        true
+    }
+
+    fn clear_stale(&mut self) {
+        if self.stale_count > 0 {
+            for friend in self.friends.values_mut() {
+                friend.stale = false;
+            }
+        }
+        self.stale_count = 0;
+        self.stale_since = None;
+    }
+
+    /// Starts a resync that will be fetched out of band (over HTTP). Live updates from
+    /// now on are remembered, so [`apply_resync`](Self::apply_resync) cannot overwrite
+    /// them with the older listing. A resync begun later, or a snapshot, supersedes it.
+    pub fn begin_resync(&mut self) -> ResyncTicket {
+        self.resyncs_begun += 1;
+        let ticket = ResyncTicket(self.resyncs_begun);
+        self.pending_resync = Some(PendingResync {
+            ticket,
+            updated_live: foldhash::HashSet::default(),
+        });
+        ticket
+    }
+
+    /// Gives up a resync that failed, so live updates are no longer remembered for it.
+    /// Returns whether it was the resync in flight (and not superseded).
+    pub fn abandon_resync(&mut self, ticket: ResyncTicket) -> bool {
+        self.pending_resync
+            .take_if(|p| p.ticket == ticket)
+            .is_some()
+    }
+
+    /// Applies the listing of the resync `ticket` as a snapshot tagged
+    /// [`ChangeCause::Resync`], except for friends the socket updated since the resync
+    /// began: they keep their live state. `None` when the resync was superseded (by a
+    /// later resync or a snapshot) and nothing was applied.
+    pub fn apply_resync(
+        &mut self,
+        ticket: ResyncTicket,
+        records: Vec<FriendRecord>,
+    ) -> Option<Vec<PresenceChange>> {
+        let pending = self.pending_resync.take_if(|p| p.ticket == ticket)?;
+        Some(self.replace_all(records, ChangeCause::Resync, &pending.updated_live))
+    }
+
     /// Applies one live update. Returns the change, or `None` when the update is stale,
     /// a duplicate, or does not change the status.
     pub fn apply_update(&mut self, record: FriendRecord) -> Option<PresenceChange> {
@@ -136,6 +235,15 @@ impl PresenceStore {
             Some(known) => {
                 if is_stale(known, &record) {
                     return None;
+                }
+                if let Some(pending) = &mut self.pending_resync {
+                    pending.updated_live.insert(record.user_id.clone());
+                }
+                if std::mem::take(&mut known.stale) {
+                    self.stale_count -= 1;
+                    if self.stale_count == 0 {
+                        self.stale_since = None;
+                    }
                 }
                 let from = update_known(known, record)?;
                 Some(PresenceChange::to_current(
@@ -145,6 +253,9 @@ impl PresenceStore {
                 ))
             }
             None => {
+                if let Some(pending) = &mut self.pending_resync {
+                    pending.updated_live.insert(record.user_id.clone());
+                }
                 let friend = Friend::from(record);
                 let change = PresenceChange::to_current(&friend, None, ChangeCause::Live);
                 self.friends.insert(friend.user_id.clone(), friend);
@@ -154,19 +265,33 @@ impl PresenceStore {
     }
 
     /// Replaces the map with a snapshot and returns what changed, tagged with `cause`.
-    /// A snapshot entry older than what Kith already holds keeps the newer state.
+    /// A snapshot entry older than what Kith already holds keeps the newer state. A
+    /// snapshot clears every stale mark and supersedes a resync in flight.
     pub fn apply_snapshot(
         &mut self,
         records: Vec<FriendRecord>,
         cause: ChangeCause,
     ) -> Vec<PresenceChange> {
+        self.pending_resync = None;
+        self.replace_all(records, cause, &foldhash::HashSet::default())
+    }
+
+    /// Replaces the map with `records`, except that friends in `keep` keep what is held
+    /// (and are kept when `records` leaves them out); clears every stale mark.
+    fn replace_all(
+        &mut self,
+        records: Vec<FriendRecord>,
+        cause: ChangeCause,
+        keep: &foldhash::HashSet<FriendId>,
+    ) -> Vec<PresenceChange> {
+        self.clear_stale();
         let mut previous = std::mem::take(&mut self.friends);
         self.friends.reserve(records.len());
         let mut changes = Vec::new();
         for record in records {
             match previous.remove(&record.user_id) {
                 Some(mut known) => {
-                    if !is_stale(&known, &record) {
+                    if !keep.contains(&known.user_id) && !is_stale(&known, &record) {
                         if let Some(from) = update_known(&mut known, record) {
                             changes.push(PresenceChange::to_current(&known, Some(from), cause));
                         }
@@ -180,7 +305,11 @@ impl PresenceStore {
                 }
             }
         }
-        for (_, gone) in previous {
+        for (id, gone) in previous {
+            if keep.contains(&id) {
+                self.friends.insert(id, gone);
+                continue;
+            }
             changes.push(PresenceChange {
                 user_id: gone.user_id,
                 username: gone.username,
@@ -202,6 +331,7 @@ impl From<FriendRecord> for Friend {
             status: record.status,
             last_seen: record.last_seen,
             seq: record.seq,
+            stale: false,
         }
     }
 }
@@ -344,5 +474,106 @@ mod tests {
         let changes = store.apply_snapshot(next, ChangeCause::Resync);
         assert_eq!(changes.len(), 10);
         assert_eq!(store.online_count(), 990);
+    }
+
+    #[test]
+    fn a_resync_never_overwrites_a_live_update_that_arrived_meanwhile() {
+        let mut store = PresenceStore::new();
+        store.apply_snapshot(
+            vec![record(1, "online", None), record(2, "online", None)],
+            ChangeCause::Resync,
+        );
+        let ticket = store.begin_resync();
+        // While the listing is in flight, the socket says 1 went away and 3 appeared.
+        store.apply_update(record(1, "away", None)).unwrap();
+        store.apply_update(record(3, "online", None)).unwrap();
+        // The listing was made before that: 1 online, 2 offline, 3 unknown.
+        let changes = store
+            .apply_resync(
+                ticket,
+                vec![record(1, "online", None), record(2, "offline", None)],
+            )
+            .unwrap();
+        assert_eq!(
+            store.get("1").unwrap().status,
+            "away",
+            "the live update stands"
+        );
+        assert_eq!(store.get("3").unwrap().status, "online", "3 is kept");
+        assert_eq!(store.get("2").unwrap().status, "offline");
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].user_id, "2");
+        assert_eq!(changes[0].cause, ChangeCause::Resync);
+        // A ticket is used once.
+        assert_eq!(store.apply_resync(ticket, vec![]), None);
+        assert_eq!(store.len(), 3);
+    }
+
+    #[test]
+    fn a_resync_is_superseded_by_a_later_one_or_a_snapshot() {
+        let mut store = PresenceStore::new();
+        let first = store.begin_resync();
+        let second = store.begin_resync();
+        assert_eq!(
+            store.apply_resync(first, vec![record(1, "online", None)]),
+            None
+        );
+        assert!(store.is_empty());
+        store.apply_snapshot(vec![record(1, "away", None)], ChangeCause::Resync);
+        assert_eq!(
+            store.apply_resync(second, vec![record(1, "online", None)]),
+            None
+        );
+        assert_eq!(store.get("1").unwrap().status, "away");
+        let third = store.begin_resync();
+        assert!(store.abandon_resync(third));
+        assert!(!store.abandon_resync(third));
+        assert_eq!(store.apply_resync(third, vec![]), None);
+        assert_eq!(store.len(), 1);
+        // A resync begun afresh applies.
+        let fourth = store.begin_resync();
+        let changes = store
+            .apply_resync(fourth, vec![record(1, "online", None)])
+            .unwrap();
+        assert_eq!(changes.len(), 1);
+    }
+
+    #[test]
+    fn stale_marks_clear_per_friend_on_live_updates_and_all_at_once_on_a_resync() {
+        let mut store = PresenceStore::new();
+        let since = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000);
+        assert!(!store.mark_stale(since), "nothing to mark in an empty map");
+        assert_eq!(store.stale_since(), None);
+        store.apply_snapshot(
+            vec![record(1, "online", Some(1)), record(2, "online", Some(2))],
+            ChangeCause::Resync,
+        );
+        assert!(store.mark_stale(since));
+        assert!(store.friends().all(Friend::is_stale));
+        assert_eq!(store.stale_since(), Some(since));
+        // A later gap keeps the earlier time.
+        assert!(store.mark_stale(since + std::time::Duration::from_secs(5)));
+        assert_eq!(store.stale_since(), Some(since));
+        // A duplicate proves nothing; a newer update clears that friend only, even
+        // without a status change.
+        assert_eq!(store.apply_update(record(1, "online", Some(1))), None);
+        assert!(store.get("1").unwrap().is_stale());
+        assert_eq!(store.apply_update(record(1, "online", Some(3))), None);
+        assert!(!store.get("1").unwrap().is_stale());
+        assert!(store.get("2").unwrap().is_stale());
+        assert_eq!(store.stale_since(), Some(since));
+        // The last stale friend's update ends it.
+        store.apply_update(record(2, "away", Some(4))).unwrap();
+        assert_eq!(store.stale_since(), None);
+        // A snapshot or resync clears every mark.
+        store.mark_stale(since);
+        store.apply_snapshot(vec![record(1, "online", Some(5))], ChangeCause::Resync);
+        assert_eq!(store.stale_since(), None);
+        assert!(!store.get("1").unwrap().is_stale());
+        store.mark_stale(since);
+        let ticket = store.begin_resync();
+        store.apply_resync(ticket, vec![record(1, "online", Some(6))]);
+        assert_eq!(store.stale_since(), None);
+        assert!(store.friends().all(|f| !f.is_stale()));
     }
 }

@@ -15,6 +15,7 @@
 //! ```
 
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -69,6 +70,13 @@ impl FriendsReader {
         .unwrap_or_default()
     }
 
+    /// Since when some friends' status may be out of date (Kith reconnected and the
+    /// backend could not say what it missed), while any friend is marked so; see
+    /// [`Friend::is_stale`].
+    pub fn stale_since(&self) -> Option<SystemTime> {
+        self.read(PresenceStore::stale_since).flatten()
+    }
+
     /// How many friends there are.
     pub fn len(&self) -> usize {
         self.read(PresenceStore::len).unwrap_or_default()
@@ -106,15 +114,16 @@ impl Session {
         Ok(Session::start(tokens))
     }
 
-    /// Resumes the stored session and connects; `NotSignedIn` when there is none.
+    /// Resumes the stored session and connects: the session, and the username it
+    /// belongs to. `NotSignedIn` when there is none.
     pub async fn resume(
         profile: ServerProfile,
         store: Arc<dyn CredentialStore>,
-    ) -> Result<Session, SessionError> {
+    ) -> Result<(Session, String), SessionError> {
         profile.validate()?;
         let tokens = TokenManager::new(profile, store)?;
-        tokens.resume().await?;
-        Ok(Session::start(tokens))
+        let username = tokens.resume().await?;
+        Ok((Session::start(tokens), username))
     }
 
     /// Connects with a token manager that is already signed in.

@@ -66,9 +66,10 @@ async fn two_sessions_on_one_stored_session_never_reuse_a_refresh_token() {
     let (server, admin) = start_server(config_with_ttl(Duration::from_secs(2))).await;
     let store = MemoryStore::new();
     let (first, mut first_log) = login(fast_profile(&server), &store).await;
-    let mut second = Session::resume(fast_profile(&server), Arc::new(store.clone()))
+    let (mut second, username) = Session::resume(fast_profile(&server), Arc::new(store.clone()))
         .await
         .expect("the second process resumes the stored session");
+    assert_eq!(username, USER, "the stored session names its user");
     let mut second_log = EventLog::new(second.take_events().expect("events"));
     first_log
         .wait_for_state("connected", Duration::from_secs(5))
@@ -227,7 +228,7 @@ async fn an_auth_api_that_never_answers_becomes_a_retry_not_a_hang() {
             },
         )
         .unwrap();
-    let mut session = Session::resume(profile, Arc::new(store.clone()))
+    let (mut session, _) = Session::resume(profile, Arc::new(store.clone()))
         .await
         .expect("resume");
     let mut log = EventLog::new(session.take_events().expect("events"));
@@ -311,7 +312,7 @@ async fn stopping_during_a_refresh_then_restarting_resumes_the_session() {
         admin.refresh_token_is_valid(stored.refresh.expose()),
         "the stored refresh token is the rotated one"
     );
-    let mut restarted = Session::resume(fast_profile(&server), Arc::new(store.clone()))
+    let (mut restarted, _) = Session::resume(fast_profile(&server), Arc::new(store.clone()))
         .await
         .expect("resume");
     let mut log = EventLog::new(restarted.take_events().expect("events"));

@@ -4,7 +4,8 @@
 //! userinfo), then damaged, go through `ServerProfile::from_toml`, `validate()`,
 //! `socket_url()` and `api_url()`. The properties: nothing panics; anything refused is
 //! a typed `ProfileError`; a parse error never repeats the document's text; whatever is
-//! accepted has bounded durations, encrypted or permitted URLs and same-origin API URLs.
+//! accepted has bounded durations, encrypted or permitted URLs and same-origin API URLs
+//! (the resync endpoint's included, with a bounded path).
 //!
 //! Bounded case count for CI: `KITH_FUZZ_CASES` (default 256) per property.
 
@@ -12,7 +13,9 @@ mod common;
 
 use std::time::Duration;
 
-use kith_core::protocol::profile::{MAX_PROFILE_DURATION, MESSAGE_BYTES_RANGE};
+use kith_core::protocol::profile::{
+    MAX_PROFILE_DURATION, MAX_RESYNC_PATH_BYTES, MESSAGE_BYTES_RANGE,
+};
 use kith_core::protocol::{ProfileError, ServerProfile};
 use proptest::prelude::*;
 
@@ -82,6 +85,25 @@ fn path() -> impl Strategy<Value = String> {
     .prop_map(|path| format!("\"{path}\""))
 }
 
+/// A `resync.http_path`: good paths, paths off the server, and paths too long or with
+/// characters a path may not hold.
+fn resync_path() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => Just("/api/friends/".to_string()),
+        1 => Just("/api/friends/?page_size=1000".to_string()),
+        1 => Just("api/friends/".to_string()),
+        1 => Just("//evil.example.com/friends".to_string()),
+        1 => Just("https://evil.example.com/friends".to_string()),
+        1 => Just("/a b".to_string()),
+        1 => Just("/a#b".to_string()),
+        1 => Just(String::new()),
+        1 => (MAX_RESYNC_PATH_BYTES - 2..MAX_RESYNC_PATH_BYTES + 2)
+            .prop_map(|n| format!("/{}", "f".repeat(n))),
+        1 => "/[ -~]{0,20}",
+    ]
+    .prop_map(|path| format!("{path:?}"))
+}
+
 fn number() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<i64>().prop_map(|n| n.to_string()),
@@ -143,6 +165,7 @@ fn entry() -> impl Strategy<Value = (&'static str, String)> {
         duration().prop_map(|v| ("reconnect", format!("cap = {v}"))),
         duration().prop_map(|v| ("reconnect", format!("stable_after = {v}"))),
         number().prop_map(|v| ("reconnect", format!("max_attempts = {v}"))),
+        resync_path().prop_map(|v| ("resync", format!("http_path = {v}"))),
         Just(("", format!("{MARK} = \"{MARK}\""))),
         Just(("auth", format!("password = {MARK}"))),
     ]
@@ -152,7 +175,7 @@ fn entry() -> impl Strategy<Value = (&'static str, String)> {
 fn document() -> impl Strategy<Value = String> {
     proptest::collection::vec(entry(), 0..10).prop_map(|entries| {
         let mut text = String::new();
-        for table in ["", "auth", "socket", "refresh", "reconnect"] {
+        for table in ["", "auth", "socket", "refresh", "reconnect", "resync"] {
             let mut keys = Vec::new();
             let lines: Vec<&String> = entries
                 .iter()
@@ -255,6 +278,18 @@ fn check_accepted(profile: &ServerProfile) -> Result<(), TestCaseError> {
             .api_url(path)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(url.origin(), server.origin());
+    }
+    match &profile.resync.http_path {
+        Some(path) => {
+            prop_assert!(path.starts_with('/') && !path.starts_with("//"), "{}", path);
+            prop_assert!(path.len() <= MAX_RESYNC_PATH_BYTES);
+            let url = profile
+                .resync_url()
+                .map_err(|e| TestCaseError::fail(e.to_string()))?
+                .ok_or_else(|| TestCaseError::fail("no resync URL"))?;
+            prop_assert_eq!(url.origin(), server.origin());
+        }
+        None => prop_assert_eq!(profile.resync_url().ok().flatten(), None),
     }
     for value in [
         auth.request_timeout,

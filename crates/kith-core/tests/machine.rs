@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use kith_core::protocol::ServerProfile;
+use kith_core::socket::backoff::OUTAGE_FLOOR;
 use kith_core::socket::{
     Action, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig, Reason,
     SnapshotMeaning, MAX_RETRY_AFTER, QUICK_DISCONNECT_WINDOW,
@@ -99,17 +100,23 @@ fn a_failed_connect_backs_off_within_the_base_then_retries() {
         },
         t0,
     );
-    let ConnectionState::Reconnecting {
-        attempt,
-        retry_in_ms,
-    } = machine.state().clone()
-    else {
+    let ConnectionState::Reconnecting { attempt } = machine.state().clone() else {
         panic!("expected reconnecting, got {:?}", machine.state());
     };
     assert_eq!(attempt, 1);
-    assert!(retry_in_ms <= 500);
+    let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+    let retry_at = change
+        .retry_at
+        .expect("a reconnecting state has a deadline");
+    assert!(change.retry_in(t0).unwrap() <= Duration::from_millis(500));
+    // Seen later, the same change tells the time left then, not the delay it began with.
+    let later = t0 + Duration::from_millis(100);
+    assert_eq!(
+        change.retry_in(later).unwrap(),
+        retry_at.saturating_duration_since(later)
+    );
     let due = machine.poll_timeout().unwrap();
-    assert_eq!(due, t0 + Duration::from_millis(retry_in_ms));
+    assert_eq!(due, retry_at);
     machine.handle(Input::Tick, due);
     assert_eq!(machine.state(), &ConnectionState::Connecting { attempt: 2 });
     assert_eq!(
@@ -140,7 +147,7 @@ fn a_refused_certificate_gives_up_at_once_with_no_timer_until_the_user_retries()
     let last = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
     assert_eq!(last.reason, Reason::Certificate(CertProblem::Expired));
     assert_eq!(last.reason.code(), "tls_expired");
-    assert_eq!(last.retry_in, None);
+    assert_eq!(last.retry_at, None);
     // No retry is scheduled, and no session is ended.
     assert_eq!(machine.poll_timeout(), None);
     assert!(!drain(&mut machine)
@@ -224,7 +231,7 @@ fn a_proxy_refusal_is_transient_with_backoff() {
     let last = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
     assert_eq!(last.reason, Reason::Proxy(ProxyProblem::AuthRequired));
     assert_eq!(last.reason.code(), "proxy_auth_required");
-    assert!(last.retry_in.is_some());
+    assert!(last.retry_at.is_some());
     assert!(machine.poll_timeout().is_some());
 }
 
@@ -331,10 +338,10 @@ fn after_an_outage_the_machine_is_back_within_a_quarter_of_it() {
             "an outage of {down:?}: back {worst:?} after the server, bound {bound:?}"
         );
         // Fast recovery is not bought with hammering: on average no more than one
-        // attempt per 0.45 s (half the floor), the rate that keeps a fleet at about a
-        // fifth of a stampede, plus the quick first step and the attempt that succeeds.
+        // attempt per half the floor, plus the quick first step and the attempt that
+        // succeeds.
         let mean_attempts = attempts as f64 / SEEDS as f64;
-        let most_allowed = down.as_secs_f64() / 0.45 + 2.0;
+        let most_allowed = down.as_secs_f64() / (OUTAGE_FLOOR.as_secs_f64() / 2.0) + 2.0;
         assert!(
             mean_attempts <= most_allowed,
             "an outage of {down:?}: {mean_attempts:.1} attempts on average, more than {most_allowed:.1}"
@@ -753,7 +760,7 @@ fn retry_after_of_the_auth_api_delays_the_reconnect_with_a_cap() {
             t0,
         );
         let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
-        let delay = change.retry_in.unwrap();
+        let delay = change.retry_in(t0).unwrap();
         assert!(delay >= expected_at_least, "{delay:?}");
         assert!(delay <= MAX_RETRY_AFTER.max(expected_at_least), "{delay:?}");
         assert_eq!(machine.poll_timeout(), Some(t0 + delay));
@@ -823,6 +830,217 @@ fn stop_closes_with_1000_and_nothing_follows() {
     machine.handle(Input::Tick, t0 + Duration::from_secs(100));
     assert!(drain(&mut machine).is_empty());
     assert_eq!(machine.poll_timeout(), None);
+}
+
+/// A machine in Reconnecting after one failed connect (failures = 1).
+fn reconnecting_after_one_failure() -> (ConnectionMachine, Instant) {
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(config(false), 1);
+    machine.handle(Input::Start, t0);
+    machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+    machine.handle(
+        Input::ConnectFailed {
+            conn: 1,
+            error: "refused".into(),
+        },
+        t0,
+    );
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Reconnecting { attempt: 1, .. }
+    ));
+    drain(&mut machine);
+    while machine.poll_event().is_some() {}
+    (machine, t0)
+}
+
+#[test]
+fn no_network_means_offline_with_no_attempt_counted_and_no_timer() {
+    // From Connected: the socket is closed, nothing is scheduled.
+    let (mut machine, t0) = connected(false);
+    drain(&mut machine);
+    while machine.poll_event().is_some() {}
+    machine.handle(Input::NetworkDown, t0 + Duration::from_secs(1));
+    assert_eq!(machine.state(), &ConnectionState::Offline);
+    assert_eq!(machine.state().name(), "offline");
+    let change = machine.poll_event().unwrap();
+    assert_eq!(change.reason, Reason::NetworkDown);
+    assert_eq!(change.reason.code(), "network_down");
+    assert_eq!(change.retry_at, None);
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::Close {
+            conn: 1,
+            code: 1000,
+            reason: "network down"
+        }]
+    );
+    assert_eq!(machine.live_sockets(), 0);
+    assert_eq!(machine.failures(), 0);
+    assert_eq!(machine.poll_timeout(), None);
+
+    // From Reconnecting: the pending retry is dropped, the count stays as it was.
+    let (mut machine, t0) = reconnecting_after_one_failure();
+    machine.handle(Input::NetworkDown, t0);
+    assert_eq!(machine.state(), &ConnectionState::Offline);
+    assert_eq!(machine.failures(), 1);
+    assert_eq!(machine.poll_timeout(), None);
+    // Time, ticks and wake-ups bring nothing while offline: the server is not tried.
+    for input in [
+        Input::Tick,
+        Input::Wake,
+        Input::TokenRefreshed { generation: 2 },
+    ] {
+        machine.handle(input, t0 + Duration::from_secs(600));
+        assert!(drain(&mut machine).is_empty());
+    }
+    assert_eq!(machine.state(), &ConnectionState::Offline);
+}
+
+#[test]
+fn a_failure_with_no_network_goes_back_offline_instead_of_backing_off() {
+    let (mut machine, t0) = reconnecting_after_one_failure();
+    machine.handle(Input::NetworkDown, t0);
+    // The user insists; the attempt fails for want of a route.
+    machine.handle(Input::ReconnectNow, t0);
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Connecting { attempt: 2 }
+    ));
+    machine.handle(
+        Input::TokenFailed {
+            purpose: FetchPurpose::Connect,
+            reason: "network unreachable".into(),
+            ended: None,
+            retry_after: None,
+            certificate: None,
+        },
+        t0,
+    );
+    assert_eq!(machine.state(), &ConnectionState::Offline);
+    assert_eq!(machine.failures(), 1);
+    assert_eq!(machine.poll_timeout(), None);
+}
+
+#[test]
+fn the_network_coming_back_connects_at_once() {
+    let (mut machine, t0) = reconnecting_after_one_failure();
+    machine.handle(Input::NetworkDown, t0);
+    drain(&mut machine);
+    while machine.poll_event().is_some() {}
+    let back = t0 + Duration::from_secs(30);
+    machine.handle(Input::NetworkUp, back);
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Connecting { .. }
+    ));
+    let change = machine.poll_event().unwrap();
+    assert_eq!(change.from, ConnectionState::Offline);
+    assert_eq!(change.reason, Reason::NetworkUp);
+    assert_eq!(change.reason.code(), "network_up");
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::FetchToken {
+            purpose: FetchPurpose::Connect,
+            force: None
+        }]
+    );
+    // And the new socket connects as usual.
+    machine.handle(token_ready(FetchPurpose::Connect, 2, back), back);
+    let opened = drain(&mut machine);
+    let Some(Action::Open { conn }) = opened.first().cloned() else {
+        panic!("no socket opened: {opened:?}");
+    };
+    machine.handle(Input::Opened { conn }, back);
+    assert_eq!(machine.state(), &ConnectionState::Connected);
+}
+
+#[test]
+fn a_network_change_while_connected_probes_the_socket() {
+    let (mut machine, t0) = connected(false);
+    drain(&mut machine);
+    while machine.poll_event().is_some() {}
+    let changed = t0 + Duration::from_secs(2);
+    machine.handle(Input::NetworkChanged, changed);
+    assert_eq!(machine.state(), &ConnectionState::Connected);
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::SendPing {
+            conn: 1,
+            app: false
+        }]
+    );
+    let probe_timeout = machine.config().wake_probe_timeout;
+    assert_eq!(machine.poll_timeout(), Some(changed + probe_timeout));
+    // An answer keeps the socket.
+    machine.handle(
+        Input::Activity { conn: 1 },
+        changed + Duration::from_millis(50),
+    );
+    machine.handle(Input::Tick, changed + probe_timeout);
+    assert_eq!(machine.state(), &ConnectionState::Connected);
+    // No answer to the next probe: the socket died with the old network.
+    let again = changed + Duration::from_secs(5);
+    machine.handle(Input::NetworkChanged, again);
+    drain(&mut machine);
+    machine.handle(Input::Tick, again + probe_timeout);
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Reconnecting { .. }
+    ));
+    let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
+    assert_eq!(change.reason, Reason::NetworkProbeFailed);
+    assert!(drain(&mut machine).contains(&Action::Close {
+        conn: 1,
+        code: 1000,
+        reason: "no answer after a network change"
+    }));
+}
+
+#[test]
+fn a_network_change_while_reconnecting_retries_now() {
+    let (mut machine, t0) = reconnecting_after_one_failure();
+    let retry_at = machine.poll_timeout().unwrap();
+    let changed = t0 + Duration::from_millis(1);
+    assert!(changed < retry_at, "the backoff is still running");
+    machine.handle(Input::NetworkChanged, changed);
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Connecting { attempt: 2 }
+    ));
+    let change = machine.poll_event().unwrap();
+    assert_eq!(change.reason, Reason::NetworkChanged);
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::FetchToken {
+            purpose: FetchPurpose::Connect,
+            force: None
+        }]
+    );
+}
+
+#[test]
+fn a_socket_that_goes_live_outweighs_an_earlier_network_down() {
+    // The routing table said no, the user retried, and the socket opened anyway: a
+    // later failure backs off as usual instead of waiting offline.
+    let (mut machine, t0) = reconnecting_after_one_failure();
+    machine.handle(Input::NetworkDown, t0);
+    machine.handle(Input::ReconnectNow, t0);
+    machine.handle(token_ready(FetchPurpose::Connect, 2, t0), t0);
+    machine.handle(Input::Opened { conn: 2 }, t0);
+    assert_eq!(machine.state(), &ConnectionState::Connected);
+    machine.handle(
+        Input::Closed {
+            conn: 2,
+            code: Some(1006),
+            reason: String::new(),
+        },
+        t0 + Duration::from_secs(1),
+    );
+    assert!(matches!(
+        machine.state(),
+        ConnectionState::Reconnecting { .. }
+    ));
 }
 
 #[test]
@@ -1301,6 +1519,9 @@ fn any_input() -> impl Strategy<Value = Input> {
         (1u64..5).prop_map(|generation| Input::TokenRefreshed { generation }),
         Just(Input::ReconnectNow),
         Just(Input::Wake),
+        Just(Input::NetworkDown),
+        Just(Input::NetworkUp),
+        Just(Input::NetworkChanged),
         Just(Input::Stop),
         Just(Input::SessionEnded {
             reason: EndReason::LoggedOut
@@ -1331,12 +1552,40 @@ proptest! {
             let was_signed_out = matches!(machine.state(), ConnectionState::SignedOut { .. });
             let is_sign_in = input == Input::SignedIn;
             // Feed a Tick whenever a deadline passed, as the driver would.
+            let mut actions = Vec::new();
             if machine.poll_timeout().is_some_and(|t| t <= now) {
                 machine.handle(Input::Tick, now);
+                actions.extend(std::iter::from_fn(|| machine.poll_action()));
             }
+            let failures_before = machine.failures();
+            let is_network_down = input == Input::NetworkDown;
+            let is_reconnect_now = input == Input::ReconnectNow;
+            let offered = machine.state().can_reconnect_now();
             machine.handle(input, now);
-            let actions: Vec<_> = std::iter::from_fn(|| machine.poll_action()).collect();
+            let input_actions: Vec<_> = std::iter::from_fn(|| machine.poll_action()).collect();
             let events: Vec<_> = std::iter::from_fn(|| machine.poll_event()).collect();
+
+            // Losing the network costs no attempt and tries nothing.
+            if is_network_down {
+                prop_assert_eq!(machine.failures(), failures_before);
+                prop_assert!(
+                    !input_actions.iter().any(|a| matches!(a, Action::Open { .. } | Action::FetchToken { .. })),
+                    "network down started something: {:?}",
+                    input_actions
+                );
+            }
+            // "Reconnect now" is offered exactly where the machine acts on it.
+            if is_reconnect_now {
+                let started = events.iter().any(|e| e.reason == Reason::ReconnectNow);
+                prop_assert_eq!(offered, started, "offered {} but started {}", offered, started);
+            }
+            actions.extend(input_actions);
+            // Offline: no socket and no timer, so nothing reaches for the server.
+            if machine.state() == &ConnectionState::Offline {
+                prop_assert_eq!(machine.live_sockets(), 0);
+                prop_assert_eq!(machine.poll_timeout(), None);
+                prop_assert!(!machine.awaits_token());
+            }
 
             // Never two live sockets outside a handover.
             prop_assert!(machine.live_sockets() <= 1 || machine.in_handover());
@@ -1355,11 +1604,12 @@ proptest! {
             // Backoff always within [0, cap], or the server's capped Retry-After.
             let longest = cap.max(MAX_RETRY_AFTER);
             for change in &events {
-                if let Some(delay) = change.retry_in {
+                if let Some(delay) = change.retry_in(now) {
                     prop_assert!(delay <= longest);
                 }
-                if let ConnectionState::Reconnecting { retry_in_ms, .. } = change.to {
-                    prop_assert!(Duration::from_millis(retry_in_ms) <= longest);
+                // Every wait to reconnect says until when.
+                if matches!(change.to, ConnectionState::Reconnecting { .. }) {
+                    prop_assert!(change.retry_at.is_some());
                 }
             }
             // Liveness: a live primary socket is always reported as connected.

@@ -868,3 +868,78 @@ async fn json_handover_without_a_snapshot() {
     );
     session.stop().await;
 }
+
+/// Django with its socket's snapshot turned off and a DRF friend-list view as the
+/// profile's `resync.http_path`: the list is the only way Kith can learn of a change
+/// made while it was disconnected, and it does, marked as resync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the peers' packages; run by `cargo xtask test`"]
+async fn django_resync_endpoint_brings_what_changed_while_disconnected() {
+    let mut peer = Peer::start_with(PeerKind::Django, &[("KITH_PEER_SNAPSHOTS", "off")]).await;
+    let mut profile = profile_for("django-simplejwt", &peer);
+    profile.socket.snapshot_on_connect = false;
+    profile.resync.http_path = Some("/api/friends/".into());
+    let (session, mut log) = sio_login(profile).await;
+    log.wait_for("the first resync", Duration::from_secs(10), |e| {
+        matches!(e, SessionEvent::Resynced { friends: 3, .. })
+    })
+    .await;
+    peer.set_status("alice", "online").await;
+    wait_status(&mut log, "alice", "online").await;
+
+    // Down, and while Kith is disconnected carol goes away; the restarted peer forgot
+    // alice's status too (statuses live in its memory).
+    peer.kill();
+    log.wait_for_state("reconnecting", Duration::from_secs(10))
+        .await;
+    peer.env.push(("KITH_PEER_STATUSES", "carol=away".into()));
+    peer.spawn().await;
+    log.wait_for("carol from the friend list", Duration::from_secs(30), |e| {
+        matches!(e, SessionEvent::Presence(c) if c.username == "carol" && c.to.as_deref() == Some("away"))
+    })
+    .await;
+    log.wait_for(
+        "the resync after the restart",
+        Duration::from_secs(5),
+        |e| matches!(e, SessionEvent::Resynced { friends: 3, .. }),
+    )
+    .await;
+    let change_of = |friend: &str| {
+        log.seen
+            .iter()
+            .rev()
+            .find_map(|(_, e)| match e {
+                SessionEvent::Presence(c) if c.username == friend => Some(c.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no change of {friend}"))
+    };
+    let carol = change_of("carol");
+    assert_eq!(carol.cause, kith_core::ChangeCause::Resync);
+    assert_eq!(carol.from.as_deref(), Some("offline"));
+    let alice = change_of("alice");
+    assert_eq!(
+        (alice.from.as_deref(), alice.to.as_deref(), alice.cause),
+        (
+            Some("online"),
+            Some("offline"),
+            kith_core::ChangeCause::Resync
+        )
+    );
+    assert!(
+        !log.seen.iter().any(|(_, e)| matches!(
+            e,
+            SessionEvent::PresenceStale { .. } | SessionEvent::ResyncFailed { .. }
+        )),
+        "the friend list left nothing stale"
+    );
+    let counters = peer.counters().await;
+    assert_eq!(
+        counters["friend_lists"], 1,
+        "one list per start: {counters}"
+    );
+    // Live updates still arrive as live.
+    peer.set_status("bob", "back").await;
+    wait_status(&mut log, "bob", "back").await;
+    session.stop().await;
+}

@@ -58,7 +58,7 @@ async fn wait_for_proxy_reason(log: &mut EventLog, reason: Reason) {
     let what = format!("reconnecting because {reason}");
     log.wait_for(&what, Duration::from_secs(10), |e| {
         matches!(e, SessionEvent::State(c)
-            if c.to.name() == "reconnecting" && c.reason == reason && c.retry_in.is_some())
+            if c.to.name() == "reconnecting" && c.reason == reason && c.retry_at.is_some())
     })
     .await;
 }

@@ -152,7 +152,7 @@ async fn through_tinyproxy_with_basic_auth_and_a_refusal_for_wrong_credentials()
             matches!(e, SessionEvent::State(c)
             if c.to.name() == "reconnecting"
                 && c.reason == kith_core::Reason::Proxy(ProxyProblem::AuthRequired)
-                && c.retry_in.is_some())
+                && c.retry_at.is_some())
         },
     )
     .await;

@@ -165,7 +165,7 @@ async fn socket_certificate_case(kind: CertProblem) {
         "{change:?}"
     );
     assert_eq!(change.reason.code(), kind.code());
-    assert_eq!(change.retry_in, None);
+    assert_eq!(change.retry_at, None);
     if kind == CertProblem::UnknownIssuer {
         assert!(
             change.reason.to_string().contains("tls.ca_file"),
@@ -242,9 +242,10 @@ async fn an_auth_api_with_a_bad_certificate_gives_the_typed_reason() {
                 },
             )
             .expect("save");
-        let mut session = Session::resume(profile, Arc::new(store.clone()))
+        let (mut session, username) = Session::resume(profile, Arc::new(store.clone()))
             .await
             .expect("resume");
+        assert_eq!(username, USER);
         let mut log = EventLog::new(session.take_events().expect("events"));
         log.wait_for("gave_up", Duration::from_secs(5), |e| {
             matches!(e, SessionEvent::State(c) if c.to.name() == "gave_up" && c.reason == Reason::Certificate(kind.clone()))

@@ -118,6 +118,22 @@ impl AdminHandle {
         self.shared.set_ws_rejects_all(on);
     }
 
+    /// Whether sockets that go live from now on get a `presence_snapshot` (they do at
+    /// start). Off, the server stands for a backend that sends none, whose clients
+    /// learn what they missed from `GET /api/friends/` or not at all.
+    pub fn set_snapshots(&self, on: bool) {
+        tracing::info!(on, "presence snapshots");
+        self.shared.set_sends_snapshots(on);
+    }
+
+    /// How long `GET /api/friends/` waits after reading the list before it answers, so
+    /// that changes made meanwhile reach sockets before the (older) list reaches its
+    /// client. Zero (the start value) turns it off.
+    pub fn set_friends_delay(&self, delay: Duration) {
+        tracing::info!(?delay, "friend list delay");
+        self.shared.set_friends_delay(delay);
+    }
+
     /// The counters as of now.
     pub fn counters(&self) -> Counters {
         self.shared.counters()
@@ -144,6 +160,7 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/admin/auth-redirect", post(auth_redirect))
         .route("/admin/refresh-valid", post(refresh_valid))
         .route("/admin/ws-auth", post(ws_auth))
+        .route("/admin/snapshots", post(snapshots))
         .route("/admin/counters", get(counters))
         .route_layer(middleware::from_fn_with_state(shared.clone(), guard))
 }
@@ -301,6 +318,17 @@ struct WsAuth {
 async fn ws_auth(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Response, ApiError> {
     let b: WsAuth = parse_json(&body)?;
     admin(shared).set_ws_auth_rejects_all(b.reject_all);
+    Ok(Json(json!({})).into_response())
+}
+
+#[derive(Deserialize)]
+struct Snapshots {
+    on: bool,
+}
+
+async fn snapshots(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Response, ApiError> {
+    let b: Snapshots = parse_json(&body)?;
+    admin(shared).set_snapshots(b.on);
     Ok(Json(json!({})).into_response())
 }
 

@@ -20,6 +20,7 @@ mod clock;
 mod db;
 mod demo;
 mod error;
+mod friends_api;
 mod grace;
 mod jwt;
 mod password;
@@ -240,6 +241,7 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServerError> {
 fn router(shared: &Arc<Shared>) -> Router {
     Router::new()
         .merge(auth_api::routes())
+        .merge(friends_api::routes())
         .route(ws::WS_PATH, get(ws::upgrade))
         .route(ws::WS_PATH.trim_end_matches('/'), get(ws::upgrade))
         .merge(admin::routes(shared))

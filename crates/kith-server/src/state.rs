@@ -234,6 +234,10 @@ pub(crate) struct Shared {
     /// rotation (blacklist, sign, remember) and taken before the database's.
     pub grace: Mutex<GraceMap>,
     ws_reject_all: AtomicBool,
+    /// Whether a socket that goes live gets a `presence_snapshot` (on by default).
+    snapshots: AtomicBool,
+    /// How long `GET /api/friends/` waits between reading the list and answering.
+    friends_delay_ms: AtomicU64,
     pub silent: watch::Sender<bool>,
     pub shutdown: watch::Sender<bool>,
     pub control: broadcast::Sender<Control>,
@@ -266,6 +270,8 @@ impl Shared {
             auth_redirect: Mutex::new(None),
             grace: Mutex::new(GraceMap::new(config.reuse_interval)),
             ws_reject_all: AtomicBool::new(false),
+            snapshots: AtomicBool::new(true),
+            friends_delay_ms: AtomicU64::new(0),
             silent: watch::Sender::new(false),
             shutdown: watch::Sender::new(false),
             control: broadcast::Sender::new(16),
@@ -340,6 +346,29 @@ impl Shared {
 
     pub(crate) fn set_ws_rejects_all(&self, on: bool) {
         self.ws_reject_all.store(on, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sends_snapshots(&self) -> bool {
+        self.snapshots.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_sends_snapshots(&self, on: bool) {
+        self.snapshots.store(on, Ordering::Relaxed);
+    }
+
+    pub(crate) fn friends_delay(&self) -> Duration {
+        Duration::from_millis(self.friends_delay_ms.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_friends_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.friends_delay_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The friends of `user` with their presence, as a snapshot lists them.
+    pub(crate) fn friends_presence(&self, user: UserId) -> Result<Vec<Presence>, ServerError> {
+        let rows = self.db.lock().friends_of(user)?;
+        Ok(rows.into_iter().map(Presence::from).collect())
     }
 
     /// A token a socket task holds while it runs, or `None` once shutdown has begun.

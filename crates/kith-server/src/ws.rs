@@ -306,12 +306,14 @@ impl Conn {
                 return None;
             }
         };
-        let snapshot = Outgoing::PresenceSnapshot {
-            seq: sub.seq,
-            friends: &sub.friends,
-        };
-        if !self.send_json(&snapshot).await {
-            return None;
+        if self.shared.sends_snapshots() {
+            let snapshot = Outgoing::PresenceSnapshot {
+                seq: sub.seq,
+                friends: &sub.friends,
+            };
+            if !self.send_json(&snapshot).await {
+                return None;
+            }
         }
         CounterCells::bump(&self.shared.counters.connects_accepted);
         tracing::debug!(user = %claims.username, seq = sub.seq, "presence socket live");

@@ -389,6 +389,56 @@ pub(crate) fn parse_with_serde(text: &str) -> Result<ServerMessage, MessageError
     }
 }
 
+/// Parses the body of a resync endpoint: a JSON array of friend records, or an object
+/// whose `friends` field is one (other fields are skipped). Records are read and capped
+/// as a snapshot's are.
+pub fn parse_friend_list(text: &str) -> Result<Vec<FriendRecord>, MessageError> {
+    let body: ListBody =
+        serde_json::from_str(text).map_err(|error| MessageError::Malformed(error.to_string()))?;
+    match body.0 {
+        Some(list) => list.into_friends(),
+        None => Err(MessageError::MissingField {
+            kind: "friend list",
+            field: "friends",
+        }),
+    }
+}
+
+/// A friend list as a bare array or under `friends`.
+struct ListBody(Option<FriendList>);
+
+impl<'de> Deserialize<'de> for ListBody {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ListBodyVisitor)
+    }
+}
+
+struct ListBodyVisitor;
+
+impl<'de> Visitor<'de> for ListBodyVisitor {
+    type Value = ListBody;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of presence records, or an object with one in \"friends\"")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ListBody, A::Error> {
+        FriendListVisitor
+            .visit_seq(seq)
+            .map(|list| ListBody(Some(list)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ListBody, A::Error> {
+        let mut friends = None;
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Friends => friends = Some(map.next_value::<FriendList>()?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(ListBody(friends))
+    }
+}
+
 fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }
@@ -561,10 +611,53 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_friend_list_is_an_array_or_an_object_with_friends() {
+        let array = r#"[{"user_id":7,"username":"alice","status":"away","seq":4,"extra":1},{"user_id":"u2","status":"online"}]"#;
+        let friends = parse_friend_list(array).unwrap();
+        assert_eq!(friends.len(), 2);
+        assert_eq!(friends[0].user_id, FriendId::from(7));
+        assert_eq!(friends[0].status, "away");
+        assert_eq!(friends[0].seq, Some(4));
+        assert_eq!(friends[1].user_id, "u2");
+        let object = format!(r#"{{"count":2,"friends":{array}}}"#);
+        assert_eq!(parse_friend_list(&object).unwrap(), friends);
+        assert_eq!(parse_friend_list("[]").unwrap(), vec![]);
+        assert_eq!(
+            parse_friend_list(r#"{"results":[]}"#),
+            Err(MessageError::MissingField {
+                kind: "friend list",
+                field: "friends"
+            })
+        );
+        for bad in [
+            "",
+            "{",
+            "42",
+            "\"friends\"",
+            r#"[{"user_id":1}]"#,
+            r#"{"friends":{}}"#,
+        ] {
+            assert!(
+                matches!(parse_friend_list(bad), Err(MessageError::Malformed(_))),
+                "{bad}"
+            );
+        }
+        let long = "x".repeat(MAX_TEXT_CHARS + 1);
+        assert!(matches!(
+            parse_friend_list(&format!(r#"[{{"user_id":1,"status":"{long}"}}]"#)),
+            Err(MessageError::TooLong {
+                field: "status",
+                ..
+            })
+        ));
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_text_never_panics(text in ".{0,200}") {
             let _ = parse_server_message(&text, MAX);
+            let _ = parse_friend_list(&text);
         }
     }
 }

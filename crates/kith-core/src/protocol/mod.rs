@@ -7,10 +7,12 @@ pub mod socketio;
 pub mod unconsumed;
 pub mod values;
 
-pub use messages::{parse_server_message, FriendRecord, MessageError, ServerMessage};
+pub use messages::{
+    parse_friend_list, parse_server_message, FriendRecord, MessageError, ServerMessage,
+};
 pub use profile::{
     AuthApiProfile, ProfileError, ProfileSource, ReconnectPolicy, RefreshPolicy, RefreshTransport,
-    ServerProfile, SocketProfile, TlsProfile, WireProtocol, WsAuthTransport,
+    ResyncProfile, ServerProfile, SocketProfile, TlsProfile, WireProtocol, WsAuthTransport,
 };
 pub use unconsumed::Unconsumed;
 pub use values::{FriendId, LastSeen, Status};

@@ -48,6 +48,21 @@ pub struct ServerProfile {
     pub socket: SocketProfile,
     pub refresh: RefreshPolicy,
     pub reconnect: ReconnectPolicy,
+    pub resync: ResyncProfile,
+}
+
+/// How Kith learns what changed while it was disconnected, for a backend whose socket
+/// sends no `presence_snapshot` (or as well as one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResyncProfile {
+    /// A path on the server (e.g. `/api/friends/`) that lists the signed-in user's
+    /// friends with their status. Kith GETs it with `Authorization: Bearer <access>`
+    /// after every connect and reconnect and applies the list as a resync. The answer
+    /// is a JSON array of friend records, or an object whose `friends` field is one
+    /// (the shape of `presence_snapshot`); records have the fields of `status_update`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_path: Option<String>,
 }
 
 /// What to trust besides the OS trust store.
@@ -216,6 +231,7 @@ impl Default for ServerProfile {
             socket: SocketProfile::default(),
             refresh: RefreshPolicy::default(),
             reconnect: ReconnectPolicy::default(),
+            resync: ResyncProfile::default(),
         }
     }
 }
@@ -323,6 +339,32 @@ fn check_namespace(namespace: &str) -> Result<(), ProfileError> {
     match reason {
         Some(reason) => Err(ProfileError::Invalid {
             field: "socket.namespace",
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The longest accepted `resync.http_path`, in bytes.
+pub const MAX_RESYNC_PATH_BYTES: usize = 512;
+
+/// A resync path: `/` then printable ASCII without spaces (a query is allowed), at most
+/// [`MAX_RESYNC_PATH_BYTES`]; `//host` would leave the server, so it is refused.
+fn check_resync_path(path: &str) -> Result<(), ProfileError> {
+    let reason = if !path.starts_with('/') {
+        Some("must start with / (a path on the server)".to_string())
+    } else if path.starts_with("//") {
+        Some("must be a path on the server, not //host".to_string())
+    } else if path.len() > MAX_RESYNC_PATH_BYTES {
+        Some(format!("is longer than {MAX_RESYNC_PATH_BYTES} bytes"))
+    } else if !path.bytes().all(|b| b.is_ascii_graphic() && b != b'#') {
+        Some("may hold only printable ASCII, without spaces or #".to_string())
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(ProfileError::Invalid {
+            field: "resync.http_path",
             reason,
         }),
         None => Ok(()),
@@ -437,6 +479,8 @@ const SCHEMA_WORDS: &[&str] = &[
     "cap",
     "stable_after",
     "max_attempts",
+    "resync",
+    "http_path",
     "kind",
     "param",
     "body",
@@ -693,6 +737,10 @@ impl ServerProfile {
             });
         }
         check_namespace(&socket.namespace)?;
+        if let Some(path) = &self.resync.http_path {
+            check_resync_path(path)?;
+            self.api_url(path)?;
+        }
         if reconnect.max_attempts == Some(0) {
             return Err(ProfileError::Invalid {
                 field: "reconnect.max_attempts",
@@ -783,6 +831,17 @@ impl ServerProfile {
             });
         }
         Ok(url)
+    }
+
+    /// The absolute URL of the resync endpoint, when the profile names one.
+    pub fn resync_url(&self) -> Result<Option<Url>, ProfileError> {
+        match &self.resync.http_path {
+            Some(path) => {
+                check_resync_path(path)?;
+                self.api_url(path).map(Some)
+            }
+            None => Ok(None),
+        }
     }
 
     /// Whether an HTTP status from the refresh endpoint means the session is over:
@@ -1281,6 +1340,56 @@ mod tests {
         );
         let profile = ServerProfile::from_toml("[socket]\nnamespace = \"/presence-v2\"").unwrap();
         assert_eq!(profile.socket.namespace, "/presence-v2");
+    }
+
+    #[test]
+    fn a_resync_path_is_a_bounded_path_on_the_server() {
+        assert_eq!(ServerProfile::default().resync.http_path, None);
+        assert_eq!(ServerProfile::default().resync_url().unwrap(), None);
+        let profile = ServerProfile::from_toml(
+            "server = \"https://presence.example.com\"\n[resync]\nhttp_path = \"/api/friends/?with=status\"",
+        )
+        .unwrap();
+        assert_eq!(
+            profile.resync_url().unwrap().unwrap().as_str(),
+            "https://presence.example.com/api/friends/?with=status"
+        );
+        assert_eq!(
+            ServerProfile::from_toml(&profile.to_toml()).unwrap(),
+            profile
+        );
+        let long = format!("/{}", "a".repeat(MAX_RESYNC_PATH_BYTES));
+        for bad in [
+            "",
+            "api/friends/",
+            "//evil.example.com/friends",
+            "https://evil.example.com/friends",
+            "/api/friends/ list",
+            "/api/friends/#top",
+            "/api/\\u0007",
+            "/ä",
+            long.as_str(),
+        ] {
+            let text = format!("[resync]\nhttp_path = \"{bad}\"");
+            let error = ServerProfile::from_toml(&text).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    ProfileError::Invalid {
+                        field: "resync.http_path",
+                        ..
+                    }
+                ),
+                "{bad}: {error:?}"
+            );
+        }
+        let message = ServerProfile::from_toml("[resync]\nhttp_path = \"api/friends/\"")
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("resync.http_path"), "{message}");
+        assert!(message.contains("must start with /"), "{message}");
+        let at_cap = format!("/{}", "a".repeat(MAX_RESYNC_PATH_BYTES - 1));
+        ServerProfile::from_toml(&format!("[resync]\nhttp_path = \"{at_cap}\"")).unwrap();
     }
 
     #[test]

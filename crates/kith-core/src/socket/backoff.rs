@@ -12,8 +12,10 @@
 //! without a stable connection (never below [`OUTAGE_FLOOR`]) means a wait that starts
 //! at time `t` of an outage ends by `t + max(floor, fraction · t)`: a client is back
 //! within `max(floor, fraction · D)` of a server that was down for `D`, plus the
-//! connect itself. The floor keeps a fleet spread: each client retries on average every
-//! `floor / 2` at the most, about 0.22 of a stampede per 100 ms for 1,000 clients.
+//! connect itself. The floor keeps a fleet spread: it equals the second exponential
+//! step of the default policy, so the first two retries of a fleet (where its peak
+//! is) are exactly as without the bound, and afterwards each client retries on average
+//! every `floor / 2` at the most.
 //!
 //! Pure: the random source is passed in.
 
@@ -26,7 +28,7 @@ use crate::protocol::ReconnectPolicy;
 /// A wait is at most this fraction of the time spent without a stable connection.
 pub const OUTAGE_FRACTION: f64 = 0.2;
 /// The outage bound never lowers a ceiling below this (nor below the policy's base).
-pub const OUTAGE_FLOOR: Duration = Duration::from_millis(900);
+pub const OUTAGE_FLOOR: Duration = Duration::from_secs(1);
 // Below one, the product never overflows a `Duration`.
 const _: () = assert!(OUTAGE_FRACTION > 0.0 && OUTAGE_FRACTION < 1.0);
 
@@ -90,11 +92,11 @@ mod tests {
     #[test]
     fn a_short_outage_bounds_the_ceiling_by_its_length() {
         let policy = ReconnectPolicy::default();
-        // Seven refused attempts in 5 s: the exponential ceiling is the 30 s cap, the
-        // outage bound 1 s.
+        // Seven refused attempts in 10 s: the exponential ceiling is the 30 s cap, the
+        // outage bound 2 s.
         assert_eq!(
-            retry_ceiling(&policy, 7, Duration::from_secs(5)),
-            Duration::from_secs(1)
+            retry_ceiling(&policy, 7, Duration::from_secs(10)),
+            Duration::from_secs(2)
         );
         // Never below the floor, however short the outage.
         assert_eq!(

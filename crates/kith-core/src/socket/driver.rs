@@ -5,6 +5,12 @@
 //! event and deadline into the [`ConnectionMachine`] and does what comes out. Messages
 //! of a handover socket are buffered until the machine promotes it, so presence sees
 //! one ordered stream with no gap; the store drops the duplicates.
+//!
+//! After every connect that follows a gap (the first one, or a reconnect), the driver
+//! makes sure the gap cannot go unnoticed: it fetches the profile's resync endpoint, if
+//! there is one, and applies it as a resync; when the backend sends no snapshot either,
+//! it marks the friends possibly stale since the disconnect
+//! ([`SessionEvent::PresenceStale`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -13,27 +19,45 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::presence::{ChangeCause, PresenceChange, PresenceStore};
+use crate::presence::{ChangeCause, PresenceChange, PresenceStore, ResyncTicket};
 use crate::protocol::{FriendRecord, MessageError, ServerMessage, ServerProfile, Unconsumed};
+use crate::resync::{ResyncClient, ResyncError};
 use crate::socket::connection::{run_connection, ConnEvent, Framing, Outgoing};
 use crate::socket::machine::{
     Action, ConnId, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig,
     SnapshotMeaning, StateChange,
 };
+use crate::socket::network_watch::{self, NetworkEvent, NetworkTarget};
 use crate::socket::transport::{log_url, upgrade_request};
 use crate::socket::tunnel::OpenError;
 use crate::socket::wake::SleepDetector;
-use crate::token::{AccessToken, EndReason, TokenError, TokenEvent, TokenManager};
+use crate::token::{
+    token_fetch_deadline, AccessToken, EndReason, TokenError, TokenEvent, TokenManager,
+};
 
 /// Everything a session tells the app. Never carries a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEvent {
     State(StateChange),
     Presence(PresenceChange),
-    /// A snapshot was applied: how many friends, how many online.
+    /// A snapshot or a resync listing was applied: how many friends, how many online.
     Resynced {
         friends: usize,
         online: usize,
+    },
+    /// Kith reconnected after losing the socket at `since`, and the backend offers no
+    /// way to learn what changed meanwhile (no snapshot, no resync endpoint, or the
+    /// resync fetch failed): every friend's status may be out of date since then.
+    PresenceStale {
+        since: SystemTime,
+    },
+    /// No friend is marked stale any more: a snapshot or resync came, or every stale
+    /// friend was heard from live.
+    PresenceFresh,
+    /// The resync endpoint could not be read after a connect. The session goes on; the
+    /// fetch is tried again after the next reconnect.
+    ResyncFailed {
+        reason: String,
     },
     TokenRefreshed {
         expires_in: Duration,
@@ -98,6 +122,18 @@ pub(crate) struct Driver {
     /// A refused binary event was logged; later ones are not.
     binary_refusal_logged: bool,
     fetch_tx: mpsc::UnboundedSender<(FetchPurpose, Result<AccessToken, TokenError>)>,
+    /// The resync endpoint, when the profile names one.
+    resync: Option<ResyncClient>,
+    resync_tx: mpsc::UnboundedSender<ResyncResult>,
+    /// When the socket last stopped being connected, until a connect consumes it.
+    disconnected_at: Option<SystemTime>,
+}
+
+/// A resync fetch's outcome, for the resync it was begun as.
+struct ResyncResult {
+    ticket: ResyncTicket,
+    after_gap_since: Option<SystemTime>,
+    result: Result<Vec<FriendRecord>, ResyncError>,
 }
 
 pub(crate) struct DriverChannels {
@@ -129,6 +165,7 @@ impl Driver {
         } = channels;
         let (conn_events_tx, mut conn_events) = mpsc::channel(1024);
         let (fetch_tx, mut fetch_results) = mpsc::unbounded_channel();
+        let (resync_tx, mut resync_results) = mpsc::unbounded_channel();
         // The token manager's wake re-check waits for its lock, which a refresh holds
         // across HTTP and the keyring: it runs on a task, and reports here.
         let (woke_tx, mut woke) = mpsc::unbounded_channel::<()>();
@@ -141,6 +178,16 @@ impl Driver {
             });
         };
         let mut token_events = tokens.subscribe();
+        // The watcher ends when this receiver is dropped, with the driver.
+        let (network_tx, mut network_events) = mpsc::unbounded_channel();
+        match NetworkTarget::for_profile(&profile, tokens.network()) {
+            Some(target) => {
+                tokio::spawn(network_watch::watch(target, network_tx));
+            }
+            None => drop(network_tx),
+        }
+        let profile_for_resync = profile.clone();
+        let tokens_http = tokens.http().clone();
         let mut driver = Driver {
             machine: ConnectionMachine::new(MachineConfig::from_profile(&profile), seed),
             profile,
@@ -157,6 +204,9 @@ impl Driver {
             unconsumed,
             binary_refusal_logged: false,
             fetch_tx,
+            resync: ResyncClient::for_profile(&profile_for_resync, tokens_http),
+            resync_tx,
+            disconnected_at: None,
         };
         let mut detector = SleepDetector::new(SystemTime::now(), now(), WAKE_THRESHOLD);
         let mut wake_check = tokio::time::interval(WAKE_CHECK_INTERVAL);
@@ -189,7 +239,16 @@ impl Driver {
                 },
                 Some((conn, event)) = conn_events.recv() => driver.on_conn_event(conn, event),
                 Some((purpose, result)) = fetch_results.recv() => driver.on_fetched(purpose, result),
+                Some(result) = resync_results.recv() => driver.on_resync_fetched(result),
                 Some(()) = woke.recv() => driver.machine.handle(Input::Wake, now()),
+                Some(event) = network_events.recv() => {
+                    let input = match event {
+                        NetworkEvent::Down => Input::NetworkDown,
+                        NetworkEvent::Up => Input::NetworkUp,
+                        NetworkEvent::Changed => Input::NetworkChanged,
+                    };
+                    driver.machine.handle(input, now());
+                }
                 event = token_events.recv() => match event {
                     Ok(TokenEvent::Refreshed { expires_in, generation }) => {
                         driver.emit(SessionEvent::TokenRefreshed { expires_in });
@@ -247,12 +306,20 @@ impl Driver {
             while let Some(change) = self.machine.poll_event() {
                 progressed = true;
                 match &change.to {
-                    ConnectionState::Reconnecting { .. } | ConnectionState::GaveUp => {
+                    ConnectionState::Reconnecting { .. }
+                    | ConnectionState::Offline
+                    | ConnectionState::GaveUp => {
                         tracing::info!(state = change.to.name(), reason = %change.reason, "connection state")
                     }
                     _ => {
                         tracing::debug!(state = change.to.name(), reason = %change.reason, "connection state")
                     }
+                }
+                if change.from == ConnectionState::Connected
+                    && change.to != ConnectionState::Connected
+                    && self.disconnected_at.is_none()
+                {
+                    self.disconnected_at = Some(SystemTime::now());
                 }
                 let _ = self.state.send(change.to.clone());
                 self.emit(SessionEvent::State(change));
@@ -375,8 +442,103 @@ impl Driver {
             SnapshotMeaning::Live => ChangeCause::Live,
         });
         let buffered = std::mem::take(&mut handle.buffered);
+        if meaning == SnapshotMeaning::Resync {
+            // Begun before the buffered updates are applied, so they count as newer.
+            self.after_gap();
+        }
         for message in buffered {
             self.apply(conn, message);
+        }
+    }
+
+    /// A socket is connected after a gap (the first connect, or a reconnect): start
+    /// the resync fetch, or, when nothing will say what was missed, mark the friends
+    /// stale since the disconnect.
+    fn after_gap(&mut self) {
+        let gap_since = self.disconnected_at.take();
+        if let Some(client) = self.resync.clone() {
+            let Ok(mut presence) = self.presence.write() else {
+                tracing::error!("presence store lock poisoned");
+                return;
+            };
+            let ticket = presence.begin_resync();
+            drop(presence);
+            let tokens = self.tokens.clone();
+            let reply = self.resync_tx.clone();
+            let deadline = token_fetch_deadline(tokens.profile());
+            tokio::spawn(async move {
+                let result = match tokio::time::timeout(deadline, tokens.fresh_token()).await {
+                    Ok(Ok(token)) => client.fetch(&token.token).await,
+                    Ok(Err(error)) => Err(ResyncError::NoToken(error.to_string())),
+                    Err(_) => Err(ResyncError::NoToken("no token in time".into())),
+                };
+                let _ = reply.send(ResyncResult {
+                    ticket,
+                    after_gap_since: gap_since,
+                    result,
+                });
+            });
+        } else if !self.profile.socket.snapshot_on_connect {
+            if let Some(since) = gap_since {
+                self.mark_stale(since);
+            }
+        }
+    }
+
+    fn mark_stale(&mut self, since: SystemTime) {
+        let Ok(mut presence) = self.presence.write() else {
+            tracing::error!("presence store lock poisoned");
+            return;
+        };
+        if presence.mark_stale(since) {
+            let since = presence.stale_since().unwrap_or(since);
+            drop(presence);
+            tracing::info!(
+                "reconnected with no snapshot and no resync: presence may be out of date since the disconnect"
+            );
+            self.emit(SessionEvent::PresenceStale { since });
+        }
+    }
+
+    fn on_resync_fetched(&mut self, done: ResyncResult) {
+        match done.result {
+            Ok(friends) => {
+                let Ok(mut presence) = self.presence.write() else {
+                    tracing::error!("presence store lock poisoned");
+                    return;
+                };
+                let was_stale = presence.stale_since().is_some();
+                let Some(changes) = presence.apply_resync(done.ticket, friends) else {
+                    tracing::debug!("a superseded resync listing was dropped");
+                    return;
+                };
+                let (friends, online) = (presence.len(), presence.online_count());
+                drop(presence);
+                tracing::debug!(friends, changes = changes.len(), "resync applied");
+                for change in changes {
+                    self.emit(SessionEvent::Presence(change));
+                }
+                self.emit(SessionEvent::Resynced { friends, online });
+                if was_stale {
+                    self.emit(SessionEvent::PresenceFresh);
+                }
+            }
+            Err(error) => {
+                let current = match self.presence.write() {
+                    Ok(mut presence) => presence.abandon_resync(done.ticket),
+                    Err(_) => false,
+                };
+                if !current {
+                    return;
+                }
+                tracing::warn!(%error, "the resync endpoint could not be read; it is tried again after the next reconnect");
+                self.emit(SessionEvent::ResyncFailed {
+                    reason: error.to_string(),
+                });
+                if let Some(since) = done.after_gap_since {
+                    self.mark_stale(since);
+                }
+            }
         }
     }
 
@@ -562,10 +724,14 @@ impl Driver {
             tracing::error!("presence store lock poisoned");
             return;
         };
+        let was_stale = presence.stale_since().is_some();
         for record in records {
             if let Some(change) = presence.apply_update(record) {
                 let _ = self.events.send(SessionEvent::Presence(change));
             }
+        }
+        if was_stale && presence.stale_since().is_none() {
+            let _ = self.events.send(SessionEvent::PresenceFresh);
         }
     }
 
@@ -592,6 +758,7 @@ impl Driver {
                     tracing::error!("presence store lock poisoned");
                     return;
                 };
+                let was_stale = presence.stale_since().is_some();
                 let changes = presence.apply_snapshot(friends, cause);
                 let (friends, online) = (presence.len(), presence.online_count());
                 drop(presence);
@@ -599,6 +766,9 @@ impl Driver {
                     self.emit(SessionEvent::Presence(change));
                 }
                 self.emit(SessionEvent::Resynced { friends, online });
+                if was_stale {
+                    self.emit(SessionEvent::PresenceFresh);
+                }
             }
             _ => {}
         }

@@ -31,6 +31,13 @@
 //! its snapshot at most [`MachineConfig::snapshot_wait`] after authenticating, then is
 //! promoted without one (a backend may never send one).
 //!
+//! The network going away is not a failure: with no route to the server
+//! ([`Input::NetworkDown`], from [`network_watch`](super::network_watch)) the machine
+//! closes its sockets and waits in `Offline`, counting no attempt and arming no retry
+//! timer. When the network comes back or changes ([`Input::NetworkUp`],
+//! [`Input::NetworkChanged`]) it reconnects at once, or probes the open socket as after
+//! a wake.
+//!
 //! A server that ends the session itself (Socket.IO DISCONNECT, Engine.IO close) is
 //! `server_disconnect`, not a lost connection. One that does so within
 //! [`QUICK_DISCONNECT_WINDOW`] of accepting, twice in a row, is refusing the token in
@@ -68,21 +75,52 @@ pub const QUICK_DISCONNECT_WINDOW: Duration = Duration::from_secs(2);
 /// The longest heartbeat a server's Engine.IO open packet may set (interval or timeout).
 pub const MAX_SERVER_HEARTBEAT: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// The connection's public state, as the UI shows it.
+/// The connection's public state, as the UI shows it. `Offline`: no usable network
+/// (no route to the server), so no socket and no retry timer until it comes back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnectionState {
     Idle,
-    Connecting { attempt: u32 },
-    Authenticating { attempt: u32 },
+    Connecting {
+        attempt: u32,
+    },
+    Authenticating {
+        attempt: u32,
+    },
     Connected,
-    Reconnecting { attempt: u32, retry_in_ms: u64 },
+    /// Waiting to retry after failed attempt `attempt`; the transition's
+    /// [`StateChange::retry_at`] says until when.
+    Reconnecting {
+        attempt: u32,
+    },
+    Offline,
     GaveUp,
-    SignedOut { reason: EndReason },
+    SignedOut {
+        reason: EndReason,
+    },
     Stopped,
 }
 
 impl ConnectionState {
+    /// Whether [`Input::ReconnectNow`] starts an attempt in this state: the one rule
+    /// the machine, the tray and the UI share for offering "Reconnect now".
+    /// - waiting to retry, offline (the user may know better than the routing table),
+    ///   or connecting (the attempt may be stuck on a token fetch or a socket that
+    ///   never answers): start over now;
+    /// - gave up, or idle: start with a fresh budget, including one forced refresh.
+    ///
+    /// Connected, authenticating, signed out and stopped ignore it.
+    pub fn can_reconnect_now(&self) -> bool {
+        matches!(
+            self,
+            ConnectionState::Reconnecting { .. }
+                | ConnectionState::Connecting { .. }
+                | ConnectionState::Offline
+                | ConnectionState::GaveUp
+                | ConnectionState::Idle
+        )
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             ConnectionState::Idle => "idle",
@@ -90,6 +128,7 @@ impl ConnectionState {
             ConnectionState::Authenticating { .. } => "authenticating",
             ConnectionState::Connected => "connected",
             ConnectionState::Reconnecting { .. } => "reconnecting",
+            ConnectionState::Offline => "offline",
             ConnectionState::GaveUp => "gave_up",
             ConnectionState::SignedOut { .. } => "signed_out",
             ConnectionState::Stopped => "stopped",
@@ -116,6 +155,14 @@ pub enum Reason {
     ServerDisconnect,
     KeepaliveTimeout,
     WakeProbeFailed,
+    /// The open socket did not answer a probe after the network changed.
+    NetworkProbeFailed,
+    /// The network went away: no route to the server.
+    NetworkDown,
+    /// The network came back.
+    NetworkUp,
+    /// The network changed (another route or source address to the server).
+    NetworkChanged,
     TokenExpired,
     TokenUnavailable(String),
     TokenTimeout,
@@ -153,6 +200,10 @@ impl Reason {
             Reason::ServerDisconnect => "server_disconnect",
             Reason::KeepaliveTimeout => "keepalive_timeout",
             Reason::WakeProbeFailed => "wake_probe_failed",
+            Reason::NetworkProbeFailed => "network_probe_failed",
+            Reason::NetworkDown => "network_down",
+            Reason::NetworkUp => "network_up",
+            Reason::NetworkChanged => "network_changed",
             Reason::TokenExpired => "token_expired",
             Reason::TokenUnavailable(_) => "token_unavailable",
             Reason::TokenTimeout => "token_timeout",
@@ -187,6 +238,7 @@ impl fmt::Display for Reason {
             } => write!(f, "closed by server ({code})"),
             Reason::ClosedByServer { code: None, .. } => f.write_str("connection lost"),
             Reason::ServerDisconnect => f.write_str("the server ended the session"),
+            Reason::NetworkDown => f.write_str("no network: no route to the server"),
             Reason::TokenUnavailable(error) => write!(f, "no fresh token: {error}"),
             Reason::TokenTimeout => f.write_str("no fresh token in time"),
             Reason::ServerBack => f.write_str("the server answered again"),
@@ -200,13 +252,33 @@ impl fmt::Display for Reason {
     }
 }
 
-/// One transition, with its reason and, when a retry is pending, its delay.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One transition, with its reason and, when a retry is pending, its deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateChange {
     pub from: ConnectionState,
     pub to: ConnectionState,
     pub reason: Reason,
-    pub retry_in: Option<Duration>,
+    /// When the next attempt starts, for `Reconnecting`: an absolute deadline, so a
+    /// countdown shown later (a window opened mid-wait, a tray tick) stays right.
+    pub retry_at: Option<Instant>,
+}
+
+impl StateChange {
+    /// How long until the retry, seen at `now`; zero once it is due.
+    pub fn retry_in(&self, now: Instant) -> Option<Duration> {
+        self.retry_at.map(|at| at.saturating_duration_since(now))
+    }
+
+    /// The retry's deadline on the wall clock, in milliseconds since the Unix epoch, for
+    /// a UI that counts down with its own clock.
+    pub fn retry_at_unix_ms(&self) -> Option<u64> {
+        let left = self.retry_in(Instant::now())?;
+        let at = std::time::SystemTime::now() + left;
+        Some(
+            at.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        )
+    }
 }
 
 /// What a token is wanted for.
@@ -313,6 +385,12 @@ pub enum Input {
     ReconnectNow,
     /// The machine resumed from sleep (wall clock jumped past the monotonic clock).
     Wake,
+    /// The network went away: the kernel has no route to the server.
+    NetworkDown,
+    /// The network is usable again after [`Input::NetworkDown`].
+    NetworkUp,
+    /// The network is usable and changed (another route or source address).
+    NetworkChanged,
     Stop,
     /// The session ended elsewhere (refresh rejected, logout).
     SessionEnded {
@@ -405,6 +483,29 @@ impl MachineConfig {
     }
 }
 
+/// Why the open socket was probed: the reason given when it does not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    AfterWake,
+    AfterNetworkChange,
+}
+
+impl Probe {
+    fn close_reason(self) -> &'static str {
+        match self {
+            Probe::AfterWake => "no answer after wake",
+            Probe::AfterNetworkChange => "no answer after a network change",
+        }
+    }
+
+    fn failure(self) -> Reason {
+        match self {
+            Probe::AfterWake => Reason::WakeProbeFailed,
+            Probe::AfterNetworkChange => Reason::NetworkProbeFailed,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// TCP + upgrade in progress.
@@ -456,10 +557,15 @@ pub struct ConnectionMachine {
     next_ping_at: Option<Instant>,
     dead_check_at: Option<Instant>,
     probe_deadline: Option<Instant>,
+    /// What the pending probe was sent for.
+    probe: Probe,
     stable_at: Option<Instant>,
     /// Since when the machine has had no stable connection: set by the first failure
     /// after one, cleared where the failure count resets. Bounds the backoff.
     unstable_since: Option<Instant>,
+    /// The last word on the network: false after [`Input::NetworkDown`], until the
+    /// network comes back or a socket goes live.
+    network_usable: bool,
     next_conn: ConnId,
     rng: SmallRng,
     actions: VecDeque<Action>,
@@ -483,8 +589,10 @@ impl ConnectionMachine {
             next_ping_at: None,
             dead_check_at: None,
             probe_deadline: None,
+            probe: Probe::AfterWake,
             stable_at: None,
             unstable_since: None,
+            network_usable: true,
             next_conn: 1,
             rng: SmallRng::seed_from_u64(seed),
             actions: VecDeque::new(),
@@ -515,11 +623,6 @@ impl ConnectionMachine {
     /// The socket whose messages feed presence, once live.
     pub fn primary(&self) -> Option<ConnId> {
         self.primary.as_ref().map(|c| c.id)
-    }
-
-    pub fn is_known(&self, conn: ConnId) -> bool {
-        self.primary.as_ref().is_some_and(|c| c.id == conn)
-            || self.candidate.as_ref().is_some_and(|c| c.id == conn)
     }
 
     /// Failed attempts in a row.
@@ -575,6 +678,13 @@ impl ConnectionMachine {
     pub fn handle(&mut self, input: Input, now: Instant) {
         if self.state == ConnectionState::Stopped {
             return;
+        }
+        // Remembered in every state, so an attempt started later (a sign-in, Reconnect
+        // now) knows whether a failure is the network's.
+        match input {
+            Input::NetworkDown => self.network_usable = false,
+            Input::NetworkUp | Input::NetworkChanged => self.network_usable = true,
+            _ => {}
         }
         if let ConnectionState::SignedOut { .. } = self.state {
             if input == Input::SignedIn {
@@ -676,34 +786,24 @@ impl ConnectionMachine {
                 timeout,
             } => self.on_heartbeat(conn, interval, timeout),
             Input::TokenRefreshed { generation } => self.on_token_refreshed(generation, now),
-            Input::ReconnectNow => match self.state {
-                // In Connecting, the attempt may be stuck on a token fetch or a socket
-                // that never answers: start over.
-                ConnectionState::Reconnecting { .. } | ConnectionState::Connecting { .. } => {
-                    self.begin_attempt(Reason::ReconnectNow, now)
-                }
-                ConnectionState::GaveUp | ConnectionState::Idle => {
+            Input::ReconnectNow if self.state.can_reconnect_now() => {
+                if matches!(self.state, ConnectionState::GaveUp | ConnectionState::Idle) {
                     // The user asked: a fresh budget, including one forced refresh.
                     self.reset_failures();
-                    self.begin_attempt(Reason::ReconnectNow, now);
                 }
-                _ => {}
-            },
+                self.begin_attempt(Reason::ReconnectNow, now);
+            }
+            Input::ReconnectNow => {}
             Input::Wake => match self.state {
-                ConnectionState::Connected => {
-                    if let Some(primary) = &self.primary {
-                        self.actions.push_back(Action::SendPing {
-                            conn: primary.id,
-                            app: self.config.app_ping,
-                        });
-                        self.probe_deadline = Some(now + self.config.wake_probe_timeout);
-                    }
-                }
+                ConnectionState::Connected => self.probe(Probe::AfterWake, now),
                 ConnectionState::Reconnecting { .. } => {
                     self.begin_attempt(Reason::ReconnectNow, now)
                 }
                 _ => {}
             },
+            Input::NetworkDown => self.on_network_down(),
+            Input::NetworkUp => self.on_network_usable(Reason::NetworkUp, now),
+            Input::NetworkChanged => self.on_network_usable(Reason::NetworkChanged, now),
             Input::Stop => self.stop(),
             Input::SessionEnded { reason } => self.sign_out(reason, false),
             Input::Tick => self.on_tick(now),
@@ -712,17 +812,69 @@ impl ConnectionMachine {
 
     // ---- transitions -------------------------------------------------------------
 
-    fn transition(&mut self, to: ConnectionState, reason: Reason, retry_in: Option<Duration>) {
+    fn transition(&mut self, to: ConnectionState, reason: Reason, retry_at: Option<Instant>) {
         let from = std::mem::replace(&mut self.state, to.clone());
-        if from == to && reason != Reason::Handover {
+        // A repeated state is news only for a handover, an attempt the user restarted,
+        // or a new deadline.
+        if from == to
+            && !matches!(reason, Reason::Handover | Reason::ReconnectNow)
+            && retry_at.is_none()
+        {
             return;
         }
         self.events.push_back(StateChange {
             from,
             to,
             reason,
-            retry_in,
+            retry_at,
         });
+    }
+
+    /// Pings the open socket; no answer within `wake_probe_timeout` means it is dead.
+    fn probe(&mut self, probe: Probe, now: Instant) {
+        if let Some(primary) = &self.primary {
+            self.actions.push_back(Action::SendPing {
+                conn: primary.id,
+                app: self.config.app_ping,
+            });
+            self.probe_deadline = Some(now + self.config.wake_probe_timeout);
+            self.probe = probe;
+        }
+    }
+
+    fn on_network_down(&mut self) {
+        if matches!(
+            self.state,
+            ConnectionState::Connecting { .. }
+                | ConnectionState::Authenticating { .. }
+                | ConnectionState::Connected
+                | ConnectionState::Reconnecting { .. }
+        ) {
+            self.go_offline();
+        }
+    }
+
+    /// No route to the server: close every socket and wait for the network, with no
+    /// timer and no attempt counted. Retrying could not reach the server anyway.
+    fn go_offline(&mut self) {
+        self.close_all("network down");
+        self.clear_timers();
+        self.pending_fetch = None;
+        self.transition(ConnectionState::Offline, Reason::NetworkDown, None);
+    }
+
+    /// The network is usable (again, or differently): whatever was waiting on the old
+    /// one goes now. An open socket may have died with the old route, so it is probed.
+    fn on_network_usable(&mut self, reason: Reason, now: Instant) {
+        match self.state {
+            ConnectionState::Connected => self.probe(Probe::AfterNetworkChange, now),
+            // An attempt under way went out on the old network: start it again.
+            ConnectionState::Offline
+            | ConnectionState::Reconnecting { .. }
+            | ConnectionState::Connecting { .. }
+            | ConnectionState::Authenticating { .. } => self.begin_attempt(reason, now),
+            _ => {}
+        }
     }
 
     fn clear_timers(&mut self) {
@@ -844,7 +996,7 @@ impl ConnectionMachine {
             return;
         }
         if purpose == FetchPurpose::Connect {
-            self.schedule_retry_after(Reason::TokenUnavailable(reason), retry_after, now);
+            self.back_off(Reason::TokenUnavailable(reason), retry_after, now);
         }
         // A failed handover or re-auth token leaves the current socket as it is; the
         // token manager retries the refresh on its own schedule.
@@ -911,6 +1063,8 @@ impl ConnectionMachine {
             return;
         }
         c.deadline = None;
+        // A socket that works is better evidence than the routing table.
+        self.network_usable = true;
         self.actions.push_back(Action::Promote {
             conn,
             snapshot: SnapshotMeaning::Resync,
@@ -1185,7 +1339,18 @@ impl ConnectionMachine {
     }
 
     fn schedule_retry(&mut self, reason: Reason, now: Instant) {
-        self.schedule_retry_after(reason, None, now);
+        self.back_off(reason, None, now);
+    }
+
+    /// Backs off after a transient failure, unless the network is down: then there is
+    /// nothing to retry against, and the machine waits `Offline` for it instead.
+    fn back_off(&mut self, reason: Reason, retry_after: Option<Duration>, now: Instant) {
+        if !self.network_usable {
+            tracing::debug!(%reason, "failed with no network: offline, no retry");
+            self.go_offline();
+            return;
+        }
+        self.schedule_retry_after(reason, retry_after, now);
     }
 
     /// Backs off; no sooner than `retry_after` (capped at [`MAX_RETRY_AFTER`]) when the
@@ -1212,10 +1377,9 @@ impl ConnectionMachine {
         self.transition(
             ConnectionState::Reconnecting {
                 attempt: self.failures,
-                retry_in_ms: delay.as_millis() as u64,
             },
             reason,
-            Some(delay),
+            self.retry_at,
         );
     }
 
@@ -1286,12 +1450,8 @@ impl ConnectionMachine {
         }
         if self.probe_deadline.is_some_and(|t| now >= t) {
             self.probe_deadline = None;
-            self.give_up_on(
-                primary.id,
-                "no answer after wake",
-                Reason::WakeProbeFailed,
-                now,
-            );
+            let probe = self.probe;
+            self.give_up_on(primary.id, probe.close_reason(), probe.failure(), now);
             return;
         }
         if self.dead_check_at.is_some_and(|t| now >= t) {

@@ -5,6 +5,7 @@ pub mod backoff;
 pub mod connection;
 pub mod driver;
 pub mod machine;
+pub mod network_watch;
 pub mod transport;
 pub mod tunnel;
 pub mod wake;

@@ -32,8 +32,6 @@ pub struct TokenGrant {
     pub access: Secret,
     /// The new refresh token, when the server issued (rotated) one.
     pub refresh: Option<Secret>,
-    /// The user object of the login response, if any (never holds secrets).
-    pub user: Option<Value>,
     /// The response's HTTP `Date`, used to estimate clock skew.
     pub server_date: Option<SystemTime>,
 }
@@ -148,6 +146,12 @@ impl AuthClient {
     /// The TLS configuration and proxy rules this client uses.
     pub fn network(&self) -> &Network {
         &self.network
+    }
+
+    /// The HTTP client itself (timeouts of `auth.request_timeout`, no redirects), for
+    /// other requests to the same backend.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     pub fn profile(&self) -> &ServerProfile {
@@ -286,7 +290,7 @@ impl AuthClient {
         let body = read_limited(response)
             .await
             .map_err(|error| match (error, exchange) {
-                (BodyError::TooLarge, Exchange::Login) => AuthError::ResponseTooLarge {
+                (BodyError::TooLarge { .. }, Exchange::Login) => AuthError::ResponseTooLarge {
                     limit: MAX_RESPONSE_BYTES,
                 },
                 (error, _) => bad(error.to_string()),
@@ -314,7 +318,6 @@ impl AuthClient {
         Ok(TokenGrant {
             access: Secret::new(access),
             refresh,
-            user: value.get("user").cloned(),
             server_date: headers
                 .get(DATE)
                 .and_then(|v| v.to_str().ok())
@@ -387,12 +390,21 @@ fn not_a_rejection(status: StatusCode, detail: String, retry_after: Option<Durat
 }
 
 /// A response body, refused past [`MAX_RESPONSE_BYTES`].
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+async fn read_limited(response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+    read_limited_to(response, MAX_RESPONSE_BYTES).await
+}
+
+/// A response body, refused past `limit` bytes (before reading, when the length is
+/// announced; otherwise as soon as it is passed).
+pub(crate) async fn read_limited_to(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
     if response
         .content_length()
-        .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
+        .is_some_and(|len| len > limit as u64)
     {
-        return Err(BodyError::TooLarge);
+        return Err(BodyError::TooLarge { limit });
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|error| {
@@ -402,8 +414,8 @@ async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, BodyEr
             error.without_url().to_string()
         })
     })? {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(BodyError::TooLarge);
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
@@ -411,9 +423,9 @@ async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, BodyEr
 }
 
 #[derive(Debug, thiserror::Error)]
-enum BodyError {
-    #[error("the response is larger than {} KiB", MAX_RESPONSE_BYTES / 1024)]
-    TooLarge,
+pub(crate) enum BodyError {
+    #[error("the response is larger than {} KiB", .limit / 1024)]
+    TooLarge { limit: usize },
     #[error("the response broke off: {0}")]
     Read(String),
 }
@@ -507,9 +519,9 @@ async fn error_detail(response: reqwest::Response) -> String {
     printable(text.lines().next().unwrap_or(""))
 }
 
-/// Server text for a message: control characters dropped, at most 200 characters.
+/// Server text for a message: cleaned, at most 200 characters.
 fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(200).collect()
+    crate::text::plain_text(text, 200)
 }
 
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<Secret> {

@@ -292,6 +292,11 @@ impl TokenManager {
         self.inner.client.network()
     }
 
+    /// The auth API's HTTP client, shared with the resync fetch.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        self.inner.client.http()
+    }
+
     /// The key under which this backend's credentials are stored.
     pub fn account(&self) -> &str {
         &self.inner.account

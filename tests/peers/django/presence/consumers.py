@@ -1,7 +1,9 @@
 # Why: the FriendStatusConsumer behind ws/friends/status/: closes unauthenticated
 # sockets with 4001, joins the user's "user_<id>" group, sends a presence snapshot
-# of the user's friends, relays status_update group events, and answers PING.
+# of the user's friends (unless $KITH_PEER_SNAPSHOTS is "off", for a backend whose
+# clients resync over HTTP), relays status_update group events, and answers PING.
 import json
+import os
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -9,6 +11,7 @@ from presence import state
 from presence.friends import friends_of, presence_entry
 
 AUTH_FAILED_CLOSE_CODE = 4001
+SENDS_SNAPSHOTS = os.environ.get("KITH_PEER_SNAPSHOTS", "on") != "off"
 
 
 def group_for(user_id):
@@ -35,6 +38,8 @@ class FriendStatusConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         state.incr("connects")
 
+        if not SENDS_SNAPSHOTS:
+            return
         friends = await friends_of(user.id)
         await self.send_json(
             {

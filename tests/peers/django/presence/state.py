@@ -1,6 +1,8 @@
 # Why: process-local state the tests inspect or drive: each user's presence status
-# (everyone starts "offline") and the request/connection counters behind
-# GET /__test__/counters. In memory on purpose: it resets on every start.
+# (everyone starts "offline", or as $KITH_PEER_STATUSES says, e.g. "carol=away") and
+# the request/connection counters behind GET /__test__/counters. In memory on
+# purpose: it resets on every start.
+import os
 import threading
 from datetime import datetime, timezone
 
@@ -9,7 +11,13 @@ _lock = threading.Lock()
 _STARTED_AT = datetime.now(timezone.utc)
 
 # username -> (status, last_seen as an aware UTC datetime)
-_statuses = {}
+_statuses = {
+    name.strip(): (status.strip(), _STARTED_AT)
+    for name, _, status in (
+        pair.partition("=") for pair in os.environ.get("KITH_PEER_STATUSES", "").split(",")
+    )
+    if name.strip() and status.strip()
+}
 
 _counters = {
     "logins": 0,
@@ -17,6 +25,7 @@ _counters = {
     "refresh_reuse": 0,
     "connects": 0,
     "rejected_connects": 0,
+    "friend_lists": 0,
 }
 
 

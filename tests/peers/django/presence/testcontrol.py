@@ -65,7 +65,7 @@ async def set_status(request):
 
 @require_GET
 async def counters(request):
-    """GET -> {"logins", "refreshes", "refresh_reuse", "connects", "rejected_connects"}."""
+    """GET -> {"logins", "refreshes", "refresh_reuse", "connects", "rejected_connects", "friend_lists"}."""
     if not _allowed(request):
         return _forbidden()
     return JsonResponse(state.counters())

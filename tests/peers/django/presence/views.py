@@ -1,6 +1,7 @@
-# Why: the HTTP auth API the Kith client uses, built from SimpleJWT's own views:
+# Why: the HTTP API the Kith client uses, built from SimpleJWT's and DRF's own views:
 # login (adds "user" to the token pair), refresh with rotation + blacklist (and
-# counting reuse of blacklisted tokens), verify, and logout (blacklists a refresh).
+# counting reuse of blacklisted tokens), verify, logout (blacklists a refresh), and
+# the friend list with statuses that a client resyncs from after a reconnect.
 from django.utils.translation import gettext as _
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -16,6 +17,8 @@ from rest_framework_simplejwt.serializers import (
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
 from presence import state
+from presence.friends import presence_entry
+from presence.models import Friendship
 
 # SimpleJWT's message when a blacklisted refresh token is presented. It is only
 # raised after the signature has been checked, so it means a genuine reuse.
@@ -90,3 +93,20 @@ class LogoutView(APIView):
             raise InvalidToken(exc.args[0]) from exc
         # 205 Reset Content carries no body.
         return Response(status=status.HTTP_205_RESET_CONTENT)
+
+
+class FriendListView(APIView):
+    """GET with Authorization: Bearer <access> -> [{user_id, username, status, last_seen}]
+    for the signed-in user's friends, ordered by username; 401 without a valid token."""
+
+    authentication_classes = [JWTAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request, *args, **kwargs):
+        state.incr("friend_lists")
+        rows = (
+            Friendship.objects.filter(user=request.user)
+            .select_related("friend")
+            .order_by("friend__username")
+        )
+        return Response([presence_entry(row.friend.id, row.friend.username) for row in rows])
