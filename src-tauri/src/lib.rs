@@ -48,7 +48,7 @@ pub fn run() {
             let config_dir = app.path().app_config_dir()?;
             app.manage(AppState::new(config_dir.join("settings.json")));
             autostart::refresh(&handle, app.state::<AppState>().settings().launch_at_login);
-            tray::create(&handle)?;
+            tray::start(&handle);
             if !hidden {
                 window::open(&handle);
             }

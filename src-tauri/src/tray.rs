@@ -1,8 +1,14 @@
-//! The tray: the main surface. One icon per connection state, a tooltip (and, where
-//! the platform has no tooltips, a status line atop the menu) and the menu: Open Kith,
+//! The tray: the main surface. One icon per connection state, a tooltip (also the
+//! status line atop the menu, for hosts that show no tooltips) and the menu: Open Kith,
 //! the online friends, Reconnect now, Do not disturb, Launch at login, Sign out, Quit.
+//! A left click (on Linux, the StatusNotifierItem's `Activate`) toggles the window.
 //! What to show is decided by the pure [`tray_view`](crate::tray_view); this module
 //! only applies it.
+//!
+//! On Linux the tray is a StatusNotifierItem, which needs a host (a panel owning
+//! `org.kde.StatusNotifierWatcher` on the session bus). Where there is none yet, as when
+//! a login launch beats the panel, the app runs on without a tray and tries again every
+//! [`RETRY_EVERY`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -33,7 +39,41 @@ pub struct Tray {
     ticking: AtomicBool,
 }
 
-pub fn create(app: &AppHandle) -> tauri::Result<()> {
+/// How often a tray that could not be created is tried again.
+pub const RETRY_EVERY: Duration = Duration::from_secs(5);
+
+/// Creates the tray; if the platform refuses it (no tray host on the session bus),
+/// logs why and keeps trying in the background until it succeeds.
+pub fn start(app: &AppHandle) {
+    let Err(error) = create(app) else {
+        return;
+    };
+    tracing::warn!(
+        %error,
+        retry_every_s = RETRY_EVERY.as_secs(),
+        "no tray: the desktop has no tray host (StatusNotifierWatcher) yet; Kith runs on without one"
+    );
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            tokio::time::sleep(RETRY_EVERY).await;
+            let handle = app.clone();
+            match tauri::async_runtime::spawn_blocking(move || create(&handle)).await {
+                Ok(Ok(())) => {
+                    tracing::info!("tray shown: a tray host appeared");
+                    return;
+                }
+                Ok(Err(error)) => tracing::debug!(%error, "still no tray"),
+                Err(error) => {
+                    tracing::warn!(%error, "the tray retry stopped");
+                    return;
+                }
+            }
+        }
+    });
+}
+
+fn create(app: &AppHandle) -> tauri::Result<()> {
     let settings = app.state::<AppState>().settings();
     let status = MenuItem::with_id(app, "status", "Kith — not signed in", false, None::<&str>)?;
     let open = MenuItem::with_id(app, "open", "Open Kith", true, None::<&str>)?;
@@ -72,7 +112,12 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
             &quit,
         ],
     )?;
-    let icon = TrayIconBuilder::with_id("kith")
+    let builder = TrayIconBuilder::with_id("kith");
+    // The StatusNotifierItem's name for hosts (and the tooltip's heading). Elsewhere a
+    // title is text drawn beside the icon, which Kith does not want.
+    #[cfg(target_os = "linux")]
+    let builder = builder.title("Kith");
+    let icon = builder
         .icon(Image::from_bytes(
             crate::tray_view::TrayIcon::SignedOut.png(),
         )?)
@@ -90,6 +135,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
                 ..
             } = event
             {
+                tracing::debug!("tray clicked");
                 crate::window::toggle(tray.app_handle());
             }
         })

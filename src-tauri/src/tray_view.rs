@@ -75,7 +75,7 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
             ConnectionState::Connected => (
                 TrayIcon::Connected,
                 format!(
-                    "Kith — {} of {} {} online",
+                    "Kith — connected · {} of {} {} online",
                     input.online.len(),
                     input.total_friends,
                     if input.total_friends == 1 {
@@ -144,7 +144,7 @@ mod tests {
             total_friends: 12,
         });
         assert_eq!(view.icon, TrayIcon::Connected);
-        assert_eq!(view.tooltip, "Kith — 3 of 12 friends online");
+        assert_eq!(view.tooltip, "Kith — connected · 3 of 12 friends online");
         assert_eq!(view.online_friends, names(&["Alice", "bob", "carol"]));
         assert!(!view.can_reconnect);
     }

@@ -23,15 +23,22 @@ pub fn open(app: &AppHandle) {
     }
 }
 
-/// Opens the window, or destroys it if it is open.
+/// Closes (destroys) the window if it is on screen; otherwise opens it, or brings it
+/// back from minimized.
 pub fn toggle(app: &AppHandle) {
     match app.get_webview_window(MAIN) {
-        Some(window) => {
+        Some(window)
+            if window.is_visible().unwrap_or(true) && !window.is_minimized().unwrap_or(false) =>
+        {
+            tracing::debug!("closing the window");
             if let Err(error) = window.destroy() {
                 tracing::warn!(%error, "cannot close the window");
             }
         }
-        None => open(app),
+        _ => {
+            tracing::debug!("opening the window");
+            open(app);
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 #   xvfb-run -a dbus-run-session -- bash tests/e2e/session.sh
 # (in that order: D-Bus-activated services must reach the X display). It gives the
 # app a throwaway HOME and XDG dirs, an unlocked gnome-keyring, dunst as notification
-# daemon and a dbus-monitor log of Notify calls, then runs the WebDriver test
-# (or, with the argument `footprint`, the memory footprint measurement).
+# daemon and a dbus-monitor log of Notify calls, then runs the WebDriver test and the
+# tray test (or, with the argument `footprint`, the memory footprint measurement).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d /tmp/kith-e2e.XXXXXX)"
@@ -33,7 +33,7 @@ status=0
 if [ "${1:-}" = "footprint" ]; then
   python3 "$root/tests/e2e/footprint.py" || status=$?
 else
-  python3 -m pytest -v -p no:cacheprovider "$root/tests/e2e/test_app.py" || status=$?
+  python3 -m pytest -v -p no:cacheprovider "$root/tests/e2e/test_app.py" "$root/tests/e2e/test_tray.py" || status=$?
 fi
 cp "$work"/*.log "$KITH_E2E_OUT"/ 2>/dev/null || true
 exit "$status"

@@ -27,6 +27,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.remote.file_detector import UselessFileDetector
 
 ADMIN = "e2e-admin"
 # Distinctive, so that a log line holding it can be found.
@@ -375,7 +376,10 @@ def test_9_sign_in_over_tls_with_a_private_ca(driver):
         until("the sign-in form", lambda: visible(driver, "#view-signin"))
         element(driver, "#server-url").clear()
         element(driver, "#profile-path").clear()
-        element(driver, "#profile-path").send_keys(str(profile))
+        # Typed as text: selenium would otherwise upload an existing local file's
+        # content, a command WebKitWebDriver does not have.
+        with driver.file_detector_context(UselessFileDetector):
+            element(driver, "#profile-path").send_keys(str(profile))
         element(driver, "#username").clear()
         element(driver, "#username").send_keys("secure")
         element(driver, "#password").send_keys(PASSWORD)

@@ -30,8 +30,9 @@ const BUILD_PACKAGES: &[&str] = &[
     "libssl-dev",
 ];
 /// Debian packages the tests need: a D-Bus session bus, a Secret Service, an X server,
-/// WebKit's WebDriver, a notification daemon, secret-tool to inspect the keyring, and
-/// openssl to make the WebDriver test's private CA.
+/// WebKit's WebDriver, a notification daemon, secret-tool to inspect the keyring,
+/// openssl to make the WebDriver test's private CA, and xdotool to see whether the
+/// tray test's window is on screen.
 const TEST_PACKAGES: &[&str] = &[
     "dbus",
     "dbus-x11",
@@ -42,14 +43,16 @@ const TEST_PACKAGES: &[&str] = &[
     "webkit2gtk-driver",
     "dunst",
     "openssl",
+    "xdotool",
     "python3-pip",
     "python3-venv",
 ];
 /// Debian packages of the install test: the validators of the desktop entry and the
 /// AppStream metainfo, and rpm to read the .rpm.
 const PACKAGE_TEST_PACKAGES: &[&str] = &["desktop-file-utils", "appstream", "rpm", "binutils"];
-/// Python packages of the WebDriver test, pinned.
-const PYTHON_PACKAGES: &[&str] = &["selenium==4.51.0", "pytest==9.2.0"];
+/// Python packages of the WebDriver test and of the tray test's StatusNotifierItem
+/// host, pinned.
+const PYTHON_PACKAGES: &[&str] = &["selenium==4.51.0", "pytest==9.2.0", "dbus-next==0.2.3"];
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);

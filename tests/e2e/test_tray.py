@@ -1,0 +1,151 @@
+"""Kith's Linux tray as a panel sees it, over D-Bus, with no WebDriver.
+
+The real app starts with `--demo` on a session bus where nothing owns
+`org.kde.StatusNotifierWatcher` yet: it must run on, window open, and log that it has
+no tray. Then a StatusNotifierWatcher and host (tests/e2e/sni_host.py) appears, and the
+app's StatusNotifierItem must register with it; its `ToolTip` must name the connection
+state, `Activate` (a left click) must close and reopen the window, and the menu,
+exported over com.canonical.dbusmenu, must carry Kith's items and act on their
+`clicked` events (Open Kith, Do not disturb, Quit Kith). Toggling destroys the webview,
+which would end a WebDriver session, so this module runs its own app and checks the
+window through the X server with xdotool. Run by tests/e2e/session.sh after
+test_app.py (one app at a time: a second one would only hand over to the first).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sni_host import SniHost  # noqa: E402
+
+APP = os.environ["KITH_APP"]
+WORK = Path(os.environ["KITH_E2E_WORK"])
+WAIT = 20.0
+# Kith's tray retries every 5 s, and a debug build starts slowly.
+REGISTER_WAIT = 30.0
+APP_LOG = WORK / "tray-app.log"
+SETTINGS = Path(os.environ["XDG_CONFIG_HOME"]) / "dev.kith.desktop" / "settings.json"
+CONNECTED_TOOLTIP = re.compile(r"^Kith — connected · \d+ of \d+ friends? online$")
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.")
+
+
+def until(what, check, timeout=WAIT):
+    """Polls `check` until it returns something truthy; fails with `what` on timeout."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except Exception as error:  # the item or the window may be mid-change
+            last = error
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture(scope="module")
+def host():
+    host = SniHost()
+    yield host
+    host.stop()
+
+
+@pytest.fixture(scope="module")
+def app():
+    log = open(APP_LOG, "ab")
+    proc = subprocess.Popen([APP, "--demo"], stdout=log, stderr=log,
+                            env={**os.environ, "RUST_LOG": "info,kith_app=debug"})
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)
+
+
+def windows(app):
+    """X windows titled "Kith" that the app's process has on screen."""
+    result = subprocess.run(["xdotool", "search", "--all", "--onlyvisible", "--pid", str(app.pid),
+                             "--name", "^Kith$"], capture_output=True, text=True)
+    # 1 is "no window found"; anything else is xdotool failing, which must not pass for
+    # a closed window.
+    assert result.returncode in (0, 1), result.stderr
+    return result.stdout.split()
+
+
+def log_text():
+    return APP_LOG.read_text(errors="replace")
+
+
+def test_1_starts_without_a_tray_host(host, app):
+    until("the window", lambda: windows(app), timeout=60)
+    until("the log line saying there is no tray", lambda: "no tray" in log_text())
+    assert app.poll() is None, log_text()[-2000:]
+    assert host.items() == []
+
+
+def test_2_registers_when_a_host_appears(host, app):
+    host.start()
+    items = until("the app's item registered with the watcher", host.items, timeout=REGISTER_WAIT)
+    # The name ksni takes: the process id, then a counter that each attempt moves on.
+    assert len(items) == 1 and re.fullmatch(rf"org\.kde\.StatusNotifierItem-{app.pid}-\d+", items[0]), items
+    assert host.property(items[0], "Id") == "kith"
+    assert host.property(items[0], "Title") == "Kith"
+    until("the log line saying the tray is shown", lambda: "tray shown" in log_text())
+
+
+def test_3_tooltip_names_the_connection_state(host, app):
+    title, text = until("a connected tooltip",
+                        lambda: (lambda t: t if CONNECTED_TOOLTIP.match(t[1]) else None)(host.tooltip()))
+    assert title == "Kith"
+    assert not JWT.search(text), text
+    # The status line atop the menu says the same, for hosts that show no tooltips.
+    # (The demo's friends keep changing status, so the count may move between reads.)
+    status = host.menu_items()[0]
+    assert CONNECTED_TOOLTIP.match(status["label"]), status
+    assert status["enabled"] is False, status
+
+
+def test_4_activate_toggles_the_window(host, app):
+    assert windows(app), "the window is open before the first click"
+    host.activate()
+    until("the window closed by a left click", lambda: not windows(app))
+    assert app.poll() is None, "closing the window leaves the app running"
+    host.activate()
+    until("the window open again after a second left click", lambda: windows(app))
+
+
+def test_5_menu_items_act_through_dbusmenu(host, app):
+    labels = [entry.get("label", "") for entry in host.menu_items()]
+    for label in ["Open Kith", "Reconnect now", "Do not disturb", "Launch at login", "Sign out", "Quit Kith"]:
+        assert label in labels, labels
+    until("an online friend listed in the menu",
+          lambda: any(entry.get("label", "").startswith("● ") for entry in host.menu_items()))
+    # dbusmenu leaves out properties at their defaults: no "enabled" means enabled.
+    assert host.menu_item("Sign out").get("enabled", True) is True, "signed in to the demo"
+    assert host.menu_item("Reconnect now").get("enabled", True) is False, "connected: nothing to retry"
+
+    host.activate()
+    until("the window closed", lambda: not windows(app))
+    host.click_menu("Open Kith")
+    until("the window opened by Open Kith", lambda: windows(app))
+
+    before = json.loads(SETTINGS.read_text()).get("do_not_disturb", False) if SETTINGS.exists() else False
+    host.click_menu("Do not disturb")
+    until("Do not disturb saved", lambda: json.loads(SETTINGS.read_text())["do_not_disturb"] == (not before))
+    until("Do not disturb checked in the exported menu",
+          lambda: host.menu_item("Do not disturb").get("toggle-state", 0) == (0 if before else 1))
+    host.click_menu("Do not disturb")
+    until("Do not disturb restored", lambda: json.loads(SETTINGS.read_text())["do_not_disturb"] == before)
+
+
+def test_6_quit_from_the_menu_ends_the_app(host, app):
+    host.click_menu("Quit Kith")
+    code = until("the app to exit", lambda: app.poll() is not None and [app.returncode])
+    assert code == [0], log_text()[-2000:]
