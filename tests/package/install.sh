@@ -82,7 +82,7 @@ expected_files=(
 for size in 32x32 48x48 64x64 128x128 256x256 512x512; do
     expected_files+=("/usr/share/icons/hicolor/$size/apps/kith-app.png")
 done
-depends_required=(libwebkit2gtk-4.1-0 libgtk-3-0 libayatana-appindicator3-1)
+depends_required=(libwebkit2gtk-4.1-0 libgtk-3-0)
 
 # --- The .rpm: its files and requirements (it is not installed on Debian).
 rpm_files=$(rpm -qpl "$rpm_file" 2>/dev/null)
@@ -90,10 +90,10 @@ for file in "${expected_files[@]}"; do
     grep -qxF "$file" <<<"$rpm_files" || fail "the .rpm lacks $file"
 done
 rpm_requires=$(rpm -qp --requires "$rpm_file" 2>/dev/null)
-for dep in webkit2gtk4.1 gtk3 libayatana-appindicator-gtk3; do
+for dep in webkit2gtk4.1 gtk3; do
     grep -qx "$dep" <<<"$rpm_requires" || fail "the .rpm does not require $dep"
 done
-ok "the .rpm holds every file and requires WebKitGTK 4.1, GTK 3, the appindicator library"
+ok "the .rpm holds every file and requires WebKitGTK 4.1 and GTK 3"
 
 # --- Install the .deb as a user would.
 if dpkg -s "$package" >/dev/null 2>&1; then
