@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use kith_core::protocol::ServerProfile;
 use kith_core::socket::backoff::OUTAGE_FLOOR;
 use kith_core::socket::{
-    Action, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig, Reason,
-    SnapshotMeaning, MAX_RETRY_AFTER, QUICK_DISCONNECT_WINDOW,
+    Action, CloseReason, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig,
+    Reason, SnapshotMeaning, MAX_RETRY_AFTER, QUICK_DISCONNECT_WINDOW,
 };
 use kith_core::EndReason;
 use proptest::prelude::*;
@@ -472,6 +472,33 @@ fn a_rejected_token_gets_one_forced_refresh_then_gives_up_keeping_the_session() 
 }
 
 #[test]
+fn an_auth_error_takes_the_auth_path_with_its_own_reason() {
+    let (mut machine, t0) = connected(true);
+    std::iter::from_fn(|| machine.poll_event()).for_each(drop);
+    machine.handle(
+        Input::AuthFailed {
+            conn: 1,
+            message: "token revoked".into(),
+        },
+        t0,
+    );
+    // Not a lost connection: one forced refresh, as for any refused token.
+    let change = machine.poll_event().expect("a transition");
+    assert_eq!(change.reason, Reason::AuthRetry);
+    // Its reason says what the server said, not "connection lost".
+    let reason = Reason::AuthFailed("token revoked".into());
+    assert_eq!(reason.code(), "auth_failed");
+    assert_eq!(
+        reason.to_string(),
+        "the server refused the token: token revoked"
+    );
+    assert_eq!(
+        Reason::AuthFailed(String::new()).to_string(),
+        "the server refused the token"
+    );
+}
+
+#[test]
 fn auth_close_codes_count_as_rejection_but_an_expired_token_does_not() {
     for code in [1008u16, 4001, 4401] {
         let (mut machine, t0) = connected(false);
@@ -552,7 +579,7 @@ fn silence_past_ping_interval_plus_grace_is_a_dead_connection() {
     assert!(drain(&mut machine).contains(&Action::Close {
         conn: 1,
         code: 1000,
-        reason: "keepalive timeout"
+        reason: CloseReason::KeepaliveTimeout
     }));
     assert_eq!(machine.live_sockets(), 0);
 }
@@ -654,7 +681,7 @@ fn a_refresh_hands_over_make_before_break() {
             Action::Close {
                 conn: 1,
                 code: 1000,
-                reason: "handover"
+                reason: CloseReason::Handover
             }
         ]
     );
@@ -814,7 +841,7 @@ fn stop_closes_with_1000_and_nothing_follows() {
         vec![Action::Close {
             conn: 1,
             code: 1000,
-            reason: "stopped"
+            reason: CloseReason::Stopped
         }]
     );
     assert_eq!(machine.state(), &ConnectionState::Stopped);
@@ -872,7 +899,7 @@ fn no_network_means_offline_with_no_attempt_counted_and_no_timer() {
         vec![Action::Close {
             conn: 1,
             code: 1000,
-            reason: "network down"
+            reason: CloseReason::NetworkDown
         }]
     );
     assert_eq!(machine.live_sockets(), 0);
@@ -993,7 +1020,7 @@ fn a_network_change_while_connected_probes_the_socket() {
     assert!(drain(&mut machine).contains(&Action::Close {
         conn: 1,
         code: 1000,
-        reason: "no answer after a network change"
+        reason: CloseReason::NoAnswerAfterNetworkChange
     }));
 }
 
@@ -1158,7 +1185,7 @@ fn a_handover_without_a_snapshot_goes_ahead_after_the_snapshot_wait() {
                 Action::Close {
                     conn: 1,
                     code: 1000,
-                    reason: "handover"
+                    reason: CloseReason::Handover
                 }
             ]
         );
@@ -1226,7 +1253,7 @@ fn the_snapshot_wait_never_outlasts_the_connect_deadline() {
     assert!(!actions.contains(&Action::Close {
         conn: 2,
         code: 1000,
-        reason: "handover timed out"
+        reason: CloseReason::HandoverTimedOut
     }));
     assert_eq!(machine.primary(), Some(2));
 }
@@ -1251,7 +1278,7 @@ fn a_handover_socket_that_never_authenticates_still_times_out() {
     assert!(drain(&mut machine).contains(&Action::Close {
         conn: 2,
         code: 1000,
-        reason: "handover timed out"
+        reason: CloseReason::HandoverTimedOut
     }));
     assert_eq!(machine.primary(), Some(1));
 }

@@ -374,7 +374,10 @@ impl Driver {
             Action::Close { conn, code, reason } => {
                 if let Some(handle) = self.conns.remove(&conn) {
                     if handle.opened {
-                        let _ = handle.outgoing.send(Outgoing::Close { code, reason });
+                        let _ = handle.outgoing.send(Outgoing::Close {
+                            code,
+                            reason: reason.as_str(),
+                        });
                         // The task finishes the closing handshake on its own.
                         self.closing.retain(|task| !task.is_finished());
                         self.closing.push(handle.task);

@@ -151,6 +151,9 @@ pub enum Reason {
     },
     /// The server ended the session itself (Socket.IO DISCONNECT, Engine.IO close).
     ServerDisconnect,
+    /// The server answered the socket's authentication with an error (`auth_error`, a
+    /// Socket.IO CONNECT_ERROR), with its message.
+    AuthFailed(String),
     KeepaliveTimeout,
     WakeProbeFailed,
     /// The open socket did not answer a probe after the network changed.
@@ -196,6 +199,7 @@ impl Reason {
             Reason::UpgradeRejected(_) => "upgrade_rejected",
             Reason::ClosedByServer { .. } => "closed_by_server",
             Reason::ServerDisconnect => "server_disconnect",
+            Reason::AuthFailed(_) => "auth_failed",
             Reason::KeepaliveTimeout => "keepalive_timeout",
             Reason::WakeProbeFailed => "wake_probe_failed",
             Reason::NetworkProbeFailed => "network_probe_failed",
@@ -236,6 +240,10 @@ impl fmt::Display for Reason {
             } => write!(f, "closed by server ({code})"),
             Reason::ClosedByServer { code: None, .. } => f.write_str("connection lost"),
             Reason::ServerDisconnect => f.write_str("the server ended the session"),
+            Reason::AuthFailed(message) if message.is_empty() => {
+                f.write_str("the server refused the token")
+            }
+            Reason::AuthFailed(message) => write!(f, "the server refused the token: {message}"),
             Reason::NetworkDown => f.write_str("no network: no route to the server"),
             Reason::TokenUnavailable(error) => write!(f, "no fresh token: {error}"),
             Reason::TokenTimeout => f.write_str("no fresh token in time"),
@@ -437,6 +445,54 @@ pub enum Input {
     Tick,
 }
 
+/// Why the machine closes a socket; its text goes in the close frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// A handover socket took over.
+    Handover,
+    /// The handover socket did not get ready in time.
+    HandoverTimedOut,
+    /// The server answered the socket's authentication with an error.
+    AuthFailed,
+    /// The server refuses freshly issued tokens: the machine gives up.
+    AuthRejected,
+    /// Closed to retry once with a forcibly refreshed token.
+    AuthRetry,
+    CertificateRefused,
+    /// No route to the server any more.
+    NetworkDown,
+    /// Closed on the way to a new attempt.
+    Reconnecting,
+    ConnectTimeout,
+    KeepaliveTimeout,
+    NoAnswerAfterWake,
+    NoAnswerAfterNetworkChange,
+    SignedOut,
+    Stopped,
+}
+
+impl CloseReason {
+    /// The close frame's reason text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Handover => "handover",
+            CloseReason::HandoverTimedOut => "handover timed out",
+            CloseReason::AuthFailed => "auth failed",
+            CloseReason::AuthRejected => "auth rejected",
+            CloseReason::AuthRetry => "auth retry",
+            CloseReason::CertificateRefused => "certificate refused",
+            CloseReason::NetworkDown => "network down",
+            CloseReason::Reconnecting => "reconnecting",
+            CloseReason::ConnectTimeout => "connect timeout",
+            CloseReason::KeepaliveTimeout => "keepalive timeout",
+            CloseReason::NoAnswerAfterWake => "no answer after wake",
+            CloseReason::NoAnswerAfterNetworkChange => "no answer after a network change",
+            CloseReason::SignedOut => "signed out",
+            CloseReason::Stopped => "stopped",
+        }
+    }
+}
+
 /// What the driver must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -455,7 +511,7 @@ pub enum Action {
     Close {
         conn: ConnId,
         code: u16,
-        reason: &'static str,
+        reason: CloseReason,
     },
     /// Feed this socket's messages (buffered so far, and from now on) to presence.
     Promote {
@@ -526,10 +582,10 @@ enum Probe {
 }
 
 impl Probe {
-    fn close_reason(self) -> &'static str {
+    fn close_reason(self) -> CloseReason {
         match self {
-            Probe::AfterWake => "no answer after wake",
-            Probe::AfterNetworkChange => "no answer after a network change",
+            Probe::AfterWake => CloseReason::NoAnswerAfterWake,
+            Probe::AfterNetworkChange => CloseReason::NoAnswerAfterNetworkChange,
         }
     }
 
@@ -786,14 +842,11 @@ impl ConnectionMachine {
                 self.on_transient_failure(conn, Reason::Proxy(problem), now)
             }
             Input::AuthSucceeded { conn } => self.on_auth_succeeded(conn, now),
-            Input::AuthFailed { conn, message } => self.on_auth_failure(
-                conn,
-                Reason::ClosedByServer {
-                    code: None,
-                    reason: message,
-                },
-                now,
-            ),
+            Input::AuthFailed { conn, message } => {
+                // Server text: cleaned and capped before it reaches any screen.
+                let message = crate::text::plain_text(&message, 200);
+                self.on_auth_failure(conn, Reason::AuthFailed(message), now)
+            }
             Input::SnapshotReceived { conn } => {
                 if self
                     .candidate
@@ -892,7 +945,7 @@ impl ConnectionMachine {
     /// No route to the server: close every socket and wait for the network, with no
     /// timer and no attempt counted. Retrying could not reach the server anyway.
     fn go_offline(&mut self) {
-        self.close_all("network down");
+        self.close_all(CloseReason::NetworkDown);
         self.clear_timers();
         self.pending_fetch = None;
         self.transition(ConnectionState::Offline, Reason::NetworkDown, None);
@@ -932,7 +985,7 @@ impl ConnectionMachine {
 
     /// Starts attempt `failures + 1`: fetch a fresh token, then open.
     fn begin_attempt(&mut self, reason: Reason, now: Instant) {
-        self.close_all("reconnecting");
+        self.close_all(CloseReason::Reconnecting);
         self.clear_timers();
         let _ = now;
         let attempt = self.failures + 1;
@@ -1128,7 +1181,7 @@ impl ConnectionMachine {
             self.actions.push_back(Action::Close {
                 conn: old.id,
                 code: NORMAL_CLOSE,
-                reason: "handover",
+                reason: CloseReason::Handover,
             });
         } else {
             self.actions.push_back(Action::Promote {
@@ -1299,7 +1352,7 @@ impl ConnectionMachine {
             self.actions.push_back(Action::Close {
                 conn,
                 code: NORMAL_CLOSE,
-                reason: "auth failed",
+                reason: CloseReason::AuthFailed,
             });
             return;
         }
@@ -1313,13 +1366,13 @@ impl ConnectionMachine {
             self.actions.push_back(Action::Close {
                 conn,
                 code: NORMAL_CLOSE,
-                reason: "auth failed",
+                reason: CloseReason::AuthFailed,
             });
         }
         if self.auth_retry_used {
             // The forced refresh succeeded, so the auth API still vouches for the
             // session: stop retrying, keep the credentials, let the user decide.
-            self.close_all("auth rejected");
+            self.close_all(CloseReason::AuthRejected);
             self.clear_timers();
             self.pending_fetch = None;
             self.transition(ConnectionState::GaveUp, Reason::AuthRejected, None);
@@ -1327,7 +1380,7 @@ impl ConnectionMachine {
         }
         tracing::debug!(%reason, "socket rejected the token; one forced refresh");
         self.auth_retry_used = true;
-        self.close_all("auth retry");
+        self.close_all(CloseReason::AuthRetry);
         self.clear_timers();
         let _ = now;
         self.transition(
@@ -1354,7 +1407,7 @@ impl ConnectionMachine {
 
     /// The machine itself decided a socket is dead (no answer in time): close it, so
     /// nothing it still delivers can count, then back off as for any transient failure.
-    fn give_up_on(&mut self, conn: ConnId, why: &'static str, reason: Reason, now: Instant) {
+    fn give_up_on(&mut self, conn: ConnId, why: CloseReason, reason: Reason, now: Instant) {
         self.actions.push_back(Action::Close {
             conn,
             code: NORMAL_CLOSE,
@@ -1367,7 +1420,7 @@ impl ConnectionMachine {
     /// only hide it: stop in `GaveUp` with the reason, keep the session (nothing here
     /// says the credentials are bad). Reconnect now, a sign-in or a restart tries again.
     fn give_up_on_certificate(&mut self, problem: CertProblem) {
-        self.close_all("certificate refused");
+        self.close_all(CloseReason::CertificateRefused);
         self.clear_timers();
         self.pending_fetch = None;
         self.transition(ConnectionState::GaveUp, Reason::Certificate(problem), None);
@@ -1396,7 +1449,7 @@ impl ConnectionMachine {
         retry_after: Option<Duration>,
         now: Instant,
     ) {
-        self.close_all("reconnecting");
+        self.close_all(CloseReason::Reconnecting);
         self.clear_timers();
         self.failures = self.failures.saturating_add(1);
         if let Some(max) = self.config.reconnect.max_attempts {
@@ -1461,7 +1514,7 @@ impl ConnectionMachine {
             self.actions.push_back(Action::Close {
                 conn: id,
                 code: NORMAL_CLOSE,
-                reason: "handover timed out",
+                reason: CloseReason::HandoverTimedOut,
             });
         }
         if let Some(c) = self
@@ -1470,7 +1523,7 @@ impl ConnectionMachine {
             .filter(|c| c.deadline.is_some_and(|d| now >= d))
         {
             let id = c.id;
-            self.give_up_on(id, "connect timeout", Reason::ConnectTimeout, now);
+            self.give_up_on(id, CloseReason::ConnectTimeout, Reason::ConnectTimeout, now);
             return;
         }
         if self.state != ConnectionState::Connected {
@@ -1494,7 +1547,7 @@ impl ConnectionMachine {
             if now >= silent_until {
                 self.give_up_on(
                     primary.id,
-                    "keepalive timeout",
+                    CloseReason::KeepaliveTimeout,
                     Reason::KeepaliveTimeout,
                     now,
                 );
@@ -1512,7 +1565,7 @@ impl ConnectionMachine {
     }
 
     fn sign_out(&mut self, reason: EndReason, tell_driver: bool) {
-        self.close_all("signed out");
+        self.close_all(CloseReason::SignedOut);
         self.clear_timers();
         self.pending_fetch = None;
         if tell_driver {
@@ -1526,13 +1579,13 @@ impl ConnectionMachine {
     }
 
     fn stop(&mut self) {
-        self.close_all("stopped");
+        self.close_all(CloseReason::Stopped);
         self.clear_timers();
         self.pending_fetch = None;
         self.transition(ConnectionState::Stopped, Reason::Stopped, None);
     }
 
-    fn close_all(&mut self, reason: &'static str) {
+    fn close_all(&mut self, reason: CloseReason) {
         for conn in [self.primary.take(), self.candidate.take()]
             .into_iter()
             .flatten()

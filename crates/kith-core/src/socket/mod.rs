@@ -12,6 +12,7 @@ pub mod wake;
 
 pub use driver::SessionEvent;
 pub use machine::{
-    Action, ConnId, ConnectionMachine, ConnectionState, ConnectionSummary, FetchPurpose, Input,
-    MachineConfig, Reason, SnapshotMeaning, StateChange, MAX_RETRY_AFTER, QUICK_DISCONNECT_WINDOW,
+    Action, CloseReason, ConnId, ConnectionMachine, ConnectionState, ConnectionSummary,
+    FetchPurpose, Input, MachineConfig, Reason, SnapshotMeaning, StateChange, MAX_RETRY_AFTER,
+    QUICK_DISCONNECT_WINDOW,
 };
