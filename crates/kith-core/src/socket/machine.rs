@@ -626,7 +626,70 @@ struct Conn {
     reauth_generation: Option<(u64, Instant)>,
 }
 
+/// The machine's deadlines, one slot per kind: what [`ConnectionMachine::poll_timeout`]
+/// reports the earliest of, and what [`Input::Tick`] checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The token request in flight counts as failed.
+    TokenFetch,
+    /// The next attempt starts (reconnecting).
+    Retry,
+    /// The next keepalive ping.
+    Ping,
+    /// Silence past this means the live socket is dead.
+    DeadCheck,
+    /// A probe (after a wake or a network change) got no answer.
+    Probe,
+    /// The connection counts as stable: the failure count resets.
+    Stable,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Timers([Option<Instant>; 6]);
+
+impl Timers {
+    fn get(&self, timer: Timer) -> Option<Instant> {
+        self.0[timer as usize]
+    }
+
+    fn set(&mut self, timer: Timer, at: Instant) {
+        self.0[timer as usize] = Some(at);
+    }
+
+    fn clear(&mut self, timer: Timer) {
+        self.0[timer as usize] = None;
+    }
+
+    fn is_due(&self, timer: Timer, now: Instant) -> bool {
+        self.get(timer).is_some_and(|at| now >= at)
+    }
+
+    /// The earliest deadline set, if any.
+    fn next(&self) -> Option<Instant> {
+        self.0.iter().flatten().min().copied()
+    }
+}
+
 /// The connection state machine. See the module docs.
+///
+/// # Calling contract
+/// The driver (`socket/driver.rs`) is its only caller, on one task, and keeps to this:
+/// 1. Feed one [`Input`] with [`handle`](Self::handle), at the current `now`. `handle`
+///    only queues what it decides and never calls out, so it cannot be re-entered.
+/// 2. Then drain both queues: [`poll_action`](Self::poll_action) until `None`, doing
+///    each action, and [`poll_event`](Self::poll_event) until `None`, telling each
+///    change. An action's result comes back as a later input (a token, a socket
+///    event), never as a return value. Doing an action may feed an input at once (an
+///    `Open` with no token to open with is a `ConnectFailed`): that is allowed between
+///    two `poll_action` calls, and is why the driver drains until both queues stay
+///    empty.
+/// 3. Re-read [`poll_timeout`](Self::poll_timeout) and feed [`Input::Tick`] when that
+///    instant passes. A deadline may move or vanish after any input.
+///
+/// In `Stopped` every input is ignored, for good. In `SignedOut` only
+/// [`Input::SignedIn`] (a new attempt with a fresh budget) and [`Input::Stop`] do
+/// anything. Every other state accepts every input; one that does not apply (a late
+/// event of a closed socket, a token for a purpose no longer pending) is dropped.
 pub struct ConnectionMachine {
     config: MachineConfig,
     state: ConnectionState,
@@ -642,15 +705,10 @@ pub struct ConnectionMachine {
     quick_disconnects: u32,
     /// The token request in flight, if any.
     pending_fetch: Option<FetchPurpose>,
-    /// When the token request in flight counts as failed.
-    fetch_deadline: Option<Instant>,
-    retry_at: Option<Instant>,
-    next_ping_at: Option<Instant>,
-    dead_check_at: Option<Instant>,
-    probe_deadline: Option<Instant>,
+    /// The machine's own deadlines, one per kind.
+    timers: Timers,
     /// What the pending probe was sent for.
     probe: Probe,
-    stable_at: Option<Instant>,
     /// Since when the machine has had no stable connection: set by the first failure
     /// after one, cleared where the failure count resets. Bounds the backoff.
     unstable_since: Option<Instant>,
@@ -675,13 +733,8 @@ impl ConnectionMachine {
             auth_retry_used: false,
             quick_disconnects: 0,
             pending_fetch: None,
-            fetch_deadline: None,
-            retry_at: None,
-            next_ping_at: None,
-            dead_check_at: None,
-            probe_deadline: None,
+            timers: Timers::default(),
             probe: Probe::AfterWake,
-            stable_at: None,
             unstable_since: None,
             network_usable: true,
             next_conn: 1,
@@ -735,37 +788,36 @@ impl ConnectionMachine {
 
     // ---- outputs ---------------------------------------------------------------
 
+    /// The next thing the driver must do, in order; `None` when there is nothing.
+    #[must_use]
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
 
+    /// The next state change to tell the app, in order; `None` when there is nothing.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<StateChange> {
         self.events.pop_front()
     }
 
-    /// The next instant at which the machine wants an [`Input::Tick`].
+    /// The next instant at which the machine wants an [`Input::Tick`]; `None` when it
+    /// waits for an input only (idle, offline, gave up, signed out, stopped).
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let conn_deadlines = [&self.primary, &self.candidate]
             .into_iter()
             .flatten()
             .flat_map(|c| [c.deadline, c.snapshot_deadline])
             .flatten();
-        [
-            self.retry_at,
-            self.fetch_deadline,
-            self.next_ping_at,
-            self.dead_check_at,
-            self.probe_deadline,
-            self.stable_at,
-        ]
-        .into_iter()
-        .flatten()
-        .chain(conn_deadlines)
-        .min()
+        self.timers.next().into_iter().chain(conn_deadlines).min()
     }
 
     // ---- inputs ----------------------------------------------------------------
 
+    /// Feeds one input, seen at `now` (which never goes backwards between calls). What
+    /// the machine decides is queued: drain [`poll_action`](Self::poll_action) and
+    /// [`poll_event`](Self::poll_event), then re-read
+    /// [`poll_timeout`](Self::poll_timeout), as the calling contract says.
     pub fn handle(&mut self, input: Input, now: Instant) {
         if self.state == ConnectionState::Stopped {
             return;
@@ -863,7 +915,7 @@ impl ConnectionMachine {
                     }
                 }
                 if self.primary.as_ref().is_some_and(|c| c.id == conn) {
-                    self.probe_deadline = None;
+                    self.timers.clear(Timer::Probe);
                 }
             }
             Input::Closed { conn, code, reason } => self.on_closed(conn, code, reason, now),
@@ -925,7 +977,8 @@ impl ConnectionMachine {
                 conn: primary.id,
                 app: self.config.app_ping,
             });
-            self.probe_deadline = Some(now + self.config.wake_probe_timeout);
+            self.timers
+                .set(Timer::Probe, now + self.config.wake_probe_timeout);
             self.probe = probe;
         }
     }
@@ -966,12 +1019,7 @@ impl ConnectionMachine {
     }
 
     fn clear_timers(&mut self) {
-        self.retry_at = None;
-        self.fetch_deadline = None;
-        self.next_ping_at = None;
-        self.dead_check_at = None;
-        self.probe_deadline = None;
-        self.stable_at = None;
+        self.timers = Timers::default();
     }
 
     /// A fresh budget: no failures counted, the forced refresh available again, and no
@@ -995,7 +1043,8 @@ impl ConnectionMachine {
 
     fn request_token(&mut self, purpose: FetchPurpose, force: Option<u64>, now: Instant) {
         self.pending_fetch = Some(purpose);
-        self.fetch_deadline = Some(now + self.config.token_timeout);
+        self.timers
+            .set(Timer::TokenFetch, now + self.config.token_timeout);
         self.actions
             .push_back(Action::FetchToken { purpose, force });
     }
@@ -1029,7 +1078,7 @@ impl ConnectionMachine {
             return;
         }
         self.pending_fetch = None;
-        self.fetch_deadline = None;
+        self.timers.clear(Timer::TokenFetch);
         match purpose {
             FetchPurpose::Connect => {
                 if !matches!(self.state, ConnectionState::Connecting { .. })
@@ -1078,7 +1127,7 @@ impl ConnectionMachine {
             return;
         }
         self.pending_fetch = None;
-        self.fetch_deadline = None;
+        self.timers.clear(Timer::TokenFetch);
         if let Some(reason) = ended {
             self.sign_out(reason, false);
             return;
@@ -1157,10 +1206,12 @@ impl ConnectionMachine {
             conn,
             snapshot: SnapshotMeaning::Resync,
         });
-        self.next_ping_at = Some(now + self.config.ping_interval);
-        self.dead_check_at = Some(now + dead_after);
-        self.stable_at = Some(now + self.config.reconnect.stable_after);
-        self.retry_at = None;
+        self.timers
+            .set(Timer::Ping, now + self.config.ping_interval);
+        self.timers.set(Timer::DeadCheck, now + dead_after);
+        self.timers
+            .set(Timer::Stable, now + self.config.reconnect.stable_after);
+        self.timers.clear(Timer::Retry);
         self.transition(ConnectionState::Connected, reason, None);
     }
 
@@ -1189,8 +1240,8 @@ impl ConnectionMachine {
                 snapshot: SnapshotMeaning::Live,
             });
         }
-        self.dead_check_at = Some(now + dead_after);
-        self.probe_deadline = None;
+        self.timers.set(Timer::DeadCheck, now + dead_after);
+        self.timers.clear(Timer::Probe);
         self.transition(ConnectionState::Connected, Reason::Handover, None);
     }
 
@@ -1303,7 +1354,7 @@ impl ConnectionMachine {
         c.dead_after = dead_after;
         let silent_until = c.last_rx + dead_after;
         if is_live_primary {
-            self.dead_check_at = Some(silent_until);
+            self.timers.set(Timer::DeadCheck, silent_until);
         }
     }
 
@@ -1461,19 +1512,19 @@ impl ConnectionMachine {
         let outage = now.saturating_duration_since(*self.unstable_since.get_or_insert(now));
         let delay = backoff_delay(&self.config.reconnect, self.failures, outage, &mut self.rng)
             .max(retry_after.unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER));
-        self.retry_at = Some(now + delay);
+        self.timers.set(Timer::Retry, now + delay);
         self.transition(
             ConnectionState::Reconnecting {
                 attempt: self.failures,
             },
             reason,
-            self.retry_at,
+            self.timers.get(Timer::Retry),
         );
     }
 
     fn on_tick(&mut self, now: Instant) {
-        if self.fetch_deadline.is_some_and(|t| now >= t) {
-            self.fetch_deadline = None;
+        if self.timers.is_due(Timer::TokenFetch, now) {
+            self.timers.clear(Timer::TokenFetch);
             if let Some(purpose) = self.pending_fetch.take() {
                 tracing::warn!(?purpose, "no token within the deadline");
                 if purpose == FetchPurpose::Connect {
@@ -1482,8 +1533,8 @@ impl ConnectionMachine {
                 }
             }
         }
-        if self.retry_at.is_some_and(|t| now >= t) {
-            self.retry_at = None;
+        if self.timers.is_due(Timer::Retry, now) {
+            self.timers.clear(Timer::Retry);
             if matches!(self.state, ConnectionState::Reconnecting { .. }) {
                 self.begin_attempt(Reason::RetryDue, now);
                 return;
@@ -1532,17 +1583,17 @@ impl ConnectionMachine {
         let Some(primary) = self.primary.clone() else {
             return;
         };
-        if self.stable_at.is_some_and(|t| now >= t) {
-            self.stable_at = None;
+        if self.timers.is_due(Timer::Stable, now) {
+            self.timers.clear(Timer::Stable);
             self.reset_failures();
         }
-        if self.probe_deadline.is_some_and(|t| now >= t) {
-            self.probe_deadline = None;
+        if self.timers.is_due(Timer::Probe, now) {
+            self.timers.clear(Timer::Probe);
             let probe = self.probe;
             self.give_up_on(primary.id, probe.close_reason(), probe.failure(), now);
             return;
         }
-        if self.dead_check_at.is_some_and(|t| now >= t) {
+        if self.timers.is_due(Timer::DeadCheck, now) {
             let silent_until = primary.last_rx + primary.dead_after;
             if now >= silent_until {
                 self.give_up_on(
@@ -1553,14 +1604,15 @@ impl ConnectionMachine {
                 );
                 return;
             }
-            self.dead_check_at = Some(silent_until);
+            self.timers.set(Timer::DeadCheck, silent_until);
         }
-        if self.next_ping_at.is_some_and(|t| now >= t) {
+        if self.timers.is_due(Timer::Ping, now) {
             self.actions.push_back(Action::SendPing {
                 conn: primary.id,
                 app: self.config.app_ping,
             });
-            self.next_ping_at = Some(now + self.config.ping_interval);
+            self.timers
+                .set(Timer::Ping, now + self.config.ping_interval);
         }
     }
 
