@@ -247,7 +247,7 @@ pub async fn sign_out_now(app: &AppHandle) {
 /// The demo's session lives in memory: there is nothing to keep.
 pub async fn start_demo(app: &AppHandle) -> Result<(), String> {
     stop_running(app).await;
-    let mut config = kith_server::ServerConfig::for_tests();
+    let mut config = kith_server::ServerConfig::in_process();
     config.demo = true;
     config.admin_token = None;
     let server = kith_server::spawn(config)

@@ -29,7 +29,7 @@ pub async fn run(ctx: &Ctx) -> Result<Churn> {
     let ttl = Duration::from_secs(2);
     let duration = ctx.plan.churn;
     let per_second = 100u32;
-    let mut config = kith_server::ServerConfig::for_tests();
+    let mut config = kith_server::ServerConfig::in_process();
     config.access_ttl = ttl;
     let server = seeded_server(&ctx.bg, config, 1).await?;
     let admin = server.admin();

@@ -35,7 +35,7 @@ pub async fn stop_server(bg: &Handle, server: RunningServer) {
 
 /// Test defaults with access tokens that outlive any benchmark.
 pub fn long_lived_config() -> ServerConfig {
-    let mut config = ServerConfig::for_tests();
+    let mut config = ServerConfig::in_process();
     config.access_ttl = Duration::from_secs(3600);
     config
 }

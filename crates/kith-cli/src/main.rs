@@ -330,7 +330,7 @@ async fn shutdown_signal() {
 }
 
 async fn demo(human: bool) -> Result<std::process::ExitCode> {
-    let mut config = kith_server::ServerConfig::for_tests();
+    let mut config = kith_server::ServerConfig::in_process();
     config.demo = true;
     config.admin_token = None;
     config.access_ttl = std::time::Duration::from_secs(60);

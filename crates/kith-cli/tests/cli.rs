@@ -40,7 +40,7 @@ fn run_with_stdin(mut command: Command, stdin: &str) -> (bool, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a D-Bus session with an unlocked Secret Service; run by `cargo xtask test`"]
 async fn login_status_watch_logout_through_the_keyring() {
-    let server = kith_server::spawn(ServerConfig::for_tests())
+    let server = kith_server::spawn(ServerConfig::in_process())
         .await
         .expect("server");
     let admin = server.admin();

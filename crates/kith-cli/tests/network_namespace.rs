@@ -122,7 +122,7 @@ impl ServerInNamespace {
                 .build()
                 .expect("runtime");
             runtime.block_on(async move {
-                let mut config = ServerConfig::for_tests();
+                let mut config = ServerConfig::in_process();
                 config.bind = format!("{SERVER_IP}:0").parse().unwrap();
                 let server = kith_server::spawn(config).await.expect("server");
                 let _ = ready_tx.send((server.http_url(), server.admin()));

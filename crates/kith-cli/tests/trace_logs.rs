@@ -104,7 +104,7 @@ fn the_jwt_pattern_matches_tokens_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a D-Bus session with an unlocked Secret Service; run by `cargo xtask test`"]
 async fn trace_logs_carry_no_password_or_token() {
-    let mut config = ServerConfig::for_tests();
+    let mut config = ServerConfig::in_process();
     config.access_ttl = Duration::from_secs(2);
     let server = kith_server::spawn(config).await.expect("server");
     let admin = server.admin();

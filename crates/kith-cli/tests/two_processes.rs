@@ -65,7 +65,7 @@ impl Watcher {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a D-Bus session with an unlocked Secret Service; run by `cargo xtask test`"]
 async fn two_watch_processes_on_one_keyring_entry_never_reuse_a_refresh_token() {
-    let mut config = ServerConfig::for_tests();
+    let mut config = ServerConfig::in_process();
     config.access_ttl = Duration::from_secs(2);
     let server = kith_server::spawn(config).await.expect("server");
     let admin = server.admin();

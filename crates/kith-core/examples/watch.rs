@@ -11,7 +11,7 @@ use kith_server::{ServerConfig, DEMO_PASSWORD, DEMO_USER};
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = kith_server::spawn(ServerConfig {
         demo: true,
-        ..ServerConfig::for_tests()
+        ..ServerConfig::in_process()
     })
     .await?;
     let profile = ServerProfile::simplejwt(server.http_url());

@@ -458,7 +458,7 @@ async fn refresh_answers_that_are_not_a_rejection_keep_the_session() {
 /// redirect is not followed (reqwest would resend the body to the new address).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_redirects_to_another_origin_are_not_followed() {
-    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let (server, admin) = start_server(ServerConfig::in_process()).await;
     let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let target = format!("http://{}/collect", elsewhere.local_addr().unwrap());
     admin.set_auth_redirect(Some(&target)).unwrap();

@@ -39,7 +39,7 @@ fn last_change(log: &EventLog, friend: &str) -> kith_core::PresenceChange {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_missed_while_disconnected_arrives_through_the_resync_endpoint() {
-    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let (server, admin) = start_server(ServerConfig::in_process()).await;
     admin.set_snapshots(false);
     admin.set_status("alice", "online").unwrap();
     let profile = no_snapshot_profile(&server, Some("/api/friends/"));
@@ -91,7 +91,7 @@ async fn a_change_missed_while_disconnected_arrives_through_the_resync_endpoint(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_resync_listing_never_overwrites_a_newer_live_update() {
-    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let (server, admin) = start_server(ServerConfig::in_process()).await;
     admin.set_snapshots(false);
     // The endpoint reads the list (bob offline), then takes a second to answer.
     admin.set_friends_delay(Duration::from_secs(1));
@@ -123,7 +123,7 @@ async fn an_older_resync_listing_never_overwrites_a_newer_live_update() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_resync_endpoint_is_reported_once_per_connect_and_the_session_goes_on() {
-    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let (server, admin) = start_server(ServerConfig::in_process()).await;
     admin.set_snapshots(false);
     let profile = no_snapshot_profile(&server, Some("/api/no-such-list/"));
     let (session, mut log) = login(profile, &MemoryStore::new()).await;
@@ -166,7 +166,7 @@ async fn a_failing_resync_endpoint_is_reported_once_per_connect_and_the_session_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_snapshot_or_resync_a_gap_marks_presence_stale_since_the_disconnect() {
-    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let (server, admin) = start_server(ServerConfig::in_process()).await;
     admin.set_snapshots(false);
     let profile = no_snapshot_profile(&server, None);
     let (session, mut log) = login(profile, &MemoryStore::new()).await;
@@ -246,7 +246,7 @@ async fn without_snapshot_or_resync_a_gap_marks_presence_stale_since_the_disconn
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backend_that_sends_snapshots_marks_nothing_stale() {
-    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let (server, admin) = start_server(ServerConfig::in_process()).await;
     let (session, mut log) = login(fast_profile(&server), &MemoryStore::new()).await;
     log.wait_for("the first snapshot", Duration::from_secs(5), |e| {
         matches!(e, SessionEvent::Resynced { .. })

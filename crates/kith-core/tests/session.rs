@@ -86,7 +86,7 @@ async fn two_second_tokens_for_thirty_seconds_lose_and_duplicate_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_fresh_token_calls_share_one_refresh() {
-    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let (server, admin) = start_server(ServerConfig::in_process()).await;
     let store = MemoryStore::new();
     let tokens = TokenManager::new(fast_profile(&server), Arc::new(store.clone())).unwrap();
     tokens
@@ -117,7 +117,7 @@ async fn fifty_concurrent_fresh_token_calls_share_one_refresh() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_restart_reconnects_within_the_backoff_bound_and_keeps_the_session() {
     let dir = tempdir();
-    let mut config = ServerConfig::for_tests();
+    let mut config = ServerConfig::in_process();
     config.db_path = Some(dir.join("kith.sqlite"));
     let (server, _admin) = start_server(config.clone()).await;
     let profile = fast_profile(&server);
@@ -162,7 +162,7 @@ async fn server_restart_reconnects_within_the_backoff_bound_and_keeps_the_sessio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_open_server_is_detected_within_the_bound_then_reconnected() {
-    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let (server, admin) = start_server(ServerConfig::in_process()).await;
     let profile = fast_profile(&server);
     let bound = profile.socket.ping_interval + profile.socket.dead_grace;
     let (session, mut log) = login(profile, &MemoryStore::new()).await;
@@ -192,7 +192,7 @@ async fn a_half_open_server_is_detected_within_the_bound_then_reconnected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_rejecting_every_fresh_token_gives_up_and_keeps_the_session() {
-    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let (server, admin) = start_server(ServerConfig::in_process()).await;
     admin.set_ws_auth_rejects_all(true);
     let store = MemoryStore::new();
     let (session, mut log) = login(fast_profile(&server), &store).await;
@@ -349,7 +349,7 @@ async fn a_session_end_is_one_event_whatever_ended_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnect_after_a_drop_resyncs_and_marks_changes_as_resync() {
-    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let (server, admin) = start_server(ServerConfig::in_process()).await;
     let (session, mut log) = login(fast_profile(&server), &MemoryStore::new()).await;
     log.wait_for("the first snapshot", Duration::from_secs(5), |e| {
         matches!(e, SessionEvent::Resynced { .. })
@@ -393,7 +393,7 @@ async fn reconnect_after_a_drop_resyncs_and_marks_changes_as_resync() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_closes_cleanly_and_never_reconnects() {
-    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let (server, admin) = start_server(ServerConfig::in_process()).await;
     let (session, mut log) = login(fast_profile(&server), &MemoryStore::new()).await;
     log.wait_for("the first snapshot", Duration::from_secs(5), |e| {
         matches!(e, SessionEvent::Resynced { .. })
@@ -421,7 +421,7 @@ async fn stop_closes_cleanly_and_never_reconnects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_blacklists_the_refresh_token_and_clears_the_store() {
-    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let (server, admin) = start_server(ServerConfig::in_process()).await;
     let store = MemoryStore::new();
     let (session, mut log) = login(fast_profile(&server), &store).await;
     log.wait_for_state("connected", Duration::from_secs(5))
@@ -441,7 +441,7 @@ async fn logout_blacklists_the_refresh_token_and_clears_the_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_credentials_are_a_clear_error_with_no_retry() {
-    let (server, admin) = start_server(ServerConfig::for_tests()).await;
+    let (server, admin) = start_server(ServerConfig::in_process()).await;
     let result = kith_core::Session::login(
         fast_profile(&server),
         Arc::new(MemoryStore::new()),

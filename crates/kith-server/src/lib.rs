@@ -6,7 +6,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), kith_server::ServerError> {
-//! let server = kith_server::spawn(kith_server::ServerConfig::for_tests()).await?;
+//! let server = kith_server::spawn(kith_server::ServerConfig::in_process()).await?;
 //! let admin = server.admin();
 //! admin.create_user("alice", "pw")?;
 //! println!("{}", server.ws_url());
@@ -89,10 +89,12 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// 127.0.0.1 on a free port, access tokens for 60 s, refresh tokens for a day,
-    /// in-memory database, no demo data, admin token `test-admin`, no reuse interval,
-    /// [`PasswordCost::FAST`], default [`LoginLimits`], 4,096 sockets per user.
-    pub fn for_tests() -> Self {
+    /// A server inside the calling process, as the tests, the benchmarks and the
+    /// desktop app's demo run it: 127.0.0.1 on a free port, access tokens for 60 s,
+    /// refresh tokens for a day, in-memory database, no demo data, admin token
+    /// `test-admin`, no reuse interval, [`PasswordCost::FAST`], default
+    /// [`LoginLimits`], 4,096 sockets per user.
+    pub fn in_process() -> Self {
         Self {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             access_ttl: Duration::from_secs(60),

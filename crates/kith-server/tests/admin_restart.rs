@@ -136,7 +136,7 @@ async fn admin_api_drives_the_world() {
 async fn no_admin_token_means_no_admin_api() {
     let config = ServerConfig {
         admin_token: None,
-        ..ServerConfig::for_tests()
+        ..ServerConfig::in_process()
     };
     let server = kith_server::spawn(config).await.expect("spawn");
     let (status, _) = admin_post(
@@ -155,7 +155,7 @@ async fn restart_on_the_same_file_keeps_sessions() {
     let path = temp_db("restart");
     let config = ServerConfig {
         db_path: Some(path.clone()),
-        ..ServerConfig::for_tests()
+        ..ServerConfig::in_process()
     };
     let (server, admin) = start(config.clone()).await;
     let addr = server.addr();
@@ -205,7 +205,7 @@ async fn demo_seeding_is_idempotent_and_lively() {
     let config = ServerConfig {
         db_path: Some(path.clone()),
         demo: true,
-        ..ServerConfig::for_tests()
+        ..ServerConfig::in_process()
     };
     let server = kith_server::spawn(config.clone()).await.expect("spawn");
     server.shutdown().await;

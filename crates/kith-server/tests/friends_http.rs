@@ -69,7 +69,7 @@ async fn the_friend_list_needs_a_valid_access_token() {
 
 #[tokio::test]
 async fn an_expired_access_token_gets_401() {
-    let mut config = kith_server::ServerConfig::for_tests();
+    let mut config = kith_server::ServerConfig::in_process();
     config.access_ttl = Duration::from_secs(1);
     let (server, _admin) = common::start(config).await;
     let token = access_token(&server, "alice").await;

@@ -16,7 +16,7 @@ fn with_limits(user: u32, addr: u32, window: Duration) -> ServerConfig {
             max_failures_per_addr: addr,
             window,
         },
-        ..ServerConfig::for_tests()
+        ..ServerConfig::in_process()
     }
 }
 
@@ -31,7 +31,7 @@ async fn login_raw(base: &str, username: &str, password: &str) -> reqwest::Respo
 
 #[test]
 fn ten_failures_a_minute_by_default() {
-    let limits = ServerConfig::for_tests().login_limits;
+    let limits = ServerConfig::in_process().login_limits;
     assert_eq!(limits, ServerConfig::default().login_limits);
     assert_eq!(
         (

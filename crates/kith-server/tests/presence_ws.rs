@@ -241,7 +241,7 @@ async fn oversized_message_closes_1009() {
 async fn expiry_closes_4001() {
     let config = ServerConfig {
         access_ttl: Duration::from_secs(1),
-        ..ServerConfig::for_tests()
+        ..ServerConfig::in_process()
     };
     let (server, _admin) = start(config).await;
     let token = access_token(&server, "alice").await;
@@ -258,7 +258,7 @@ async fn expiry_closes_4001() {
 async fn inband_reauth_keeps_the_socket_past_expiry() {
     let config = ServerConfig {
         access_ttl: Duration::from_secs(1),
-        ..ServerConfig::for_tests()
+        ..ServerConfig::in_process()
     };
     let (server, admin) = start(config).await;
     let first = access_token(&server, "alice").await;

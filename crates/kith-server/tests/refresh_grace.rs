@@ -12,7 +12,7 @@ use std::time::Duration;
 fn with_grace(interval: Duration) -> ServerConfig {
     ServerConfig {
         reuse_interval: interval,
-        ..ServerConfig::for_tests()
+        ..ServerConfig::in_process()
     }
 }
 
@@ -29,7 +29,7 @@ fn str_of(v: &Value, field: &str) -> String {
 
 #[test]
 fn tests_are_strict_and_the_binary_is_lenient() {
-    assert_eq!(ServerConfig::for_tests().reuse_interval, Duration::ZERO);
+    assert_eq!(ServerConfig::in_process().reuse_interval, Duration::ZERO);
     assert_eq!(
         ServerConfig::default().reuse_interval,
         Duration::from_secs(30)

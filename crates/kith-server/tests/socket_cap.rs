@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite;
 fn caps_by_default() {
     assert_eq!(ServerConfig::default().max_sockets_per_user, 32);
     // The benchmarks sign one account in 1,000 times on the test configuration.
-    assert!(ServerConfig::for_tests().max_sockets_per_user >= 1000);
+    assert!(ServerConfig::in_process().max_sockets_per_user >= 1000);
 }
 
 async fn wait_open_sockets(admin: &kith_server::AdminHandle, n: u64) {
@@ -32,7 +32,7 @@ async fn wait_open_sockets(admin: &kith_server::AdminHandle, n: u64) {
 async fn sockets_past_the_cap_are_refused() {
     let config = ServerConfig {
         max_sockets_per_user: 2,
-        ..ServerConfig::for_tests()
+        ..ServerConfig::in_process()
     };
     let (server, admin) = start(config).await;
     let alice = access_token(&server, "alice").await;
@@ -87,7 +87,7 @@ async fn sockets_past_the_cap_are_refused() {
 async fn unauthenticated_sockets_do_not_take_slots() {
     let config = ServerConfig {
         max_sockets_per_user: 1,
-        ..ServerConfig::for_tests()
+        ..ServerConfig::in_process()
     };
     let (server, admin) = start(config).await;
     let alice = access_token(&server, "alice").await;

@@ -10,7 +10,7 @@ use kith_server::ServerConfig;
 fn file_config(path: &std::path::Path) -> ServerConfig {
     ServerConfig {
         db_path: Some(path.to_owned()),
-        ..ServerConfig::for_tests()
+        ..ServerConfig::in_process()
     }
 }
 

@@ -35,7 +35,7 @@ pub fn seed(admin: &AdminHandle) {
 }
 
 pub fn config_with_ttl(access_ttl: Duration) -> ServerConfig {
-    let mut config = ServerConfig::for_tests();
+    let mut config = ServerConfig::in_process();
     config.access_ttl = access_ttl;
     config
 }

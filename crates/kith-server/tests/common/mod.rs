@@ -33,7 +33,7 @@ pub async fn start(config: ServerConfig) -> (RunningServer, AdminHandle) {
 }
 
 pub async fn start_default() -> (RunningServer, AdminHandle) {
-    start(ServerConfig::for_tests()).await
+    start(ServerConfig::in_process()).await
 }
 
 /// Logs in and returns the JSON body.
