@@ -8,9 +8,9 @@ use kith_core::protocol::ServerProfile;
 use kith_core::socket::backoff::OUTAGE_FLOOR;
 use kith_core::socket::{
     Action, CloseReason, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig,
-    Reason, SnapshotMeaning, MAX_RETRY_AFTER, QUICK_DISCONNECT_WINDOW,
+    Reason, MAX_RETRY_AFTER, QUICK_DISCONNECT_WINDOW,
 };
-use kith_core::EndReason;
+use kith_core::{ChangeCause, EndReason};
 use proptest::prelude::*;
 
 fn config(in_band: bool) -> MachineConfig {
@@ -63,7 +63,7 @@ fn connected(in_band: bool) -> (ConnectionMachine, Instant) {
         drain(&mut machine),
         vec![Action::Promote {
             conn: 1,
-            snapshot: SnapshotMeaning::Resync
+            snapshot: ChangeCause::Resync
         }]
     );
     assert_eq!(machine.state(), &ConnectionState::Connected);
@@ -676,7 +676,7 @@ fn a_refresh_hands_over_make_before_break() {
         vec![
             Action::Promote {
                 conn: 2,
-                snapshot: SnapshotMeaning::Live
+                snapshot: ChangeCause::Live
             },
             Action::Close {
                 conn: 1,
@@ -716,7 +716,7 @@ fn an_expiry_close_before_the_candidates_snapshot_promotes_the_candidate() {
         drain(&mut machine),
         vec![Action::Promote {
             conn: 2,
-            snapshot: SnapshotMeaning::Live
+            snapshot: ChangeCause::Live
         }]
     );
     // No connect deadline is left to tear socket 2 down later.
@@ -1180,7 +1180,7 @@ fn a_handover_without_a_snapshot_goes_ahead_after_the_snapshot_wait() {
             vec![
                 Action::Promote {
                     conn: 2,
-                    snapshot: SnapshotMeaning::Live
+                    snapshot: ChangeCause::Live
                 },
                 Action::Close {
                     conn: 1,
@@ -1212,7 +1212,7 @@ fn a_snapshot_within_the_wait_promotes_at_once() {
     );
     assert!(drain(&mut machine).contains(&Action::Promote {
         conn: 2,
-        snapshot: SnapshotMeaning::Live
+        snapshot: ChangeCause::Live
     }));
     // No snapshot deadline is left behind.
     assert!(machine
@@ -1246,7 +1246,7 @@ fn the_snapshot_wait_never_outlasts_the_connect_deadline() {
     assert!(
         actions.contains(&Action::Promote {
             conn: 2,
-            snapshot: SnapshotMeaning::Live
+            snapshot: ChangeCause::Live
         }),
         "{actions:?}"
     );

@@ -2,8 +2,10 @@
 //!
 //! The task connects, then reads frames, parses them (off the driver's task, so parsing
 //! uses another core), and reports [`ConnEvent`]s to the driver; it writes what the
-//! driver sends it. It makes no decisions: closing, retrying and routing are the
-//! machine's and the driver's.
+//! driver sends it. It makes no decisions: closing and retrying are the machine's,
+//! routing is the [`HandoverRouter`](super::handover::HandoverRouter)'s. A socket the
+//! driver closes ends with [`ConnEvent::ClosedOnRequest`], after every message it
+//! delivered, so the router knows when a retiring socket's messages stop coming.
 //!
 //! Frames that have already arrived when one is read travel to the driver together
 //! ([`ConnEvent::Messages`]): one hand-off, and at most one wake-up of the driver, per
@@ -57,6 +59,9 @@ pub enum ConnEvent {
         code: Option<u16>,
         reason: String,
     },
+    /// The socket the driver asked to close ([`Outgoing::Close`]) has closed: the last
+    /// event of this socket, after every message it delivered.
+    ClosedOnRequest,
 }
 
 /// What the driver asks a socket to send; the socket frames it for its protocol.
@@ -250,6 +255,7 @@ pub async fn run_connection(
                     Some(Outgoing::Close { code, reason }) => {
                         say_goodbye(&mut socket, sio.as_mut()).await;
                         close_politely(&mut socket, code, reason).await;
+                        let _ = events.send((conn, ConnEvent::ClosedOnRequest)).await;
                         return;
                     }
                     None => {

@@ -2,9 +2,11 @@
 //!
 //! It owns the sockets (one task each, see [`connection`](super::connection)), the
 //! presence store and the event stream to the app. It feeds every socket event, token
-//! event and deadline into the [`ConnectionMachine`] and does what comes out. Messages
-//! of a handover socket are buffered until the machine promotes it, so presence sees
-//! one ordered stream with no gap; the store drops the duplicates.
+//! event and deadline into the [`ConnectionMachine`] and does what comes out. Which
+//! socket's presence messages count is the [`HandoverRouter`]'s to say: it holds a
+//! handover socket's messages until the machine promotes it, so presence sees one
+//! ordered stream with no gap (the store drops the duplicates), and the driver applies
+//! what it lets through.
 //!
 //! After every connect that follows a gap (the first one, or a reconnect), the driver
 //! makes sure the gap cannot go unnoticed: it fetches the profile's resync endpoint, if
@@ -23,9 +25,10 @@ use crate::presence::{ChangeCause, PresenceChange, PresenceStore, ResyncTicket};
 use crate::protocol::{FriendRecord, MessageError, ServerMessage, ServerProfile, Unconsumed};
 use crate::resync::{ResyncClient, ResyncError};
 use crate::socket::connection::{run_connection, ConnEvent, Framing, Outgoing};
+use crate::socket::handover::{Delivery, HandoverRouter, PresenceMessage};
 use crate::socket::machine::{
     Action, ConnId, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig,
-    SnapshotMeaning, StateChange,
+    StateChange,
 };
 use crate::socket::network_watch::{self, NetworkEvent, NetworkTarget};
 use crate::socket::transport::{log_url, upgrade_request};
@@ -96,10 +99,6 @@ struct ConnHandle {
     outgoing: mpsc::UnboundedSender<Outgoing>,
     task: JoinHandle<()>,
     opened: bool,
-    /// Messages held until the machine promotes this socket.
-    buffered: Vec<ServerMessage>,
-    /// How this socket's next snapshot is to be read, once promoted.
-    snapshot_cause: Option<ChangeCause>,
 }
 
 /// How often the wall clock is compared with the monotonic clock.
@@ -118,10 +117,7 @@ pub(crate) struct Driver {
     /// Sockets told to close, finishing their closing handshake.
     closing: Vec<JoinHandle<()>>,
     latest_token: Option<AccessToken>,
-    feeding: Option<ConnId>,
-    /// The socket a handover replaced, until it has closed: updates it delivers late
-    /// still count (the store drops what the new socket already brought).
-    retiring: Option<ConnId>,
+    router: HandoverRouter,
     conn_events_tx: mpsc::Sender<(ConnId, ConnEvent)>,
     /// Messages received and not consumed (other events, unknown JSON types).
     unconsumed: Arc<Mutex<Unconsumed>>,
@@ -204,8 +200,7 @@ impl Driver {
             conns: HashMap::new(),
             closing: Vec::new(),
             latest_token: None,
-            feeding: None,
-            retiring: None,
+            router: HandoverRouter::new(),
             conn_events_tx,
             unconsumed,
             binary_refusal_logged: false,
@@ -372,21 +367,21 @@ impl Driver {
                 }
             }
             Action::Close { conn, code, reason } => {
+                self.router.closing(conn);
                 if let Some(handle) = self.conns.remove(&conn) {
                     if handle.opened {
                         let _ = handle.outgoing.send(Outgoing::Close {
                             code,
                             reason: reason.as_str(),
                         });
-                        // The task finishes the closing handshake on its own.
+                        // The task finishes the closing handshake on its own, and
+                        // says so (`ClosedOnRequest`) after its last message.
                         self.closing.retain(|task| !task.is_finished());
                         self.closing.push(handle.task);
                     } else {
                         handle.task.abort();
+                        self.router.closed(conn);
                     }
-                }
-                if self.feeding == Some(conn) {
-                    self.feeding = None;
                 }
             }
             Action::Promote { conn, snapshot } => self.promote(conn, snapshot),
@@ -441,30 +436,21 @@ impl Driver {
                 outgoing,
                 task,
                 opened: false,
-                buffered: Vec::new(),
-                snapshot_cause: None,
             },
         );
+        self.router.opened(conn);
     }
 
-    fn promote(&mut self, conn: ConnId, meaning: SnapshotMeaning) {
-        if let Some(previous) = self.feeding.replace(conn).filter(|p| *p != conn) {
-            self.retiring = Some(previous);
-        }
-        let Some(handle) = self.conns.get_mut(&conn) else {
+    fn promote(&mut self, conn: ConnId, cause: ChangeCause) {
+        let Some(released) = self.router.promote(conn, cause) else {
             return;
         };
-        handle.snapshot_cause = Some(match meaning {
-            SnapshotMeaning::Resync => ChangeCause::Resync,
-            SnapshotMeaning::Live => ChangeCause::Live,
-        });
-        let buffered = std::mem::take(&mut handle.buffered);
-        if meaning == SnapshotMeaning::Resync {
-            // Begun before the buffered updates are applied, so they count as newer.
+        if cause == ChangeCause::Resync {
+            // Begun before the held updates are applied, so they count as newer.
             self.after_gap();
         }
-        for message in buffered {
-            self.apply(conn, message);
+        for delivery in released {
+            self.deliver(delivery);
         }
     }
 
@@ -596,16 +582,19 @@ impl Driver {
             }
             ConnEvent::Rejected { status } => {
                 self.conns.remove(&conn);
+                self.router.closed(conn);
                 self.machine
                     .handle(Input::UpgradeRejected { conn, status }, at);
             }
             ConnEvent::Failed { error } => {
                 self.conns.remove(&conn);
+                self.router.closed(conn);
                 self.machine
                     .handle(Input::ConnectFailed { conn, error }, at);
             }
             ConnEvent::CannotOpen(error) => {
                 self.conns.remove(&conn);
+                self.router.closed(conn);
                 tracing::debug!(conn, %error, "socket could not be opened");
                 let input = match error {
                     OpenError::Certificate(problem) => Input::CertificateRejected { conn, problem },
@@ -637,19 +626,18 @@ impl Driver {
             }
             ConnEvent::ServerDisconnected => {
                 self.conns.remove(&conn);
-                if self.feeding == Some(conn) {
-                    self.feeding = None;
-                }
+                self.router.closed(conn);
                 self.machine.handle(Input::ServerDisconnected { conn }, at);
             }
             ConnEvent::Closed { code, reason } => {
                 self.conns.remove(&conn);
-                if self.feeding == Some(conn) {
-                    self.feeding = None;
-                }
+                self.router.closed(conn);
                 self.machine
                     .handle(Input::Closed { conn, code, reason }, at);
             }
+            // A socket the machine closed: nothing for it to decide, but a retiring
+            // socket's messages stop counting here, after the last of them.
+            ConnEvent::ClosedOnRequest => self.router.closed(conn),
             ConnEvent::Message(Err(error)) => {
                 self.machine.handle(Input::Activity { conn }, at);
                 self.on_unusable(conn, error);
@@ -668,7 +656,9 @@ impl Driver {
                     match message {
                         // Live updates for the socket that feeds presence never involve
                         // the machine: a run of them is applied under one lock.
-                        Ok(ServerMessage::StatusUpdate(first)) if self.feeds_presence(conn) => {
+                        Ok(ServerMessage::StatusUpdate(first))
+                            if self.router.feeds_presence(conn) =>
+                        {
                             let rest = std::iter::from_fn(|| {
                                 match messages
                                     .next_if(|m| matches!(m, Ok(ServerMessage::StatusUpdate(_))))
@@ -721,18 +711,14 @@ impl Driver {
             ServerMessage::ServerError { code, message } => {
                 tracing::warn!(conn, ?code, %message, "the server reported an error");
             }
-            ServerMessage::Snapshot { .. } => {
-                self.route(conn, message);
+            ServerMessage::Snapshot { friends, .. } => {
+                self.route(conn, PresenceMessage::Snapshot(friends));
                 self.machine.handle(Input::SnapshotReceived { conn }, at);
             }
-            ServerMessage::StatusUpdate(_) => self.route(conn, message),
+            ServerMessage::StatusUpdate(record) => {
+                self.route(conn, PresenceMessage::Update(record))
+            }
         }
-    }
-
-    /// Whether presence messages from `conn` are applied as they come: it is the
-    /// promoted socket, or the one a handover is retiring.
-    fn feeds_presence(&self, conn: ConnId) -> bool {
-        self.feeding == Some(conn) || self.retiring == Some(conn)
     }
 
     /// Applies live updates in order under one lock of the store.
@@ -752,25 +738,17 @@ impl Driver {
         }
     }
 
-    /// Applies a presence message from the promoted socket, buffers one from a socket
-    /// not yet promoted, and drops one from a socket already replaced.
-    fn route(&mut self, conn: ConnId, message: ServerMessage) {
-        if self.feeds_presence(conn) {
-            self.apply(conn, message);
-        } else if let Some(handle) = self.conns.get_mut(&conn) {
-            handle.buffered.push(message);
+    /// Applies what the router lets through of a presence message from `conn`.
+    fn route(&mut self, conn: ConnId, message: PresenceMessage) {
+        if let Some(delivery) = self.router.route(conn, message) {
+            self.deliver(delivery);
         }
     }
 
-    fn apply(&mut self, conn: ConnId, message: ServerMessage) {
-        match message {
-            ServerMessage::StatusUpdate(record) => self.apply_updates(std::iter::once(record)),
-            ServerMessage::Snapshot { friends, .. } => {
-                let cause = self
-                    .conns
-                    .get_mut(&conn)
-                    .and_then(|h| h.snapshot_cause.replace(ChangeCause::Resync))
-                    .unwrap_or(ChangeCause::Resync);
+    fn deliver(&mut self, delivery: Delivery) {
+        match delivery {
+            Delivery::Update(record) => self.apply_updates(std::iter::once(record)),
+            Delivery::Snapshot { friends, cause } => {
                 let Ok(mut presence) = self.presence.write() else {
                     tracing::error!("presence store lock poisoned");
                     return;
@@ -787,7 +765,6 @@ impl Driver {
                     self.emit(SessionEvent::PresenceFresh);
                 }
             }
-            _ => {}
         }
     }
 

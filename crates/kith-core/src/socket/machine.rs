@@ -51,6 +51,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use serde::Serialize;
 
+use crate::presence::ChangeCause;
 use crate::protocol::{ReconnectPolicy, ServerProfile};
 use crate::proxy::ProxyProblem;
 use crate::socket::backoff::backoff_delay;
@@ -335,15 +336,6 @@ pub enum FetchPurpose {
     InBand,
 }
 
-/// How the presence of a promoted socket's snapshot is to be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotMeaning {
-    /// After a gap: differences are resync noise.
-    Resync,
-    /// A seamless handover: differences are real changes that happened meanwhile.
-    Live,
-}
-
 /// Inputs to the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
@@ -516,7 +508,9 @@ pub enum Action {
     /// Feed this socket's messages (buffered so far, and from now on) to presence.
     Promote {
         conn: ConnId,
-        snapshot: SnapshotMeaning,
+        /// How its first snapshot's differences are marked: `Resync` after a gap,
+        /// `Live` for a seamless handover (real changes that happened meanwhile).
+        snapshot: ChangeCause,
     },
     /// End the session: clear credentials, for a reason only the socket could see.
     EndSession { reason: EndReason },
@@ -1204,7 +1198,7 @@ impl ConnectionMachine {
         self.network_usable = true;
         self.actions.push_back(Action::Promote {
             conn,
-            snapshot: SnapshotMeaning::Resync,
+            snapshot: ChangeCause::Resync,
         });
         self.timers
             .set(Timer::Ping, now + self.config.ping_interval);
@@ -1227,7 +1221,7 @@ impl ConnectionMachine {
         if let Some(old) = self.primary.replace(candidate) {
             self.actions.push_back(Action::Promote {
                 conn: new_id,
-                snapshot: SnapshotMeaning::Live,
+                snapshot: ChangeCause::Live,
             });
             self.actions.push_back(Action::Close {
                 conn: old.id,
@@ -1237,7 +1231,7 @@ impl ConnectionMachine {
         } else {
             self.actions.push_back(Action::Promote {
                 conn: new_id,
-                snapshot: SnapshotMeaning::Live,
+                snapshot: ChangeCause::Live,
             });
         }
         self.timers.set(Timer::DeadCheck, now + dead_after);

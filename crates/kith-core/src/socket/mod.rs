@@ -1,9 +1,11 @@
-//! The presence socket: a pure connection state machine and the tokio driver that
-//! carries out its actions.
+//! The presence socket: a pure connection state machine, the pure router that says
+//! whose presence messages count during a handover, and the tokio driver that carries
+//! out the machine's actions.
 
 pub mod backoff;
 pub mod connection;
 pub mod driver;
+pub mod handover;
 pub mod machine;
 pub mod network_watch;
 pub mod transport;
@@ -13,6 +15,6 @@ pub mod wake;
 pub use driver::SessionEvent;
 pub use machine::{
     Action, CloseReason, ConnId, ConnectionMachine, ConnectionState, ConnectionSummary,
-    FetchPurpose, Input, MachineConfig, Reason, SnapshotMeaning, StateChange, MAX_RETRY_AFTER,
+    FetchPurpose, Input, MachineConfig, Reason, StateChange, MAX_RETRY_AFTER,
     QUICK_DISCONNECT_WINDOW,
 };
