@@ -773,6 +773,16 @@ mod tests {
     }
 
     #[test]
+    fn pongs_noops_and_upgrades_only_show_the_server_is_alive() {
+        let mut s = session();
+        for frame in ["3", "3probe", "5", "6"] {
+            assert_eq!(s.handle_text(frame), Ok(Inbound::Alive), "{frame}");
+        }
+        assert!(drain(&mut s).is_empty(), "nothing is answered");
+        assert!(!s.is_connected());
+    }
+
+    #[test]
     fn connect_connect_error_and_disconnect() {
         let mut s = session();
         assert!(!s.is_connected());
