@@ -316,6 +316,23 @@ export class FriendList {
     this.afterChange(null);
   }
 
+  /**
+   * Brings one friend's row into view and focuses it (a click on a notification about
+   * them). A filter that hides the friend is cleared first. Returns false when the
+   * friend is not in the list (yet).
+   */
+  show(id) {
+    const entry = this.entries.get(String(id));
+    if (!entry || entry.removed) return false;
+    if (entry.el.hidden) {
+      this.filter.value = "";
+      this.setFilter("");
+    }
+    this.focusRow(entry.el, { preventScroll: true });
+    entry.el.scrollIntoView({ block: "center" });
+    return true;
+  }
+
   /** Shows only friends whose name contains `value`, ignoring case and accents. */
   setFilter(value) {
     const query = fold(value.trim());

@@ -52,7 +52,17 @@ export const EVENTS = Object.freeze({
   presence: "kith://presence",
   session: "kith://session",
   settings: "kith://settings",
+  // A click on a notification: the user_id of the friend to bring into view.
+  showFriend: "kith://show-friend",
 });
+
+/**
+ * The friend a notification click opened this window at, if it did: the window is
+ * then created with `#friend=<user_id>` in its address.
+ */
+export function friendInAddress() {
+  return new URLSearchParams(window.location.hash.slice(1)).get("friend");
+}
 
 /**
  * Registers one handler per event kind ({ connection, presence, session, settings },

@@ -94,12 +94,20 @@ function showSettings(value) {
   signin.prefill(value);
 }
 
+// The friend a notification click asked to see, until the list holds them.
+let friendToShow = ipc.friendInAddress();
+
+function showFriendWhenListed() {
+  if (friendToShow !== null && friends.show(friendToShow)) friendToShow = null;
+}
+
 function onPresence(payload) {
   if (!payload) return;
   seen.presence++;
   presenceLog?.push(payload);
   if (payload.replace) friends.replace(payload.friends);
   else friends.update(payload.friends);
+  showFriendWhenListed();
 }
 
 /** Asks for the whole view and shows every part no event has already superseded. */
@@ -121,6 +129,7 @@ async function refresh() {
     friends.replace(view.friends);
     for (const payload of log) friends.update(payload.friends);
   }
+  showFriendWhenListed();
 }
 
 function refreshOrReport() {
@@ -179,6 +188,10 @@ async function start() {
       settings: (value) => {
         seen.settings++;
         showSettings(value);
+      },
+      showFriend: (userId) => {
+        friendToShow = String(userId);
+        showFriendWhenListed();
       },
     });
     await refresh();

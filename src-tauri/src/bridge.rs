@@ -112,6 +112,7 @@ fn on_event(
                     body: "The keyring refused it (locked?). Kith stays signed in, but this \
                            session will not survive a restart until the keyring accepts it."
                         .into(),
+                    friend: None,
                 },
             );
         }

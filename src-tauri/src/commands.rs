@@ -92,11 +92,7 @@ pub async fn reconnect_now(state: State<'_, AppState>) -> Result<(), String> {
 /// Closes (destroys) the window; the tray and the session keep running.
 #[tauri::command]
 pub fn close_window(app: AppHandle) {
-    if let Some(window) = app.get_webview_window(crate::window::MAIN) {
-        if let Err(error) = window.destroy() {
-            tracing::warn!(%error, "cannot close the window");
-        }
-    }
+    crate::window::close(&app);
 }
 
 #[tauri::command]

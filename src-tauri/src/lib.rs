@@ -35,6 +35,11 @@ pub fn run() {
             window::open(app);
         }))
         .plugin(tauri_plugin_notification::init())
+        .plugin(
+            tauri_plugin_window_state::Builder::new()
+                .with_state_flags(window::geometry())
+                .build(),
+        )
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec!["--hidden"]),
@@ -45,6 +50,7 @@ pub fn run() {
             app.set_activation_policy(tauri::ActivationPolicy::Accessory);
             let handle = app.handle().clone();
             logging::init(&handle);
+            notifications::handle_clicks(&handle);
             let config_dir = app.path().app_config_dir()?;
             app.manage(AppState::new(config_dir.join("settings.json")));
             autostart::refresh(&handle, app.state::<AppState>().settings().launch_at_login);
@@ -63,10 +69,11 @@ pub fn run() {
             });
             Ok(())
         })
-        .on_window_event(|_window, event| {
-            if let tauri::WindowEvent::Destroyed = event {
-                window::release_memory_soon();
-            }
+        .on_window_event(|target, event| match event {
+            // The window manager's close button: the window is destroyed next.
+            tauri::WindowEvent::CloseRequested { .. } => window::save_geometry(target.app_handle()),
+            tauri::WindowEvent::Destroyed => window::release_memory_soon(),
+            _ => {}
         })
         .invoke_handler(tauri::generate_handler![
             commands::get_view,

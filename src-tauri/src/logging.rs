@@ -50,7 +50,11 @@ pub fn init(app: &AppHandle) {
         });
     let _ = tracing_subscriber::registry()
         .with(filter)
-        .with(output(std::io::stderr, true))
+        // Colours only for a terminal: a redirected stderr is read as plain text.
+        .with(output(
+            std::io::stderr,
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ))
         .with(file.map(|writer| output(writer, false)))
         .try_init();
 }

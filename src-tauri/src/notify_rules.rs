@@ -45,6 +45,9 @@ pub enum Kind {
 pub struct Notice {
     pub title: String,
     pub body: String,
+    /// The friend a click on the notification shows: the first one it names. `None`
+    /// for a notice about Kith itself, whose click only opens the window.
+    pub friend: Option<FriendId>,
 }
 
 #[derive(Debug, Clone)]
@@ -162,12 +165,10 @@ impl Notifier {
             if !enabled {
                 continue;
             }
-            let names: Vec<&str> = due
-                .iter()
-                .filter(|p| p.kind == kind)
-                .map(|p| p.name.as_str())
-                .collect();
-            if let Some(notice) = word(kind, &names) {
+            let of_kind: Vec<&Pending> = due.iter().filter(|p| p.kind == kind).collect();
+            let names: Vec<&str> = of_kind.iter().map(|p| p.name.as_str()).collect();
+            if let Some(mut notice) = word(kind, &names) {
+                notice.friend = of_kind.first().map(|p| p.friend.clone());
                 notices.push(notice);
             }
         }
@@ -176,6 +177,7 @@ impl Notifier {
 }
 
 /// "Alice is online", "Alice and Bob are online", "Alice and 4 others went offline".
+/// The notice names no friend to show; [`Notifier::poll`] sets it.
 pub fn word(kind: Kind, names: &[&str]) -> Option<Notice> {
     let first = names.first()?;
     let subject = match names.len() {
@@ -191,6 +193,7 @@ pub fn word(kind: Kind, names: &[&str]) -> Option<Notice> {
     Some(Notice {
         title: "Kith".to_string(),
         body: format!("{subject} {verb}"),
+        friend: None,
     })
 }
 
@@ -428,6 +431,33 @@ mod tests {
                 "[2J&lt;b&gt;Eve&lt;/b&gt; and {}… are online",
                 "m".repeat(crate::display::NAME_MAX - 1)
             )
+        );
+    }
+
+    #[test]
+    fn a_click_shows_the_first_friend_a_notice_names() {
+        let t0 = Instant::now();
+        let mut notifier = Notifier::new();
+        notifier.push(
+            &change(7, "Bob", "offline", "online", ChangeCause::Live),
+            t0,
+        );
+        notifier.push(
+            &change(3, "Ann", "offline", "online", ChangeCause::Live),
+            t0,
+        );
+        notifier.push(&change(9, "Cy", "online", "offline", ChangeCause::Live), t0);
+        let notices = notifier.poll(t0 + SETTLE, ALL);
+        let shown: Vec<(&str, Option<&str>)> = notices
+            .iter()
+            .map(|n| (n.body.as_str(), n.friend.as_ref().map(FriendId::as_str)))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("Bob and Ann are online", Some("7")),
+                ("Cy went offline", Some("9"))
+            ]
         );
     }
 

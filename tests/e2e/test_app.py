@@ -224,6 +224,27 @@ def test_3_status_flip_updates_ui_and_notifies(server, driver):
     driver.save_screenshot(str(OUT / "kith-friends.png"))
 
 
+def test_3a_clicking_a_notification_shows_that_friend(server, driver):
+    """A click on the "alice is online" notification (dunst's default action, which a
+    click on the bubble sends too) brings alice's row into view and gives it the focus,
+    even when a filter hid her: the filter is cleared."""
+    alice = driver.execute_script(
+        "for (const row of document.querySelectorAll('#friends li.friend')) {"
+        "  if (row.querySelector('.name').textContent.trim() === 'alice') return row.dataset.userId;"
+        "}"
+        "return null;")
+    assert alice, friend_statuses(driver)
+    element(driver, "#filter").send_keys("bob")
+    until("alice filtered out", lambda: not driver.execute_script(
+        f"return document.querySelector('#friends li.friend[data-user-id=\"{alice}\"]').offsetParent"))
+    subprocess.run(["dunstctl", "action", "0"], check=True)
+    until("alice's row focused", lambda: driver.execute_script(
+        "return document.activeElement?.dataset?.userId") == alice)
+    assert element(driver, "#filter").get_attribute("value") == ""
+    assert driver.execute_script(
+        f"return document.querySelector('#friends li.friend[data-user-id=\"{alice}\"]').offsetParent") is not None
+
+
 def test_3b_the_app_and_two_cli_processes_share_one_session(server, driver):
     """Two `kith watch` resume the session the app stored in the keyring; with 3 s
     tokens all three refresh on their own schedules for 30 s, and the refresh lock and

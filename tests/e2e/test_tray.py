@@ -32,6 +32,9 @@ WAIT = 20.0
 REGISTER_WAIT = 30.0
 APP_LOG = WORK / "tray-app.log"
 SETTINGS = Path(os.environ["XDG_CONFIG_HOME"]) / "dev.kith.desktop" / "settings.json"
+WINDOW_STATE = SETTINGS.parent / ".window-state.json"
+# Not the default 380 × 560, and above the minimum 320 × 400.
+RESIZED = (452, 611)
 CONNECTED_TOOLTIP = re.compile(r"^Kith — connected · \d+ of \d+ friends? online$")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.")
 
@@ -121,6 +124,46 @@ def test_4_activate_toggles_the_window(host, app):
     until("the window open again after a second left click", lambda: windows(app))
 
 
+def window_geometry(window_id):
+    """(width, height) of an X window, from xdotool."""
+    out = subprocess.run(["xdotool", "getwindowgeometry", "--shell", window_id],
+                         capture_output=True, text=True, check=True).stdout
+    fields = dict(line.split("=", 1) for line in out.split())
+    return int(fields["WIDTH"]), int(fields["HEIGHT"])
+
+
+def saved_geometry():
+    """The main window's (width, height) as tauri-plugin-window-state saved it."""
+    state = json.loads(WINDOW_STATE.read_text())["main"]
+    return state["width"], state["height"]
+
+
+def test_4a_the_window_keeps_its_size_when_closed_and_reopened(host, app):
+    [window] = until("the window", lambda: windows(app))
+    subprocess.run(["xdotool", "windowsize", window, str(RESIZED[0]), str(RESIZED[1])], check=True)
+    until("the resized window", lambda: window_geometry(window) == RESIZED)
+    host.activate()
+    until("the window closed", lambda: not windows(app))
+    assert saved_geometry() == RESIZED, "saved to disk before the window was destroyed"
+    host.activate()
+    [reopened] = until("the window reopened", lambda: windows(app))
+    until("the reopened window at the saved size", lambda: window_geometry(reopened) == RESIZED)
+
+
+def test_4b_clicking_a_notification_opens_the_window_at_that_friend(host, app):
+    host.activate()
+    until("the window closed", lambda: not windows(app))
+    shown = log_text().count("notification shown")
+    # The demo's friends change status every few seconds; each change that settles is
+    # announced.
+    until("a notification", lambda: log_text().count("notification shown") > shown, timeout=60)
+    subprocess.run(["dunstctl", "action", "0"], check=True)
+    until("the window opened by the click", lambda: windows(app))
+    line = until("the click logged with its friend",
+                 lambda: [l for l in log_text().splitlines() if "opening the window at a friend" in l])
+    assert "friend=" in line[-1], line
+
+
 def test_5_menu_items_act_through_dbusmenu(host, app):
     labels = [entry.get("label", "") for entry in host.menu_items()]
     for label in ["Open Kith", "Reconnect now", "Do not disturb", "Launch at login", "Sign out", "Quit Kith"]:
@@ -149,3 +192,16 @@ def test_6_quit_from_the_menu_ends_the_app(host, app):
     host.click_menu("Quit Kith")
     code = until("the app to exit", lambda: app.poll() is not None and [app.returncode])
     assert code == [0], log_text()[-2000:]
+
+
+def test_7_a_new_start_opens_the_window_at_its_last_size():
+    log = open(APP_LOG, "ab")
+    proc = subprocess.Popen([APP, "--demo"], stdout=log, stderr=log,
+                            env={**os.environ, "RUST_LOG": "info,kith_app=debug"})
+    try:
+        [window] = until("the window of the new start", lambda: windows(proc), timeout=60)
+        until("the window at the size it had when Kith quit",
+              lambda: window_geometry(window) == RESIZED)
+    finally:
+        proc.terminate()
+        proc.wait(10)
