@@ -96,6 +96,7 @@ export class FriendList {
    */
   replace(friends) {
     const started = performance.now();
+    performance.mark("kith:list-replace", { detail: { count: friends?.length ?? 0 } });
     const focusedId = this.focusedId();
     const now = Date.now();
 
@@ -184,6 +185,7 @@ export class FriendList {
     if (!render) return;
     this.render = null;
     document.body.dataset.lastRenderMs = render.scriptMs.toFixed(1);
+    performance.mark("kith:list-complete", { detail: { count: render.count } });
     if (render.slices > 1) {
       const all = performance.now() - render.started;
       console.debug(
