@@ -1,6 +1,8 @@
 """Measures the desktop app's memory: the app plus its WebKit child processes, with
 the window open, after the window is closed (the webview is destroyed), and after a
-`--hidden` start (tray only). Prints a table and writes target/e2e/footprint.json.
+`--hidden` start (tray only). When KITH_FOOTPRINT_BARE names a bare Tauri 2 app
+(tools/bare-tauri), it measures the same three cases of that app, the baseline.
+Prints a table and writes target/e2e/footprint.json.
 A measurement, not a test: it never fails on a number, only when it cannot measure.
 Run by `cargo xtask footprint` inside the same desktop session as the WebDriver test.
 """
@@ -18,6 +20,7 @@ from selenium import webdriver
 from selenium.webdriver.common.options import ArgOptions
 
 APP = os.environ.get("KITH_FOOTPRINT_APP", os.environ["KITH_APP"])
+BARE = os.environ.get("KITH_FOOTPRINT_BARE")
 OUT = Path(os.environ["KITH_E2E_OUT"])
 WORK = Path(os.environ["KITH_E2E_WORK"])
 SETTLE = float(os.environ.get("KITH_FOOTPRINT_SETTLE", "10"))
@@ -148,6 +151,31 @@ def measure_hidden_start():
         proc.wait(10)
 
 
+def measure_bare(bare):
+    """The bare app's three cases, each a fresh process: a window with a page; the
+    window destroyed after SETTLE seconds, measured SETTLE seconds later; no window."""
+    cases = {}
+    for case, args, wait in [
+        ("window open", [], SETTLE),
+        ("window closed", ["--close-after", str(SETTLE)], 2 * SETTLE + 2),
+        ("--hidden start", ["--hidden"], SETTLE + 5),
+    ]:
+        log = open(WORK / "footprint-bare.log", "ab")
+        proc = subprocess.Popen([bare, *args], stdout=log, stderr=log)
+        try:
+            if case == "window open":
+                wait_for("the bare app's web process",
+                         lambda: "WebKitWebProcess" in tree_rss(proc.pid)[1], timeout=30)
+            time.sleep(wait)
+            if proc.poll() is not None:
+                raise SystemExit(f"footprint: the bare app exited ({proc.returncode}) in {case!r}")
+            cases[case] = tree_rss(proc.pid)
+        finally:
+            proc.kill()
+            proc.wait(10)
+    return cases
+
+
 def mib(kib):
     return f"{kib / 1024:.0f} MiB"
 
@@ -165,6 +193,15 @@ def main():
         print(f"{name:<16} {mib(total):>10}  {parts}")
     result = {name: {"total_kib": total, "breakdown_kib": breakdown} for name, (total, breakdown) in rows}
     result["app"] = APP
+    if BARE:
+        bare = measure_bare(BARE)
+        print(f"\nBare Tauri 2 app ({BARE})")
+        for name, (total, breakdown) in bare.items():
+            kith_total = result[name]["total_kib"]
+            print(f"{name:<16} {mib(total):>10}  Kith ÷ bare {kith_total / total:.2f}×")
+        result["bare"] = {name: {"total_kib": total, "breakdown_kib": breakdown}
+                          for name, (total, breakdown) in bare.items()}
+        result["bare_app"] = BARE
     (OUT / "footprint.json").write_text(json.dumps(result, indent=2))
 
 

@@ -92,7 +92,7 @@ fn main() -> Result<()> {
         }
         "bench" => bench::run(),
         _ => {
-            eprintln!("usage: cargo xtask <run|run-cli|test|e2e|footprint|package|package-test|bench>\n\n  run      start the desktop app with the demo (kith-app --demo)\n  run-cli  the demo in a terminal (kith demo --human)\n  test     fmt, clippy and every test, including the keyring and end-to-end tests\n  e2e      only the end-to-end test of the desktop app\n  footprint  memory of the release app: window open, closed, --hidden\n  package  the .deb and .rpm of the app under <target>/package/release/bundle/ [--debug]\n  package-test  package the debug build, install the .deb, run it, remove it\n  bench    build in release mode, run the benchmarks, regenerate BENCHMARKS.md [--quick] [--with-app]");
+            eprintln!("usage: cargo xtask <run|run-cli|test|e2e|footprint|package|package-test|bench>\n\n  run      start the desktop app with the demo (kith-app --demo)\n  run-cli  the demo in a terminal (kith demo --human)\n  test     fmt, clippy and every test, including the keyring and end-to-end tests\n  e2e      only the end-to-end test of the desktop app\n  footprint  memory of the installed release package (window open, closed, --hidden) next to a bare Tauri app\n  package  the .deb and .rpm of the app under <target>/package/release/bundle/ [--debug]\n  package-test  package the debug build, install the .deb, run it, remove it\n  bench    build in release mode, run the benchmarks, regenerate BENCHMARKS.md [--quick] [--with-app]");
             bail!("unknown task {task:?}")
         }
     }
@@ -223,26 +223,49 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Memory of the release app with its window open, closed, and started `--hidden`.
+/// Memory of the installed release package (`/usr/bin/kith-app`) with its window
+/// open, closed, and started `--hidden`, next to a bare Tauri 2 app (tools/bare-tauri)
+/// built in the same run. The .deb is installed with apt for the measurement and
+/// removed afterwards, whether it succeeded or not (root, or sudo).
 fn footprint() -> Result<()> {
     let mut packages = BUILD_PACKAGES.to_vec();
     packages.extend(TEST_PACKAGES);
     ensure_debian_packages(&packages)?;
+    ensure_debian_packages(&["binutils"])?;
     ensure_tauri_driver()?;
     ensure_python_packages()?;
-    cargo(&[
-        "build",
-        "--release",
-        "--package",
-        "kith-app",
-        "--package",
-        "kith-server",
-    ])?;
-    let app = target_dir()?.join("release/kith-app");
-    status(
-        desktop_session(&["footprint"]).env("KITH_FOOTPRINT_APP", app),
+    let root = workspace_root()?;
+    let target = target_dir()?;
+    let built = package::build(&root, &target, package::Profile::Release)?;
+    // Alone, so the bare app's Tauri has only its own features, not Kith's.
+    cargo(&["build", "--release", "--package", "bare-tauri-app"])?;
+    let deb = built.deb.to_string_lossy().into_owned();
+    as_root(&["apt-get", "install", "-y", "--no-install-recommends", &deb])?;
+    let measured = status(
+        desktop_session(&["footprint"])
+            .env("KITH_FOOTPRINT_APP", "/usr/bin/kith-app")
+            .env("KITH_FOOTPRINT_BARE", target.join("release/bare-tauri-app")),
         "the footprint measurement",
-    )
+    );
+    // The .deb's package name: tauri.conf.json's productName, as tauri-bundler writes
+    // it and tests/package/install.sh checks it.
+    let removed = as_root(&["apt-get", "remove", "-y", "kith"]);
+    measured.and(removed)
+}
+
+/// Runs a command as root: directly when xtask already is root (CI), else with sudo.
+fn as_root(args: &[&str]) -> Result<()> {
+    let mut command = if is_root() {
+        Command::new(args[0])
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg(args[0]);
+        sudo
+    };
+    command
+        .args(&args[1..])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    status(&mut command, &args.join(" "))
 }
 
 /// `tests/e2e/session.sh` in a headless desktop session. xvfb-run first, then

@@ -733,9 +733,10 @@ fn footprint(w: &mut String, f: Option<&Footprint>, app_footprint: &Path) {
     app(w, app_footprint);
 }
 
-/// The tray app's figures from `cargo xtask footprint`, with when they were measured.
+/// The tray app's figures from `cargo xtask footprint`, with when they were measured,
+/// next to the bare Tauri 2 app's when the file holds them.
 fn app(w: &mut String, path: &Path) {
-    let _ = writeln!(w, "**The desktop app** (`cargo xtask footprint`: the release `kith-app --demo` and its WebKit child processes under Xvfb, total RSS).");
+    let _ = writeln!(w, "**The desktop app** (`cargo xtask footprint`: `kith-app --demo` installed from the release .deb and its WebKit child processes under Xvfb, total RSS; next to it, in the same run, `tools/bare-tauri`, a bare Tauri 2 app with one window and a static page, built in release).");
     let parsed = std::fs::read_to_string(path)
         .ok()
         .and_then(|text| serde_json::from_str::<Value>(&text).ok());
@@ -759,16 +760,55 @@ fn app(w: &mut String, path: &Path) {
         .and_then(|here| path.strip_prefix(here).ok().map(Path::to_path_buf))
         .unwrap_or_else(|| path.to_path_buf());
     let _ = writeln!(w, " Figures from `{}`, measured {when}:\n", shown.display());
-    let mut table = Table::new(&[
-        "case",
-        "total RSS",
-        "private memory (all processes)",
-        "largest parts (RSS)",
-    ]);
+    let bare = value.get("bare");
+    let mut columns = vec!["case", "total RSS", "private memory (all processes)"];
+    if bare.is_some() {
+        columns.extend([
+            "bare Tauri 2 app: RSS",
+            "bare: private",
+            "Kith ÷ bare (RSS)",
+            "Kith ÷ bare (private)",
+        ]);
+    }
+    columns.push("largest parts (RSS)");
+    let mut table = Table::new(&columns);
     for case in ["window open", "window closed", "--hidden start"] {
-        let Some(entry) = value.get(case) else {
+        let Some(kith) = value.get(case).map(AppCase::of) else {
             continue;
         };
+        let mut row = vec![case.to_owned(), kib(kith.total), kib(kith.private)];
+        if let Some(bare) = bare {
+            match bare.get(case).map(AppCase::of) {
+                Some(baseline) => row.extend([
+                    kib(baseline.total),
+                    kib(baseline.private),
+                    per(kith.total, baseline.total),
+                    per(kith.private, baseline.private),
+                ]),
+                None => row.extend([
+                    "–".to_owned(),
+                    "–".to_owned(),
+                    "–".to_owned(),
+                    "–".to_owned(),
+                ]),
+            }
+        }
+        row.push(kith.largest_parts(3));
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        table.row(&cells);
+    }
+    table.write(w);
+}
+
+/// One case of `footprint.json`: total RSS, private memory and RSS by process name.
+struct AppCase {
+    total: u64,
+    private: u64,
+    parts: Vec<(String, u64)>,
+}
+
+impl AppCase {
+    fn of(entry: &Value) -> Self {
         let total = entry.get("total_kib").and_then(Value::as_u64).unwrap_or(0);
         let mut parts: Vec<(String, u64)> = entry
             .get("breakdown_kib")
@@ -782,17 +822,34 @@ fn app(w: &mut String, path: &Path) {
         let private = parts
             .iter()
             .find(|(name, _)| name.starts_with("private"))
-            .map_or_else(|| "–".to_owned(), |(_, v)| kib(*v));
+            .map_or(0, |(_, v)| *v);
         parts.retain(|(name, _)| !name.starts_with("private"));
         parts.sort_by_key(|part| std::cmp::Reverse(part.1));
-        let parts: Vec<String> = parts
+        AppCase {
+            total,
+            private,
+            parts,
+        }
+    }
+
+    fn largest_parts(&self, n: usize) -> String {
+        let parts: Vec<String> = self
+            .parts
             .iter()
-            .take(3)
+            .take(n)
             .map(|(name, v)| format!("{name} {}", kib(*v)))
             .collect();
-        table.row(&[case, &kib(total), &private, &parts.join(", ")]);
+        parts.join(", ")
     }
-    table.write(w);
+}
+
+/// `a ÷ b` as a ratio, or a dash when the baseline is zero.
+fn per(a: u64, b: u64) -> String {
+    if b == 0 {
+        "–".to_owned()
+    } else {
+        ratio(a as f64 / b as f64)
+    }
 }
 
 #[cfg(test)]
