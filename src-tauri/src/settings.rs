@@ -45,6 +45,15 @@ impl Settings {
         }
     }
 
+    /// Takes from `from` the preferences the window may change (notifications, Do not
+    /// disturb, launch at login); the server fields belong to sign-in and stay.
+    pub fn take_preferences(&mut self, from: &Settings) {
+        self.notify_online = from.notify_online;
+        self.notify_offline = from.notify_offline;
+        self.do_not_disturb = from.do_not_disturb;
+        self.launch_at_login = from.launch_at_login;
+    }
+
     /// Loads settings; a missing or unreadable file gives the defaults (and a warning
     /// for an unreadable one), never an error that would keep the app from starting.
     pub fn load(path: &Path) -> Settings {
@@ -90,5 +99,37 @@ mod tests {
         std::fs::write(&path, r#"{"notify_online": false}"#).unwrap();
         assert!(!Settings::load(&path).notify_online);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_window_changes_preferences_but_not_the_server() {
+        let mut current = Settings {
+            server: Some("https://presence.example.com".into()),
+            profile_path: Some("/etc/kith/work.toml".into()),
+            allow_insecure: true,
+            ..Settings::default()
+        };
+        let from_window = Settings {
+            server: Some("http://elsewhere.example.com".into()),
+            profile_path: None,
+            allow_insecure: false,
+            notify_online: false,
+            notify_offline: false,
+            do_not_disturb: true,
+            launch_at_login: true,
+        };
+        current.take_preferences(&from_window);
+        assert_eq!(
+            current,
+            Settings {
+                server: Some("https://presence.example.com".into()),
+                profile_path: Some("/etc/kith/work.toml".into()),
+                allow_insecure: true,
+                notify_online: false,
+                notify_offline: false,
+                do_not_disturb: true,
+                launch_at_login: true,
+            }
+        );
     }
 }
