@@ -3,11 +3,11 @@
 //! binary (on Linux `~/.config/autostart/Kith.desktop`, `Exec=/usr/bin/kith-app --hidden`
 //! when installed from the package), and [`refresh`] rewrites it at every start.
 
-use tauri::AppHandle;
+use tauri::{AppHandle, Runtime};
 use tauri_plugin_autostart::ManagerExt;
 
 /// Enables or disables launch at login; returns what is now in effect.
-pub fn apply(app: &AppHandle, enabled: bool) -> bool {
+pub fn apply<R: Runtime>(app: &AppHandle<R>, enabled: bool) -> bool {
     let launcher = app.autolaunch();
     let current = launcher.is_enabled().unwrap_or(false);
     if current == enabled {
@@ -30,7 +30,7 @@ pub fn apply(app: &AppHandle, enabled: bool) -> bool {
 /// At startup, with launch at login on: rewrites the entry for the binary running now,
 /// so that it starts the one installed (after a package install or upgrade, a path
 /// written by an older build would start a binary that has moved or gone).
-pub fn refresh(app: &AppHandle, enabled: bool) {
+pub fn refresh<R: Runtime>(app: &AppHandle<R>, enabled: bool) {
     if !enabled {
         return;
     }

@@ -1,4 +1,5 @@
-//! Carries one session's events to the UI, the tray and notifications.
+//! Carries one session's events to the view (and so the window and the tray, through
+//! [`update_view`]) and to notifications.
 //!
 //! State changes go out at once. Presence goes through the [`PresenceBatcher`]
 //! (at most ~30 UI updates a second; a snapshot as one event) and the [`Notifier`]
@@ -7,20 +8,18 @@
 use std::time::Instant;
 
 use kith_core::{ChangeCause, SessionEvent};
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager, Runtime};
 use tokio::sync::mpsc;
 
-use crate::batcher::{Batch, PresenceBatcher};
+use crate::batcher::PresenceBatcher;
 use crate::notify_rules::Notifier;
-use crate::state::{
-    AppState, ConnectionView, FriendView, PresencePayload, EVENT_CONNECTION, EVENT_PRESENCE,
-    EVENT_SESSION,
-};
+use crate::state::{AppState, ConnectionView, FriendView};
+use crate::view_update::{update_view, Friends};
 
 /// The most events taken from the session at a time: a burst is handled in one go.
 const EVENT_BURST: usize = 1024;
 
-pub async fn run(app: AppHandle, mut events: mpsc::UnboundedReceiver<SessionEvent>) {
+pub async fn run<R: Runtime>(app: AppHandle<R>, mut events: mpsc::UnboundedReceiver<SessionEvent>) {
     let mut notifier = Notifier::new();
     let mut batcher = PresenceBatcher::new();
     let mut burst = Vec::with_capacity(EVENT_BURST);
@@ -49,7 +48,7 @@ pub async fn run(app: AppHandle, mut events: mpsc::UnboundedReceiver<SessionEven
         }
         let now = Instant::now();
         if let Some(batch) = batcher.take(now) {
-            send_presence(&app, batch);
+            update_view(&app, |_| Friends::from(batch));
         }
         if notifier.next_deadline().is_some_and(|at| now >= at) {
             let prefs = app.state::<AppState>().settings().notify_prefs();
@@ -60,29 +59,23 @@ pub async fn run(app: AppHandle, mut events: mpsc::UnboundedReceiver<SessionEven
     }
 }
 
-fn on_event(
-    app: &AppHandle,
+fn on_event<R: Runtime>(
+    app: &AppHandle<R>,
     event: SessionEvent,
     batcher: &mut PresenceBatcher,
     notifier: &mut Notifier,
     now: Instant,
 ) {
-    let state = app.state::<AppState>();
     match event {
         SessionEvent::State(change) => {
-            let view = ConnectionView::from_change(&change);
-            let view = state
-                .with_view(|v| {
-                    v.connection = view.clone();
-                    v.refresh_stale();
-                    v.state = change.to.clone();
-                    v.retry_at = change.retry_at;
-                    v.connection.clone()
-                })
-                .unwrap_or(view);
+            update_view(app, |v| {
+                v.connection = ConnectionView::from_change(&change);
+                v.refresh_stale();
+                v.state = change.to.clone();
+                v.retry_at = change.retry_at;
+                Friends::Unchanged
+            });
             batcher.connection_changed(now);
-            let _ = app.emit(EVENT_CONNECTION, view);
-            crate::tray::refresh(app);
             if change.retry_at.is_some() {
                 crate::tray::tick_until_retry(app);
             }
@@ -118,47 +111,18 @@ fn on_event(
         }
         SessionEvent::CredentialsSaved => tracing::info!("the sign-in is saved again"),
         // The one terminal event: no state change to signed out comes before it.
-        SessionEvent::SessionEnded { reason } => {
-            if let Some((session, connection)) = state.with_view(|v| {
-                v.signed_out(Some(reason));
-                (v.session.clone(), v.connection.clone())
-            }) {
-                let _ = app.emit(EVENT_CONNECTION, connection);
-                let _ = app.emit(EVENT_SESSION, session);
-            }
-            crate::tray::refresh(app);
-        }
+        SessionEvent::SessionEnded { reason } => update_view(app, |v| {
+            v.signed_out(Some(reason));
+            Friends::Unchanged
+        }),
     }
 }
 
-/// Sends the connection view again when the friends' stale marker changed, so the
-/// banner says (or stops saying) that statuses may be out of date.
-fn send_stale(app: &AppHandle) {
-    if let Some(Some(view)) = app.state::<AppState>().with_view(|v| {
-        if v.refresh_stale() {
-            Some(v.connection.clone())
-        } else {
-            None
-        }
-    }) {
-        let _ = app.emit(EVENT_CONNECTION, view);
-    }
-}
-
-fn send_presence(app: &AppHandle, batch: Batch) {
-    let payload = match batch {
-        Batch::Replace => PresencePayload {
-            replace: true,
-            friends: app
-                .state::<AppState>()
-                .with_view(|v| v.friend_list())
-                .unwrap_or_default(),
-        },
-        Batch::Changes(friends) => PresencePayload {
-            replace: false,
-            friends,
-        },
-    };
-    let _ = app.emit(EVENT_PRESENCE, payload);
-    crate::tray::refresh(app);
+/// Takes the friends' stale marker into the connection view, so the banner says (or
+/// stops saying) that statuses may be out of date.
+fn send_stale<R: Runtime>(app: &AppHandle<R>) {
+    update_view(app, |v| {
+        v.refresh_stale();
+        Friends::Unchanged
+    });
 }

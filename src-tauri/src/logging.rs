@@ -12,7 +12,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use tauri::{AppHandle, Manager};
+use tauri::{AppHandle, Manager, Runtime};
 use tracing::{Metadata, Subscriber};
 use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterFn};
 use tracing_subscriber::fmt::MakeWriter;
@@ -26,7 +26,7 @@ pub const LOG_FILE: &str = "kith.log";
 /// How many daily log files are kept, today's included.
 pub const KEEP_LOG_FILES: usize = 7;
 
-pub fn init(app: &AppHandle) {
+pub fn init<R: Runtime>(app: &AppHandle<R>) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("kith_app=info,kith_core=info,warn"));
     let file = app

@@ -1,5 +1,7 @@
-//! The app's state shared by commands, the tray and the session bridge, and the
-//! shapes sent to the UI. No payload here ever holds a token or a password.
+//! The app's state shared by session control, the tray and the session bridge, and
+//! the shapes sent to the UI. The view is read here and changed only through
+//! [`update_view`](crate::view_update::update_view), which tells the window and the
+//! tray. No payload here ever holds a token or a password.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -232,7 +234,9 @@ pub struct Running {
 
 pub struct AppState {
     pub settings_path: PathBuf,
+    /// Changed through [`update_settings`](crate::view_update::update_settings).
     pub settings: Mutex<Settings>,
+    /// Changed through [`update_view`](crate::view_update::update_view).
     pub view: Mutex<View>,
     pub running: tokio::sync::Mutex<Option<Running>>,
 }
@@ -252,13 +256,14 @@ impl AppState {
         self.settings.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    pub fn with_view<T>(&self, f: impl FnOnce(&mut View) -> T) -> Option<T> {
-        self.view.lock().ok().map(|mut view| f(&mut view))
+    /// Reads the view; to change it, see [`update_view`](crate::view_update::update_view).
+    pub fn read_view<T>(&self, f: impl FnOnce(&View) -> T) -> Option<T> {
+        self.view.lock().ok().map(|view| f(&view))
     }
 
     pub fn full_view(&self) -> FullView {
         let settings = self.settings();
-        self.with_view(|view| FullView {
+        self.read_view(|view| FullView {
             session: view.session.clone(),
             connection: view.connection.clone(),
             friends: view.friend_list(),

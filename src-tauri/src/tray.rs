@@ -3,12 +3,17 @@
 //! the online friends, Reconnect now, Do not disturb, Launch at login, Sign out, Quit.
 //! A left click (on Linux, the StatusNotifierItem's `Activate`) toggles the window.
 //! What to show is decided by the pure [`tray_view`](crate::tray_view); this module
-//! only applies it.
+//! only applies it. The menu's actions go to [`session_control`] and
+//! [`view_update`], as the window's commands do; nothing here calls the commands.
 //!
 //! On Linux the tray is a StatusNotifierItem, which needs a host (a panel owning
 //! `org.kde.StatusNotifierWatcher` on the session bus). Where there is none yet, as when
 //! a login launch beats the panel, the app runs on without a tray and tries again every
-//! [`RETRY_EVERY`].
+//! [`RETRY_EVERY`]. Without a tray (that, or the tests' mock runtime), refreshing it
+//! does nothing.
+//!
+//! [`session_control`]: crate::session_control
+//! [`view_update`]: crate::view_update
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -17,23 +22,25 @@ use std::time::{Duration, Instant};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
-use tauri::{AppHandle, Manager, Wry};
+use tauri::{AppHandle, Manager, Runtime};
 
+use crate::session_control;
 use crate::state::AppState;
 use crate::tray_view::{tray_view, TrayInput, TrayView};
+use crate::view_update::update_settings;
 
 /// Index in the menu where the online friends start (after status, separator, Open, separator).
 const FRIENDS_AT: usize = 4;
 
-pub struct Tray {
-    icon: TrayIcon<Wry>,
-    menu: Menu<Wry>,
-    status: MenuItem<Wry>,
-    reconnect: MenuItem<Wry>,
-    dnd: CheckMenuItem<Wry>,
-    autostart: CheckMenuItem<Wry>,
-    sign_out: MenuItem<Wry>,
-    friends: Mutex<Vec<MenuItem<Wry>>>,
+pub struct Tray<R: Runtime> {
+    icon: TrayIcon<R>,
+    menu: Menu<R>,
+    status: MenuItem<R>,
+    reconnect: MenuItem<R>,
+    dnd: CheckMenuItem<R>,
+    autostart: CheckMenuItem<R>,
+    sign_out: MenuItem<R>,
+    friends: Mutex<Vec<MenuItem<R>>>,
     last: Mutex<Option<TrayView>>,
     /// Whether a countdown ticker runs ([`tick_until_retry`]).
     ticking: AtomicBool,
@@ -44,7 +51,7 @@ pub const RETRY_EVERY: Duration = Duration::from_secs(5);
 
 /// Creates the tray; if the platform refuses it (no tray host on the session bus),
 /// logs why and keeps trying in the background until it succeeds.
-pub fn start(app: &AppHandle) {
+pub fn start<R: Runtime>(app: &AppHandle<R>) {
     let Err(error) = create(app) else {
         return;
     };
@@ -73,7 +80,7 @@ pub fn start(app: &AppHandle) {
     });
 }
 
-fn create(app: &AppHandle) -> tauri::Result<()> {
+fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let settings = app.state::<AppState>().settings();
     let status = MenuItem::with_id(app, "status", "Kith — not signed in", false, None::<&str>)?;
     let open = MenuItem::with_id(app, "open", "Open Kith", true, None::<&str>)?;
@@ -127,7 +134,7 @@ fn create(app: &AppHandle) -> tauri::Result<()> {
         .tooltip("Kith — not signed in")
         .menu(&menu)
         .show_menu_on_left_click(false)
-        .on_menu_event(|app, event| crate::commands::on_menu(app, event.id().as_ref()))
+        .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
         .on_tray_icon_event(|tray, event| {
             if let TrayIconEvent::Click {
                 button: MouseButton::Left,
@@ -140,7 +147,7 @@ fn create(app: &AppHandle) -> tauri::Result<()> {
             }
         })
         .build(app)?;
-    app.manage(Tray {
+    app.manage(Tray::<R> {
         icon,
         menu,
         status,
@@ -156,11 +163,39 @@ fn create(app: &AppHandle) -> tauri::Result<()> {
     Ok(())
 }
 
+/// What a menu item does; the items' ids are set in [`create`].
+fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    let app = app.clone();
+    match id {
+        "open" => crate::window::open(&app),
+        "reconnect" => {
+            tauri::async_runtime::spawn(async move { session_control::reconnect_now(&app).await });
+        }
+        "dnd" => {
+            update_settings(&app, |settings| {
+                settings.do_not_disturb = !settings.do_not_disturb;
+            });
+        }
+        "autostart" => {
+            update_settings(&app, |settings| {
+                settings.launch_at_login = !settings.launch_at_login;
+            });
+        }
+        "sign_out" => {
+            tauri::async_runtime::spawn(async move { session_control::sign_out(&app).await });
+        }
+        "quit" => {
+            tauri::async_runtime::spawn(async move { session_control::quit(&app).await });
+        }
+        _ => {}
+    }
+}
+
 /// While a retry is pending, refreshes the tray once a second so its countdown ticks.
 /// One ticker at a time; it ends when the retry is no longer pending, so an idle or
 /// connected Kith has no timer.
-pub fn tick_until_retry(app: &AppHandle) {
-    let Some(tray) = app.try_state::<Tray>() else {
+pub fn tick_until_retry<R: Runtime>(app: &AppHandle<R>) {
+    let Some(tray) = app.try_state::<Tray<R>>() else {
         return;
     };
     if tray.ticking.swap(true, Ordering::SeqCst) {
@@ -172,26 +207,26 @@ pub fn tick_until_retry(app: &AppHandle) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             let pending = app
                 .state::<AppState>()
-                .with_view(|v| v.retry_at.is_some_and(|at| at > Instant::now()))
+                .read_view(|v| v.retry_at.is_some_and(|at| at > Instant::now()))
                 .unwrap_or(false);
             refresh(&app);
             if !pending {
                 break;
             }
         }
-        if let Some(tray) = app.try_state::<Tray>() {
+        if let Some(tray) = app.try_state::<Tray<R>>() {
             tray.ticking.store(false, Ordering::SeqCst);
         }
     });
 }
 
 /// Recomputes the tray from the app state and applies what changed.
-pub fn refresh(app: &AppHandle) {
-    let Some(tray) = app.try_state::<Tray>() else {
+pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
+    let Some(tray) = app.try_state::<Tray<R>>() else {
         return;
     };
     let state = app.state::<AppState>();
-    let Some(view) = state.with_view(|v| {
+    let Some(view) = state.read_view(|v| {
         let online = v.online_names();
         tray_view(&TrayInput {
             signed_in: v.session.signed_in,
@@ -217,9 +252,9 @@ pub fn refresh(app: &AppHandle) {
     *last = Some(view);
 }
 
-fn apply(
-    app: &AppHandle,
-    tray: &Tray,
+fn apply<R: Runtime>(
+    app: &AppHandle<R>,
+    tray: &Tray<R>,
     last: Option<&TrayView>,
     view: &TrayView,
 ) -> tauri::Result<()> {
@@ -262,8 +297,8 @@ fn apply(
 }
 
 /// Mirrors the settings' check items.
-pub fn sync_checks(app: &AppHandle) {
-    if let Some(tray) = app.try_state::<Tray>() {
+pub fn sync_checks<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(tray) = app.try_state::<Tray<R>>() {
         let settings = app.state::<AppState>().settings();
         let _ = tray.dnd.set_checked(settings.do_not_disturb);
         let _ = tray.autostart.set_checked(settings.launch_at_login);

@@ -1,0 +1,341 @@
+//! The one owner of the running [`Session`]: sign in, resume at startup, the demo,
+//! reconnect, sign out, stop. The window's commands, the tray's menu and startup all
+//! come here, so one session replaces another in one place, under one lock. Errors
+//! reach the user as readable text; no token or password is ever in one.
+
+use std::sync::Arc;
+
+use kith_core::{
+    CredentialStore, EndReason, KeyringStore, ProfileSource, Secret, ServerProfile, Session,
+    SessionError, TokenError,
+};
+use serde::Deserialize;
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::state::{AppState, Running, View};
+use crate::view_update::{update_settings, update_view, Friends};
+
+/// A sign-in as the window sends it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInRequest {
+    pub server: Option<String>,
+    pub profile_path: Option<String>,
+    pub username: String,
+    /// Held as a [`Secret`] from the moment it is deserialized, so a logged or
+    /// debug-printed request shows `[redacted]`.
+    pub password: Secret,
+    #[serde(default)]
+    pub allow_insecure: bool,
+}
+
+type OpenStore = dyn Fn() -> Result<Arc<dyn CredentialStore>, String> + Send + Sync;
+
+/// Opens the store that keeps a sign-in across restarts, managed as Tauri state: the
+/// app manages [`CredentialStores::keyring`]; the command-flow tests a memory store.
+/// The demo never uses it: its session lives in memory.
+pub struct CredentialStores {
+    opener: Arc<OpenStore>,
+}
+
+impl CredentialStores {
+    /// The OS keyring, the only place the app keeps a sign-in.
+    pub fn keyring() -> Self {
+        CredentialStores {
+            opener: Arc::new(|| {
+                let store = KeyringStore::open().map_err(|error| {
+                    format!("{error}. Kith keeps your sign-in only in the system keyring and will not write it to a file.")
+                })?;
+                let store: Arc<dyn CredentialStore> = Arc::new(store);
+                Ok(store)
+            }),
+        }
+    }
+
+    /// Opens the app's store; opening may block (D-Bus, Keychain), so it runs on a
+    /// blocking thread.
+    async fn open<R: Runtime>(app: &AppHandle<R>) -> Result<Arc<dyn CredentialStore>, String> {
+        let Some(stores) = app.try_state::<CredentialStores>() else {
+            return Err("Kith has no credential store to keep your sign-in in.".into());
+        };
+        let opener = stores.opener.clone();
+        tauri::async_runtime::spawn_blocking(move || opener())
+            .await
+            .map_err(|_| "the keyring check failed".to_string())?
+    }
+}
+
+/// Signs in with a password, replacing any running session, and remembers the server
+/// (not the password: that goes to the core once and is dropped after login).
+pub async fn sign_in<R: Runtime>(app: &AppHandle<R>, request: SignInRequest) -> Result<(), String> {
+    let SignInRequest {
+        server,
+        profile_path,
+        username,
+        password,
+        allow_insecure,
+    } = request;
+    let username = username.trim().to_string();
+    if username.is_empty() {
+        return Err("Enter a username.".into());
+    }
+    let server = server
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let profile_path = profile_path
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let profile = build_profile(server.as_deref(), profile_path.as_deref(), allow_insecure)?;
+    let store = CredentialStores::open(app).await?;
+    stop_running(app).await;
+    let session = Session::login(profile.clone(), store, &username, password)
+        .await
+        .map_err(describe)?;
+    update_settings(app, |settings| {
+        settings.server = server.or_else(|| Some(profile.server.clone()));
+        settings.profile_path = profile_path;
+        settings.allow_insecure = allow_insecure;
+    });
+    attach(app, session, None, username, profile.server, false).await;
+    Ok(())
+}
+
+/// Starts kith-server in-process on 127.0.0.1 with demo friends, and signs in.
+/// The demo's session lives in memory: there is nothing to keep.
+pub async fn start_demo<R: Runtime>(app: &AppHandle<R>) -> Result<(), String> {
+    stop_running(app).await;
+    let mut config = kith_server::ServerConfig::in_process();
+    config.demo = true;
+    config.admin_token = None;
+    let server = kith_server::spawn(config)
+        .await
+        .map_err(|e| format!("cannot start the demo server: {e}"))?;
+    let profile = ServerProfile::simplejwt(server.http_url());
+    let session = Session::login(
+        profile,
+        Arc::new(kith_core::MemoryStore::new()),
+        kith_server::DEMO_USER,
+        Secret::new(kith_server::DEMO_PASSWORD),
+    )
+    .await
+    .map_err(describe)?;
+    let url = server.http_url();
+    attach(
+        app,
+        session,
+        Some(server),
+        kith_server::DEMO_USER.into(),
+        url,
+        true,
+    )
+    .await;
+    Ok(())
+}
+
+/// At startup: resume the stored session for the last server, if there is one.
+pub async fn resume_at_startup<R: Runtime>(app: &AppHandle<R>) {
+    let settings = app.state::<AppState>().settings();
+    if settings.server.is_none() && settings.profile_path.is_none() {
+        return;
+    }
+    let profile = match build_profile(
+        settings.server.as_deref(),
+        settings.profile_path.as_deref(),
+        settings.allow_insecure,
+    ) {
+        Ok(profile) => profile,
+        Err(error) => {
+            tracing::warn!(%error, "saved server settings are unusable");
+            return;
+        }
+    };
+    let store = match CredentialStores::open(app).await {
+        Ok(store) => store,
+        Err(error) => {
+            tracing::warn!(%error, "no keyring; staying signed out");
+            return;
+        }
+    };
+    match Session::resume(profile.clone(), store).await {
+        Ok((session, username)) => {
+            attach(app, session, None, username, profile.server, false).await;
+        }
+        Err(SessionError::Token(TokenError::NotSignedIn)) => {}
+        Err(error) => tracing::warn!(%error, "cannot resume the stored session"),
+    }
+}
+
+/// Tries to connect at once, ending a wait to retry.
+pub async fn reconnect_now<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(running) = app.state::<AppState>().running.lock().await.as_ref() {
+        running.session.reconnect_now();
+    }
+}
+
+/// Signs out: the server revokes the session, the stored sign-in is removed, and the
+/// view says signed out even when the server could not be reached.
+pub async fn sign_out<R: Runtime>(app: &AppHandle<R>) {
+    let running = app.state::<AppState>().running.lock().await.take();
+    if let Some(Running {
+        session,
+        bridge,
+        demo_server,
+    }) = running
+    {
+        if let Err(error) = session.logout().await {
+            tracing::warn!(%error, "sign-out could not reach the server; local credentials are gone");
+        }
+        bridge.abort();
+        if let Some(server) = demo_server {
+            server.shutdown().await;
+        }
+    }
+    update_view(app, |view| {
+        view.signed_out(Some(EndReason::LoggedOut));
+        view.friends = None;
+        Friends::All
+    });
+}
+
+/// Stops the running session (close 1000) and its demo server, if any; the stored
+/// sign-in stays, so the next start resumes it.
+pub async fn stop_running<R: Runtime>(app: &AppHandle<R>) {
+    let running = app.state::<AppState>().running.lock().await.take();
+    if let Some(running) = running {
+        stop(running).await;
+    }
+}
+
+/// Stops the session and ends the app.
+pub async fn quit<R: Runtime>(app: &AppHandle<R>) {
+    stop_running(app).await;
+    app.exit(0);
+}
+
+async fn stop(running: Running) {
+    running.session.stop().await;
+    running.bridge.abort();
+    if let Some(server) = running.demo_server {
+        server.shutdown().await;
+    }
+}
+
+/// Wires a started session to the view (and so the window and the tray). A session
+/// still running (a sign-in that raced another) is stopped first, so only one bridge
+/// ever writes to the view.
+async fn attach<R: Runtime>(
+    app: &AppHandle<R>,
+    mut session: Session,
+    demo_server: Option<kith_server::RunningServer>,
+    username: String,
+    server: String,
+    demo: bool,
+) {
+    let Some(events) = session.take_events() else {
+        return;
+    };
+    let state = app.state::<AppState>();
+    let mut running = state.running.lock().await;
+    if let Some(replaced) = running.take() {
+        stop(replaced).await;
+    }
+    let friends = session.friends_reader();
+    update_view(app, |view| {
+        *view = View::default();
+        view.session.signed_in = true;
+        view.session.username = Some(username);
+        view.session.server = Some(server);
+        view.session.demo = demo;
+        view.friends = Some(friends);
+        Friends::All
+    });
+    let bridge = tauri::async_runtime::spawn(crate::bridge::run(app.clone(), events));
+    *running = Some(Running {
+        session,
+        bridge,
+        demo_server,
+    });
+}
+
+/// The profile for a sign-in: a profile file, or the default profile at `server`.
+/// Unlike the CLI, the app does not guess a server: one of the two must be given.
+fn build_profile(
+    server: Option<&str>,
+    profile_path: Option<&str>,
+    allow_insecure: bool,
+) -> Result<ServerProfile, String> {
+    let source = match (profile_path, server) {
+        (Some(path), _) => ProfileSource::File(std::path::Path::new(path)),
+        (None, Some(_)) => ProfileSource::Default,
+        (None, None) => return Err("Enter the server URL, or choose a server profile file.".into()),
+    };
+    ServerProfile::resolve(source, server, allow_insecure).map_err(|e| e.to_string())
+}
+
+fn describe(error: SessionError) -> String {
+    match error {
+        SessionError::Token(TokenError::Auth(kith_core::token::AuthError::Rejected {
+            detail,
+            ..
+        })) => {
+            if detail.is_empty() {
+                "The server did not accept this username and password.".into()
+            } else {
+                format!("The server did not accept this sign-in: {detail}")
+            }
+        }
+        SessionError::Token(TokenError::Auth(kith_core::token::AuthError::Transient {
+            reason,
+            ..
+        })) => {
+            format!("Cannot reach the server ({reason}). Check the URL and try again.")
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sign_in_request_never_shows_its_password() {
+        let request: SignInRequest = serde_json::from_value(serde_json::json!({
+            "server": "http://127.0.0.1:8000",
+            "username": "me",
+            "password": "correct-horse-battery",
+        }))
+        .unwrap();
+        assert_eq!(request.password.expose(), "correct-horse-battery");
+        let debug = format!("{request:?}");
+        assert!(!debug.contains("correct-horse"), "the password is in Debug");
+        assert!(debug.contains("[redacted]"));
+        // A malformed password is refused without being repeated.
+        let error = serde_json::from_value::<SignInRequest>(serde_json::json!({
+            "username": "me",
+            "password": 424242,
+        }))
+        .unwrap_err();
+        assert!(!error.to_string().contains("424242"));
+    }
+
+    #[test]
+    fn a_sign_in_needs_a_server_or_a_profile_file() {
+        assert_eq!(
+            build_profile(None, None, false).unwrap_err(),
+            "Enter the server URL, or choose a server profile file."
+        );
+        let remote = Some("http://presence.example.com");
+        assert!(build_profile(remote, None, false)
+            .unwrap_err()
+            .contains("allow_insecure_remote"));
+        let profile = build_profile(remote, None, true).unwrap();
+        assert_eq!(profile.server, "http://presence.example.com");
+        assert!(profile.allow_insecure_remote);
+        assert!(
+            build_profile(None, Some("/nonexistent/kith/profile.toml"), false)
+                .unwrap_err()
+                .contains("cannot read profile")
+        );
+    }
+}
