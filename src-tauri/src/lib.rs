@@ -34,6 +34,8 @@
 mod autostart;
 mod batcher;
 mod bridge;
+#[cfg(test)]
+mod command_flow_tests;
 mod commands;
 mod display;
 mod logging;

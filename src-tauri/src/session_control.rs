@@ -52,6 +52,17 @@ impl CredentialStores {
         }
     }
 
+    /// One store in memory, shared with the caller, who can look into it.
+    #[cfg(test)]
+    pub fn memory(store: kith_core::MemoryStore) -> Self {
+        CredentialStores {
+            opener: Arc::new(move || {
+                let store: Arc<dyn CredentialStore> = Arc::new(store.clone());
+                Ok(store)
+            }),
+        }
+    }
+
     /// Opens the app's store; opening may block (D-Bus, Keychain), so it runs on a
     /// blocking thread.
     async fn open<R: Runtime>(app: &AppHandle<R>) -> Result<Arc<dyn CredentialStore>, String> {
