@@ -27,7 +27,7 @@ use crate::protocol::messages::{auth_message, APP_PING};
 use crate::protocol::socketio::{Inbound, SioSession};
 use crate::protocol::{parse_server_message, MessageError, ServerMessage, WireProtocol};
 use crate::secret::Secret;
-use crate::socket::machine::ConnId;
+use crate::socket::events::ConnId;
 use crate::socket::tunnel::{self, OpenError};
 
 /// What a socket reports to the driver.

@@ -25,11 +25,11 @@ use crate::presence::{ChangeCause, PresenceChange, PresenceStore, ResyncTicket};
 use crate::protocol::{FriendRecord, MessageError, ServerMessage, ServerProfile, Unconsumed};
 use crate::resync::{ResyncClient, ResyncError};
 use crate::socket::connection::{run_connection, ConnEvent, Framing, Outgoing};
-use crate::socket::handover::{Delivery, HandoverRouter, PresenceMessage};
-use crate::socket::machine::{
-    Action, ConnId, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig,
-    StateChange,
+use crate::socket::events::{
+    Action, ConnId, ConnectionState, FetchPurpose, Input, MachineConfig, StateChange,
 };
+use crate::socket::handover::{Delivery, HandoverRouter, PresenceMessage};
+use crate::socket::machine::ConnectionMachine;
 use crate::socket::network_watch::{self, NetworkEvent, NetworkTarget};
 use crate::socket::transport::{log_url, upgrade_request};
 use crate::socket::tunnel::OpenError;

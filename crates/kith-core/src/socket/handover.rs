@@ -12,11 +12,11 @@
 //!   after a gap, [`ChangeCause::Live`] for a seamless handover; every later one is a
 //!   resync.
 //!
-//! [`Action::Promote`]: crate::socket::machine::Action::Promote
+//! [`Action::Promote`]: crate::socket::events::Action::Promote
 
 use crate::presence::ChangeCause;
 use crate::protocol::FriendRecord;
-use crate::socket::machine::ConnId;
+use crate::socket::events::ConnId;
 
 /// A presence message one socket received.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 pub mod backoff;
 pub mod connection;
 pub mod driver;
+pub mod events;
 pub mod handover;
 pub mod machine;
 pub mod network_watch;
@@ -13,8 +14,8 @@ pub mod tunnel;
 pub mod wake;
 
 pub use driver::SessionEvent;
-pub use machine::{
-    Action, CloseReason, ConnId, ConnectionMachine, ConnectionState, ConnectionSummary,
-    FetchPurpose, Input, MachineConfig, Reason, StateChange, MAX_RETRY_AFTER,
-    QUICK_DISCONNECT_WINDOW,
+pub use events::{
+    Action, CloseReason, ConnId, ConnectionState, ConnectionSummary, FetchPurpose, Input,
+    MachineConfig, Reason, StateChange, MAX_RETRY_AFTER, QUICK_DISCONNECT_WINDOW,
 };
+pub use machine::ConnectionMachine;
