@@ -109,8 +109,8 @@ pub fn log_allowed(target: &str, level: &tracing::Level) -> bool {
 
 /// Returns `url` with userinfo and the values of token-like query parameters
 /// (`token`, `accessToken`, `access-token`, `t`, …) replaced by `[redacted]`. Input that
-/// does not parse as a URL is redacted whole rather than echoed. For a profile's socket
-/// URL, [`crate::socket::transport::redact_socket_url`] also hides its own parameter.
+/// does not parse as a URL is redacted whole rather than echoed. The socket's own logs
+/// also hide the query parameter the profile puts the token in, whatever its name.
 pub fn redact_url(url: &str) -> String {
     crate::socket::transport::redact_socket_url(url, &[])
 }

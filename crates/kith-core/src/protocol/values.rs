@@ -242,7 +242,7 @@ const INLINE_MAX: usize = 23;
 
 /// A JSON string, borrowed from the input when it has no escapes: read without a copy,
 /// then kept as a [`SmolStr`] or compared and dropped.
-pub(crate) struct Text<'a>(pub Cow<'a, str>);
+pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
 
 impl Text<'_> {
     pub(crate) fn into_smol(self) -> SmolStr {

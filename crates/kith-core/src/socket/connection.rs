@@ -32,7 +32,7 @@ use crate::socket::tunnel::{self, OpenError};
 
 /// What a socket reports to the driver.
 #[derive(Debug)]
-pub enum ConnEvent {
+pub(crate) enum ConnEvent {
     Opened,
     Rejected {
         status: u16,
@@ -66,7 +66,7 @@ pub enum ConnEvent {
 
 /// What the driver asks a socket to send; the socket frames it for its protocol.
 #[derive(Debug)]
-pub enum Outgoing {
+pub(crate) enum Outgoing {
     /// Present this access token (auth message, or Socket.IO CONNECT).
     Auth(Secret),
     /// A WebSocket ping frame.
@@ -80,20 +80,20 @@ pub enum Outgoing {
 }
 
 /// The most messages one [`ConnEvent::Messages`] carries.
-pub const MAX_BATCH: usize = 1024;
+pub(crate) const MAX_BATCH: usize = 1024;
 
 /// How a socket speaks, from the profile's `socket` section.
 #[derive(Debug, Clone)]
-pub struct Framing {
-    pub protocol: WireProtocol,
+pub(crate) struct Framing {
+    pub(crate) protocol: WireProtocol,
     /// The Socket.IO namespace (unused for JSON).
-    pub namespace: String,
-    pub max_message_bytes: usize,
+    pub(crate) namespace: String,
+    pub(crate) max_message_bytes: usize,
 }
 
 /// Connects with `request` (through [`tunnel::open`]) and runs the socket until it
 /// closes.
-pub async fn run_connection(
+pub(crate) async fn run_connection(
     conn: ConnId,
     request: Request,
     network: Network,

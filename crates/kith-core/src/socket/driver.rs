@@ -90,7 +90,7 @@ pub enum SessionEvent {
 
 /// Commands from the session handle.
 #[derive(Debug)]
-pub enum Command {
+pub(crate) enum Command {
     ReconnectNow,
     Stop(oneshot::Sender<()>),
 }
@@ -139,11 +139,11 @@ struct ResyncResult {
 }
 
 pub(crate) struct DriverChannels {
-    pub commands: mpsc::UnboundedReceiver<Command>,
-    pub state: watch::Sender<ConnectionState>,
-    pub events: mpsc::UnboundedSender<SessionEvent>,
-    pub presence: Arc<RwLock<PresenceStore>>,
-    pub unconsumed: Arc<Mutex<Unconsumed>>,
+    pub(crate) commands: mpsc::UnboundedReceiver<Command>,
+    pub(crate) state: watch::Sender<ConnectionState>,
+    pub(crate) events: mpsc::UnboundedSender<SessionEvent>,
+    pub(crate) presence: Arc<RwLock<PresenceStore>>,
+    pub(crate) unconsumed: Arc<Mutex<Unconsumed>>,
 }
 
 fn now() -> Instant {

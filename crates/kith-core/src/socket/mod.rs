@@ -1,17 +1,24 @@
 //! The presence socket: a pure connection state machine, the pure router that says
 //! whose presence messages count during a handover, and the tokio driver that carries
 //! out the machine's actions.
+//!
+//! Public: the machine ([`machine`]) and what it exchanges with its driver and users
+//! ([`events`]), the handover router ([`handover`]), the backoff schedule
+//! ([`backoff`]), and network watching and tunnels ([`network_watch`], [`tunnel`]).
+//! The IO half (the driver, one task per socket, the upgrade request and the sleep
+//! detector) is the crate's own; a [`Session`](crate::Session) runs it, and tells the
+//! app what happens as [`SessionEvent`]s.
 
 pub mod backoff;
-pub mod connection;
-pub mod driver;
+pub(crate) mod connection;
+pub(crate) mod driver;
 pub mod events;
 pub mod handover;
 pub mod machine;
 pub mod network_watch;
-pub mod transport;
+pub(crate) mod transport;
 pub mod tunnel;
-pub mod wake;
+pub(crate) mod wake;
 
 pub use driver::SessionEvent;
 pub use events::{

@@ -15,8 +15,9 @@ use tokio_tungstenite::tungstenite::http::header::{
 use crate::protocol::{ProfileError, ServerProfile, WireProtocol, WsAuthTransport};
 use crate::secret::Secret;
 
+/// Why the upgrade request could not be built.
 #[derive(Debug, thiserror::Error)]
-pub enum RequestError {
+pub(crate) enum RequestError {
     #[error(transparent)]
     Profile(#[from] ProfileError),
     #[error("cannot build the upgrade request: {0}")]
@@ -24,7 +25,10 @@ pub enum RequestError {
 }
 
 /// The upgrade request with the token placed as the profile says.
-pub fn upgrade_request(profile: &ServerProfile, token: &Secret) -> Result<Request, RequestError> {
+pub(crate) fn upgrade_request(
+    profile: &ServerProfile,
+    token: &Secret,
+) -> Result<Request, RequestError> {
     let mut url = profile.socket_url()?;
     if profile.socket.protocol == WireProtocol::SocketIo {
         url.query_pairs_mut()
@@ -70,7 +74,7 @@ pub fn upgrade_request(profile: &ServerProfile, token: &Secret) -> Result<Reques
 /// The socket URL of `request`, built for `profile`, as it may appear in logs: see
 /// [`redact_socket_url`]; the profile's `query` transports name the parameters that
 /// certainly hold the token.
-pub fn log_url(request: &Request, profile: &ServerProfile) -> String {
+pub(crate) fn log_url(request: &Request, profile: &ServerProfile) -> String {
     let params: Vec<&str> = profile
         .socket
         .auth
@@ -87,7 +91,7 @@ pub fn log_url(request: &Request, profile: &ServerProfile) -> String {
 /// named in `token_params` (exactly, as the profile spells it) or looking like a
 /// credential ([`looks_secret`]) replaced by `[redacted]`. Input that does not parse
 /// as a URL is redacted whole rather than echoed.
-pub fn redact_socket_url(url: &str, token_params: &[&str]) -> String {
+pub(crate) fn redact_socket_url(url: &str, token_params: &[&str]) -> String {
     let Ok(mut parsed) = url::Url::parse(url) else {
         return "[unparseable url redacted]".to_string();
     };
@@ -116,7 +120,7 @@ pub fn redact_socket_url(url: &str, token_params: &[&str]) -> String {
 
 /// Whether a query parameter's name suggests a credential, ignoring case, `-` and `_`:
 /// `token`, `accessToken`, `access-token`, `t`, `jwt`, `auth`, `key`, `password`, …
-pub fn looks_secret(name: &str) -> bool {
+pub(crate) fn looks_secret(name: &str) -> bool {
     const EXACT: &[&str] = &[
         "t",
         "tk",

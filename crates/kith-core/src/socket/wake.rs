@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// Remembers the last observation of both clocks.
 #[derive(Debug, Clone)]
-pub struct SleepDetector {
+pub(crate) struct SleepDetector {
     last_wall: SystemTime,
     last_mono: Instant,
     threshold: Duration,
@@ -16,7 +16,7 @@ pub struct SleepDetector {
 
 impl SleepDetector {
     /// A wall-clock lead of more than `threshold` over the monotonic clock means a sleep.
-    pub fn new(wall: SystemTime, mono: Instant, threshold: Duration) -> Self {
+    pub(crate) fn new(wall: SystemTime, mono: Instant, threshold: Duration) -> Self {
         SleepDetector {
             last_wall: wall,
             last_mono: mono,
@@ -26,7 +26,7 @@ impl SleepDetector {
 
     /// Records an observation; returns how long the machine slept, if it did.
     /// A wall clock set backwards is not a sleep.
-    pub fn observe(&mut self, wall: SystemTime, mono: Instant) -> Option<Duration> {
+    pub(crate) fn observe(&mut self, wall: SystemTime, mono: Instant) -> Option<Duration> {
         let wall_delta = wall
             .duration_since(self.last_wall)
             .unwrap_or(Duration::ZERO);
