@@ -14,6 +14,8 @@
 //!
 //! No Tauri and no UI here: the desktop app and the CLI sit on top.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod network;
 pub mod presence;
 pub mod protocol;

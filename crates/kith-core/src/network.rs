@@ -33,6 +33,7 @@ impl Network {
         self.tls.as_ref()
     }
 
+    /// Which proxy, if any, each URL goes through.
     pub fn proxies(&self) -> &ProxyRules {
         &self.proxies
     }

@@ -28,9 +28,13 @@ pub use crate::protocol::values::is_online;
 /// One friend as Kith currently knows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Friend {
+    /// The backend's id for this friend.
     pub user_id: FriendId,
+    /// Their username; empty when the backend sent none.
     pub username: SmolStr,
+    /// Their status, as the backend spells it.
     pub status: Status,
+    /// When they were last seen, if the backend said.
     pub last_seen: Option<LastSeen>,
     #[serde(skip)]
     seq: Option<u64>,
@@ -40,6 +44,7 @@ pub struct Friend {
 }
 
 impl Friend {
+    /// Whether their status counts as online ([`Status::is_online`]).
     pub fn is_online(&self) -> bool {
         self.status.is_online()
     }
@@ -84,11 +89,17 @@ pub enum ChangeCause {
 /// cheaply (see [`crate::protocol::values`]), so a change is cheap to make and pass on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PresenceChange {
+    /// The friend's id.
     pub user_id: FriendId,
+    /// The friend's username, as last known.
     pub username: SmolStr,
+    /// The status before; `None` for a friend Kith did not know.
     pub from: Option<Status>,
+    /// The status now; `None` for a friend a snapshot no longer lists.
     pub to: Option<Status>,
+    /// When the friend was last seen, if the backend said.
     pub last_seen: Option<LastSeen>,
+    /// Whether it happened while Kith listened, or was learned after a gap.
     pub cause: ChangeCause,
 }
 
@@ -145,14 +156,17 @@ pub struct PresenceStore {
 }
 
 impl PresenceStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// How many friends it knows.
     pub fn len(&self) -> usize {
         self.friends.len()
     }
 
+    /// Whether it knows no friend.
     pub fn is_empty(&self) -> bool {
         self.friends.is_empty()
     }
@@ -166,10 +180,12 @@ impl PresenceStore {
         self.friends.get(id)
     }
 
+    /// Every friend, in no particular order.
     pub fn friends(&self) -> impl Iterator<Item = &Friend> {
         self.friends.values()
     }
 
+    /// How many friends are online.
     pub fn online_count(&self) -> usize {
         self.friends.values().filter(|f| f.is_online()).count()
     }

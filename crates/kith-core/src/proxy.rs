@@ -25,12 +25,16 @@ use crate::secret::Secret;
 /// Why a proxy setting was refused.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ProxyConfigError {
+    /// The text does not parse as a URL.
     #[error("the proxy is not a URL (http://[user:pass@]host:port)")]
     NotAUrl,
+    /// A scheme other than `http` (the scheme given, shortened).
     #[error("the proxy URL must start with http:// (got {0}://); Kith tunnels with HTTP CONNECT")]
     Scheme(String),
+    /// No host.
     #[error("the proxy URL has no host")]
     NoHost,
+    /// A path, query or fragment.
     #[error("the proxy URL must be only http://[user:pass@]host:port, without a path, query or fragment")]
     Extra,
 }
@@ -43,6 +47,7 @@ pub struct ProxyUrl {
 }
 
 impl ProxyUrl {
+    /// Parses `http://[user:pass@]host:port`, or a bare `host:port` as `http://`.
     pub fn parse(text: &str) -> Result<Self, ProxyConfigError> {
         // A bare host:port is what people put in HTTP_PROXY too.
         let text = text.trim();
@@ -161,6 +166,7 @@ pub enum ProxyProblem {
 }
 
 impl ProxyProblem {
+    /// A short, stable code for machine-readable output (`proxy_refused`, …).
     pub fn code(&self) -> &'static str {
         match self {
             ProxyProblem::AuthRequired => "proxy_auth_required",

@@ -25,13 +25,19 @@ pub enum ResyncError {
     NoToken(String),
     /// The endpoint answered with a status other than 2xx.
     #[error("the resync endpoint answered HTTP {status}")]
-    Status { status: u16 },
+    Status {
+        /// The HTTP status.
+        status: u16,
+    },
     /// The request did not complete (connection, timeout, a broken-off body).
     #[error("the resync request failed: {0}")]
     Transport(String),
     /// The body is larger than `socket.max_message_bytes`; it was not read whole.
     #[error("the resync response is larger than {limit} bytes")]
-    TooLarge { limit: usize },
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The body is not a friend list.
     #[error("the resync response is not a friend list: {0}")]
     BadBody(MessageError),

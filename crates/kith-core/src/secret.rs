@@ -17,6 +17,7 @@ use serde::{Deserialize, Deserializer};
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps `value`.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
@@ -26,6 +27,7 @@ impl Secret {
         &self.0
     }
 
+    /// Whether the value is the empty string.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -29,10 +29,13 @@ use crate::socket::driver::{Command, Driver, DriverChannels, SessionEvent};
 use crate::socket::ConnectionState;
 use crate::token::{CredentialStore, TokenError, TokenManager};
 
+/// Why a session could not be started or ended.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
+    /// The profile is invalid.
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    /// Logging in, resuming or logging out failed.
     #[error(transparent)]
     Token(#[from] TokenError),
 }
@@ -81,6 +84,7 @@ impl FriendsReader {
         self.read(PresenceStore::len).unwrap_or_default()
     }
 
+    /// Whether there are no friends.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -176,6 +180,7 @@ impl Session {
             .unwrap_or_default()
     }
 
+    /// The connection's state now.
     pub fn state(&self) -> ConnectionState {
         self.state.borrow().clone()
     }
@@ -191,6 +196,7 @@ impl Session {
         FriendsReader(self.presence.clone())
     }
 
+    /// The token manager behind the session.
     pub fn tokens(&self) -> &TokenManager {
         &self.tokens
     }

@@ -26,10 +26,21 @@ use serde::Serialize;
 /// Why the client configuration could not be built.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum TlsSetupError {
+    /// `tls.ca_file` could not be read, or is not PEM.
     #[error("cannot read tls.ca_file {path}: {reason}")]
-    CaFile { path: PathBuf, reason: String },
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// `tls.ca_file` holds no certificate.
     #[error("tls.ca_file {path} holds no PEM certificate")]
-    CaFileEmpty { path: PathBuf },
+    CaFileEmpty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// rustls refused the configuration (or a certificate in it), in its words.
     #[error("cannot set up TLS: {0}")]
     Rustls(String),
 }
@@ -41,10 +52,13 @@ pub enum TlsSetupError {
 pub enum CertProblem {
     /// Not signed by any trusted authority (a private CA or a self-signed certificate).
     UnknownIssuer,
+    /// Past its validity period (or the local clock is ahead).
     Expired,
+    /// Not valid yet (or the local clock is behind).
     NotYetValid,
     /// Valid, but for another host name.
     WrongHost,
+    /// Revoked by its issuer.
     Revoked,
     /// Anything else the verifier refused (bad encoding, wrong key usage, ...).
     Invalid(String),

@@ -38,10 +38,13 @@ pub(crate) fn is_too_long(text: &str) -> bool {
 /// [`crate::protocol::values`]), so a parsed record usually owns no heap memory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FriendRecord {
+    /// The friend's id.
     pub user_id: FriendId,
     /// Empty when the backend sent no name.
     pub username: SmolStr,
+    /// Their status.
     pub status: Status,
+    /// When they were last seen, if the backend said.
     pub last_seen: Option<LastSeen>,
     /// Server sequence number of this change, when the backend sends one.
     pub seq: Option<u64>,
@@ -158,19 +161,29 @@ impl Visitor<'_> for FieldVisitor {
 /// A message from the server, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerMessage {
+    /// `status_update`: one friend's presence changed.
     StatusUpdate(FriendRecord),
+    /// `presence_snapshot`: every friend's presence at once.
     Snapshot {
+        /// The friends listed.
         friends: Vec<FriendRecord>,
+        /// The snapshot's sequence number, when the backend sends one.
         seq: Option<u64>,
     },
+    /// `auth_success`: the server accepted the auth message.
     AuthSuccess,
+    /// `auth_error`: the server refused the auth message.
     AuthError {
+        /// The server's words.
         message: String,
     },
+    /// `PONG`: the answer to the app-level `PING`.
     Pong,
     /// The server's report of something it did not like in what Kith sent.
     ServerError {
+        /// The error's code, when the server sent one.
         code: Option<String>,
+        /// The server's words.
         message: String,
     },
 }
@@ -178,30 +191,55 @@ pub enum ServerMessage {
 /// Why a frame could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MessageError {
+    /// The frame is larger than the profile's `max_message_bytes`.
     #[error("message of {len} bytes exceeds the {max}-byte limit")]
-    Oversized { len: usize, max: usize },
+    Oversized {
+        /// The frame's size in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not a message Kith can read (not JSON, the wrong shape, a bad Socket.IO
+    /// packet), with what is wrong.
     #[error("malformed message: {0}")]
     Malformed(String),
+    /// A message of a type (or a Socket.IO event) Kith does not consume, by name.
     #[error("unknown message type {0:?}")]
     UnknownType(String),
+    /// A message without a field it needs.
     #[error("{kind} message lacks field {field}")]
     MissingField {
+        /// The message's type.
         kind: &'static str,
+        /// The field missing.
         field: &'static str,
     },
     /// A friend's `username` or `status` is longer than [`MAX_TEXT_CHARS`].
     #[error("{field} of {len} characters exceeds the {max}-character limit")]
     TooLong {
+        /// `username` or `status`.
         field: &'static str,
+        /// Its length in characters.
         len: usize,
+        /// The limit.
         max: usize,
     },
     /// A snapshot lists more than [`MAX_FRIENDS`] friends.
     #[error("snapshot of {count} friends exceeds the {max}-friend limit")]
-    TooManyFriends { count: usize, max: usize },
+    TooManyFriends {
+        /// How many it lists.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A Socket.IO event with binary attachments that Kith cannot use.
     #[error("binary event {event:?} refused: {reason}")]
-    BinaryRefused { event: String, reason: &'static str },
+    BinaryRefused {
+        /// The event's name.
+        event: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
 }
 
 impl FriendRecord {

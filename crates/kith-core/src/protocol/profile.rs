@@ -43,11 +43,17 @@ pub struct ServerProfile {
     /// Its credentials are redacted in Debug output and logs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyUrl>,
+    /// Extra trust for the auth API and the socket.
     pub tls: TlsProfile,
+    /// The HTTP auth API: paths, field names, the refresh token's transport, timeouts.
     pub auth: AuthApiProfile,
+    /// The presence socket: framing, auth transports, keepalive and deadlines.
     pub socket: SocketProfile,
+    /// When the access token is refreshed, and how failed refreshes back off.
     pub refresh: RefreshPolicy,
+    /// How the socket backs off and when it gives up.
     pub reconnect: ReconnectPolicy,
+    /// How Kith catches up after a disconnect when the socket sends no snapshot.
     pub resync: ResyncProfile,
 }
 
@@ -80,12 +86,17 @@ pub struct TlsProfile {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthApiProfile {
+    /// Path of the login endpoint (username and password in, tokens out).
     pub login_path: String,
+    /// Path of the refresh endpoint (refresh token in, a new access token out).
     pub refresh_path: String,
+    /// Path of the logout endpoint, which revokes the refresh token.
     pub logout_path: String,
     /// Optional token verification endpoint (`{token}` → 200).
     pub verify_path: Option<String>,
+    /// Field of the login request that holds the username.
     pub username_field: String,
+    /// Field of the login request that holds the password.
     pub password_field: String,
     /// Field of the login/refresh response holding the access token ("access", or "token" in seed 004).
     pub access_field: String,
@@ -126,13 +137,22 @@ pub enum RefreshTransport {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum WsAuthTransport {
     /// `?<param>=<token>` on the URL (seeds 000, 002).
-    Query { param: String },
+    Query {
+        /// The query parameter's name.
+        param: String,
+    },
     /// `Authorization: Bearer <token>` on the upgrade request (seed 004).
     Bearer,
     /// `Sec-WebSocket-Protocol: <protocol>, <token>` (seed 001).
-    Subprotocol { protocol: String },
+    Subprotocol {
+        /// The subprotocol named before the token.
+        protocol: String,
+    },
     /// A cookie on the upgrade request.
-    Cookie { name: String },
+    Cookie {
+        /// The cookie's name.
+        name: String,
+    },
     /// A first message `{"type":"auth","payload":{"token":…}}`, answered by
     /// `auth_success` or `auth_error` (seed 002). Also enables in-band re-authentication.
     Message,
@@ -192,12 +212,15 @@ pub struct SocketProfile {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RefreshPolicy {
+    /// The longest lead: the refresh is never earlier than this before expiry.
     #[serde(with = "humantime_serde")]
     pub lead_max: Duration,
+    /// The lead as a fraction of the token's lifetime, for short-lived tokens.
     pub lead_fraction: f64,
     /// Backoff of retried (transient) refresh failures.
     #[serde(with = "humantime_serde")]
     pub retry_base: Duration,
+    /// The longest wait between retried refreshes.
     #[serde(with = "humantime_serde")]
     pub retry_cap: Duration,
 }
@@ -206,8 +229,10 @@ pub struct RefreshPolicy {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReconnectPolicy {
+    /// The backoff ceiling after the first failed attempt; it doubles with each more.
     #[serde(with = "humantime_serde")]
     pub base: Duration,
+    /// The highest the backoff ceiling goes.
     #[serde(with = "humantime_serde")]
     pub cap: Duration,
     /// A connection up this long resets the attempt counter.
@@ -384,27 +409,61 @@ pub enum ProfileError {
     /// `column` are 1-based (characters), or 0 when the parser gave no position.
     #[error("profile is not valid TOML at line {line}, column {column}: {reason}")]
     Toml {
+        /// The line of the error.
         line: usize,
+        /// The column of the error.
         column: usize,
+        /// What the parser said.
         reason: String,
     },
+    /// The profile file could not be read.
     #[error("cannot read profile {path}: {source}")]
     Read {
+        /// The file's path.
         path: String,
+        /// Why it could not be read.
         source: std::io::Error,
     },
+    /// A URL that cannot be used: it does not parse, names no host, or has the wrong
+    /// scheme.
     #[error("server URL {url:?} is not valid: {reason}")]
-    BadUrl { url: String, reason: String },
+    BadUrl {
+        /// The URL as it may be shown: without userinfo, query or fragment.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A `ws://` or `http://` URL to a host that is not loopback, without the user's
+    /// opt-in.
     #[error("{url} is unencrypted and not on this machine; to use it anyway, opt in with the CLI's --allow-insecure or the app's \"Allow unencrypted connection\" (a profile file's allow_insecure_remote does not count)")]
-    InsecureRemote { url: String },
+    InsecureRemote {
+        /// The URL.
+        url: String,
+    },
     /// The server is `https` but this URL would travel in plaintext.
     #[error("{url} is unencrypted but the server {server} uses https; use https:// or wss://")]
-    Downgrade { url: String, server: String },
+    Downgrade {
+        /// The plaintext URL.
+        url: String,
+        /// The `https` server.
+        server: String,
+    },
     /// An auth API URL that leaves the server's origin (an absolute or `//host` path).
     #[error("auth API URL {url} is not on the server's origin {origin}; use a path on the server")]
-    CrossOrigin { url: String, origin: String },
+    CrossOrigin {
+        /// The URL.
+        url: String,
+        /// The server's origin.
+        origin: String,
+    },
+    /// A field out of its bounds ([`ServerProfile::validate`]), or an unknown preset.
     #[error("profile field {field} is invalid: {reason}")]
-    Invalid { field: &'static str, reason: String },
+    Invalid {
+        /// The field, as `section.name`, or `preset`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl ProfileError {
@@ -629,6 +688,8 @@ impl ServerProfile {
         Ok(profile)
     }
 
+    /// The profile as TOML text, every field written out; [`ServerProfile::from_toml`]
+    /// reads it back.
     pub fn to_toml(&self) -> String {
         // Serializing plain data to TOML cannot fail for this type; fall back to an
         // empty document rather than panic if it ever does.

@@ -39,25 +39,32 @@ pub enum Packet {
     Close,
     /// `2<data>`: a heartbeat ping (answered with a pong of the same data).
     Ping(String),
-    /// `3<data>`.
+    /// `3<data>`: the answer to a ping.
     Pong(String),
     /// `4…`: a Socket.IO packet.
     Message(SioPacket),
-    /// `5`.
+    /// `5`: completes a transport upgrade; only liveness on a WebSocket.
     Upgrade,
-    /// `6`.
+    /// `6`: no operation.
     Noop,
 }
 
 /// Socket.IO packet types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SioKind {
+    /// `0`: connect to a namespace (with the token), or the server's acceptance.
     Connect,
+    /// `1`: leave a namespace, or the server ending the session on it.
     Disconnect,
+    /// `2`: an event, `["name", …arguments]`.
     Event,
+    /// `3`: the answer to an event that asked for one.
     Ack,
+    /// `4`: the server refused the CONNECT.
     ConnectError,
+    /// `5`: an event with binary attachments.
     BinaryEvent,
+    /// `6`: an ack with binary attachments.
     BinaryAck,
 }
 
@@ -95,12 +102,15 @@ impl SioKind {
 /// One Socket.IO packet: `<type>[<attachments>-][<namespace>,][<ack id>][<json>]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SioPacket {
+    /// The packet's type.
     pub kind: SioKind,
     /// `/` unless the packet names another.
     pub namespace: String,
     /// Binary attachments that follow as binary frames (binary types only).
     pub attachments: usize,
+    /// The ack id: the sender wants an answer with this id.
     pub ack: Option<u64>,
+    /// The JSON payload, if any.
     pub data: Option<Value>,
 }
 
@@ -241,7 +251,10 @@ pub fn encode_packet(packet: &Packet) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inbound {
     /// Engine.IO is open; the server's heartbeat, when its open packet gave one.
-    Open { heartbeat: Option<Heartbeat> },
+    Open {
+        /// The heartbeat announced, if any.
+        heartbeat: Option<Heartbeat>,
+    },
     /// A packet that only shows the server is alive (ping, pong, noop, another
     /// namespace, an ack, an attachment still awaited).
     Alive,
@@ -258,7 +271,9 @@ pub enum Inbound {
 /// waits `timeout` for the pong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Heartbeat {
+    /// `pingInterval`: how often the server pings.
     pub interval: Duration,
+    /// `pingTimeout`: how long it waits for the pong.
     pub timeout: Duration,
 }
 
@@ -312,6 +327,7 @@ impl SioSession {
         }
     }
 
+    /// The namespace this session connects to.
     pub fn namespace(&self) -> &str {
         &self.namespace
     }

@@ -20,6 +20,7 @@ pub struct Unconsumed {
 }
 
 impl Unconsumed {
+    /// Nothing counted yet.
     pub fn new() -> Self {
         Self::default()
     }

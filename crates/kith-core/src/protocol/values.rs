@@ -20,6 +20,7 @@ use smol_str::SmolStr;
 macro_rules! text_value {
     ($name:ident) => {
         impl $name {
+            /// The text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -97,6 +98,7 @@ pub struct Status(SmolStr);
 text_value!(Status);
 
 impl Status {
+    /// The status named `text`.
     pub fn new(text: &str) -> Status {
         Status::from(text)
     }
@@ -144,6 +146,7 @@ impl From<&str> for LastSeen {
 }
 
 impl LastSeen {
+    /// The text as the backend wrote it (a number becomes its decimal text).
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -44,16 +44,20 @@ pub enum SessionEvent {
     /// A change of connection state. Never a change to `SignedOut`: the end of a
     /// session is [`SessionEvent::SessionEnded`], and only that.
     State(StateChange),
+    /// A friend's presence changed.
     Presence(PresenceChange),
     /// A snapshot or a resync listing was applied: how many friends, how many online.
     Resynced {
+        /// Friends in the map now.
         friends: usize,
+        /// Of those, how many are online.
         online: usize,
     },
     /// Kith reconnected after losing the socket at `since`, and the backend offers no
     /// way to learn what changed meanwhile (no snapshot, no resync endpoint, or the
     /// resync fetch failed): every friend's status may be out of date since then.
     PresenceStale {
+        /// When the socket was lost.
         since: SystemTime,
     },
     /// No friend is marked stale any more: a snapshot or resync came, or every stale
@@ -62,19 +66,25 @@ pub enum SessionEvent {
     /// The resync endpoint could not be read after a connect. The session goes on; the
     /// fetch is tried again after the next reconnect.
     ResyncFailed {
+        /// Why, in words.
         reason: String,
     },
+    /// The access token was refreshed.
     TokenRefreshed {
+        /// How long the new token is valid.
         expires_in: Duration,
     },
     /// A refresh failed transiently and will be retried; the session goes on.
     RefreshDeferred {
+        /// Why it failed, in words.
         reason: String,
+        /// How long until it is tried again.
         retry_in: Duration,
     },
     /// The credential store refused the rotated refresh token: the session goes on, but
     /// will not survive a restart until a save succeeds (it is retried).
     CredentialsUnsaved {
+        /// What the store said.
         reason: String,
     },
     /// The credentials are saved again after a failure.
@@ -84,6 +94,7 @@ pub enum SessionEvent {
     /// the store. Sent once, whatever ended it, after the store was cleared; the
     /// session's state is then `SignedOut { reason }`.
     SessionEnded {
+        /// Why it ended.
         reason: EndReason,
     },
 }
@@ -91,7 +102,9 @@ pub enum SessionEvent {
 /// Commands from the session handle.
 #[derive(Debug)]
 pub(crate) enum Command {
+    /// The user asked to reconnect now ([`Input::ReconnectNow`]).
     ReconnectNow,
+    /// Stop the connection; the sender is answered once every socket has closed.
     Stop(oneshot::Sender<()>),
 }
 

@@ -35,24 +35,39 @@ pub const QUICK_DISCONNECT_WINDOW: Duration = Duration::from_secs(2);
 /// (no route to the server), so no socket and no retry timer until it comes back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionState {
+    /// Not started yet: waiting for [`Input::Start`].
     Idle,
+    /// Fetching a token and opening a socket.
     Connecting {
+        /// The attempt under way, counted from 1 since the last stable connection.
         attempt: u32,
     },
+    /// The socket is open; waiting for the server to accept the auth message.
     Authenticating {
+        /// The attempt under way, as in `Connecting`.
         attempt: u32,
     },
+    /// An authenticated socket feeds presence.
     Connected,
     /// Waiting to retry after failed attempt `attempt`; the transition's
     /// [`StateChange::retry_at`] says until when.
     Reconnecting {
+        /// The attempt that failed.
         attempt: u32,
     },
+    /// No route to the server: no socket and no retry timer until the network is back.
     Offline,
+    /// No more retries (attempts used up, a token refused even after a forced refresh,
+    /// a refused certificate). The session and its credentials are kept: "Reconnect
+    /// now", a sign-in or a restart tries again.
     GaveUp,
+    /// The session is over and its credentials are gone; only [`Input::SignedIn`]
+    /// starts again.
     SignedOut {
+        /// Why the session ended.
         reason: EndReason,
     },
+    /// Stopped for good ([`Input::Stop`]): every later input is ignored.
     Stopped,
 }
 
@@ -76,6 +91,7 @@ impl ConnectionState {
         )
     }
 
+    /// A short, stable name for machine-readable output and logs (`gave_up`, …).
     pub fn name(&self) -> &'static str {
         match self {
             ConnectionState::Idle => "idle",
@@ -94,15 +110,27 @@ impl ConnectionState {
 /// Why a transition happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
+    /// [`Input::Start`] began an attempt.
     Started,
+    /// The WebSocket upgrade succeeded.
     SocketOpened,
+    /// The server accepted the socket's auth message.
     Authenticated,
+    /// A replacement socket took over from the current one (make-before-break).
     Handover,
+    /// TCP, TLS or protocol failure before the socket opened, with its description.
     ConnectFailed(String),
+    /// The socket was not open and authenticated within
+    /// [`MachineConfig::connect_timeout`].
     ConnectTimeout,
+    /// The server answered the upgrade with this HTTP status.
     UpgradeRejected(u16),
+    /// The socket closed or broke.
     ClosedByServer {
+        /// The close code, if the server sent a close frame; `None` when the
+        /// connection was simply lost.
         code: Option<u16>,
+        /// The close frame's reason text, or what broke.
         reason: String,
     },
     /// The server ended the session itself (Socket.IO DISCONNECT, Engine.IO close).
@@ -110,7 +138,9 @@ pub enum Reason {
     /// The server answered the socket's authentication with an error (`auth_error`, a
     /// Socket.IO CONNECT_ERROR), with its message.
     AuthFailed(String),
+    /// Nothing arrived on the live socket for longer than its dead-server limit.
     KeepaliveTimeout,
+    /// The open socket did not answer a probe after a resume from sleep.
     WakeProbeFailed,
     /// The open socket did not answer a probe after the network changed.
     NetworkProbeFailed,
@@ -120,9 +150,14 @@ pub enum Reason {
     NetworkUp,
     /// The network changed (another route or source address to the server).
     NetworkChanged,
+    /// The server closed the socket for an expired token before a handover finished:
+    /// not a rejection, so a new attempt starts at once with a fresh token.
     TokenExpired,
+    /// No token could be had for a connect, with the reason.
     TokenUnavailable(String),
+    /// No token within [`MachineConfig::token_timeout`].
     TokenTimeout,
+    /// The socket refused the token: one forced refresh and one immediate retry.
     AuthRetry,
     /// The socket refused a token the auth API had just issued.
     AuthRejected,
@@ -131,14 +166,20 @@ pub enum Reason {
     Certificate(CertProblem),
     /// The proxy would not open a tunnel; retried with backoff.
     Proxy(ProxyProblem),
+    /// The wait before the next attempt is over.
     RetryDue,
+    /// The user asked to reconnect now, or the machine woke while waiting to retry.
     ReconnectNow,
     /// The auth API answered while the machine waited to reconnect: the server is
     /// back, so the wait is cut short.
     ServerBack,
+    /// The profile's `max_attempts` failed attempts in a row: the machine gives up.
     MaxAttempts,
+    /// The session ended, for this reason.
     SessionEnded(EndReason),
+    /// The user signed in again.
     SignedIn,
+    /// [`Input::Stop`].
     Stopped,
 }
 
@@ -217,8 +258,11 @@ impl fmt::Display for Reason {
 /// One transition, with its reason and, when a retry is pending, its deadline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateChange {
+    /// The state left.
     pub from: ConnectionState,
+    /// The state entered.
     pub to: ConnectionState,
+    /// Why.
     pub reason: Reason,
     /// When the next attempt starts, for `Reconnecting`: an absolute deadline, so a
     /// countdown shown later (a window opened mid-wait, a tray tick) stays right.
@@ -294,84 +338,119 @@ pub enum FetchPurpose {
 /// Inputs to the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
+    /// Start connecting (from `Idle`, or again from `GaveUp`).
     Start,
     /// A token for `purpose` is ready (the driver keeps the token itself).
     TokenReady {
+        /// What it was fetched for ([`Action::FetchToken`]).
         purpose: FetchPurpose,
+        /// The token manager's generation of the token: higher is newer.
         generation: u64,
+        /// When the token expires.
         expires_at: Instant,
     },
     /// No token could be had. `ended` is set when the session is over; `retry_after`
     /// is the auth API's `Retry-After`, if it sent one.
     TokenFailed {
+        /// What it was fetched for.
         purpose: FetchPurpose,
+        /// Why, in words.
         reason: String,
+        /// Why the session is over, when it is.
         ended: Option<EndReason>,
+        /// How long the auth API asked to wait.
         retry_after: Option<Duration>,
         /// Set when the auth API's certificate was refused.
         certificate: Option<CertProblem>,
     },
     /// The WebSocket upgrade succeeded.
     Opened {
+        /// The socket that opened.
         conn: ConnId,
     },
     /// The server answered the upgrade with an HTTP error status.
     UpgradeRejected {
+        /// The socket refused.
         conn: ConnId,
+        /// The HTTP status.
         status: u16,
     },
     /// TCP, TLS or protocol failure before the socket opened.
     ConnectFailed {
+        /// The socket that failed.
         conn: ConnId,
+        /// What went wrong, with no URL in it.
         error: String,
     },
     /// The server's certificate was refused while the socket was opened.
     CertificateRejected {
+        /// The socket that failed.
         conn: ConnId,
+        /// What is wrong with the certificate.
         problem: CertProblem,
     },
     /// The proxy would not open a tunnel for the socket.
     ProxyFailed {
+        /// The socket that failed.
         conn: ConnId,
+        /// What the proxy did.
         problem: ProxyProblem,
     },
+    /// The server accepted the socket's auth message (or an in-band re-auth).
     AuthSucceeded {
+        /// The socket accepted.
         conn: ConnId,
     },
+    /// The server refused the socket's auth message.
     AuthFailed {
+        /// The socket refused.
         conn: ConnId,
+        /// The server's words; cleaned and capped before any screen shows them.
         message: String,
     },
+    /// A presence snapshot arrived on the socket.
     SnapshotReceived {
+        /// The socket it arrived on.
         conn: ConnId,
     },
     /// The server announced its heartbeat (Engine.IO open packet): it pings every
     /// `interval` and considers the peer gone after `timeout` more. Used for dead-server
     /// detection when [`MachineConfig::server_heartbeat`] is set; zero values are ignored.
     Heartbeat {
+        /// The socket whose server announced it.
         conn: ConnId,
+        /// How often the server pings.
         interval: Duration,
+        /// How long the server waits for the pong before it counts the peer gone.
         timeout: Duration,
     },
     /// The server ended the session on this socket (Socket.IO DISCONNECT `41`,
     /// Engine.IO close `1`); the socket is gone.
     ServerDisconnected {
+        /// The socket that was ended.
         conn: ConnId,
     },
     /// Any frame arrived (data, pong, app PONG).
     Activity {
+        /// The socket it arrived on.
         conn: ConnId,
     },
     /// The socket closed or broke; `code` is the close code if there was one.
     Closed {
+        /// The socket that closed.
         conn: ConnId,
+        /// The close frame's code, if one came.
         code: Option<u16>,
+        /// The close frame's reason text, or what broke.
         reason: String,
     },
     /// The token manager has a new access token.
     TokenRefreshed {
+        /// Its generation.
         generation: u64,
     },
+    /// The user asked to reconnect now; acted on only where
+    /// [`ConnectionState::can_reconnect_now`] says so.
     ReconnectNow,
     /// The machine resumed from sleep (wall clock jumped past the monotonic clock).
     Wake,
@@ -381,9 +460,11 @@ pub enum Input {
     NetworkUp,
     /// The network is usable and changed (another route or source address).
     NetworkChanged,
+    /// Close every socket and stop for good.
     Stop,
     /// The session ended elsewhere (refresh rejected, logout).
     SessionEnded {
+        /// Why it ended.
         reason: EndReason,
     },
     /// The user signed in again.
@@ -407,16 +488,23 @@ pub enum CloseReason {
     AuthRejected,
     /// Closed to retry once with a forcibly refreshed token.
     AuthRetry,
+    /// The server's certificate was refused: the machine gives up.
     CertificateRefused,
     /// No route to the server any more.
     NetworkDown,
     /// Closed on the way to a new attempt.
     Reconnecting,
+    /// The socket was not open and authenticated in time.
     ConnectTimeout,
+    /// The socket was silent past its dead-server limit.
     KeepaliveTimeout,
+    /// The socket did not answer the probe sent after a resume from sleep.
     NoAnswerAfterWake,
+    /// The socket did not answer the probe sent after the network changed.
     NoAnswerAfterNetworkChange,
+    /// The session is over.
     SignedOut,
+    /// The machine stopped.
     Stopped,
 }
 
@@ -447,30 +535,50 @@ impl CloseReason {
 pub enum Action {
     /// Get an access token; `force` names a rejected generation to refresh past.
     FetchToken {
+        /// What the token is for; the answer comes back with it.
         purpose: FetchPurpose,
+        /// A generation the socket refused: refresh even if the token looks fresh.
         force: Option<u64>,
     },
     /// Open a socket with the latest token.
-    Open { conn: ConnId },
+    Open {
+        /// The new socket's id, which its events carry.
+        conn: ConnId,
+    },
     /// Send the in-band auth message with the latest token.
-    SendAuth { conn: ConnId },
+    SendAuth {
+        /// The socket to send it on.
+        conn: ConnId,
+    },
     /// Send a WebSocket ping, plus an app-level PING when `app` is set.
-    SendPing { conn: ConnId, app: bool },
+    SendPing {
+        /// The socket to ping.
+        conn: ConnId,
+        /// Also send the app-level `{"type":"PING"}`.
+        app: bool,
+    },
     /// Close a socket.
     Close {
+        /// The socket to close.
         conn: ConnId,
+        /// The close frame's code.
         code: u16,
+        /// Why; its text is the close frame's reason.
         reason: CloseReason,
     },
     /// Feed this socket's messages (buffered so far, and from now on) to presence.
     Promote {
+        /// The socket that feeds presence from now on.
         conn: ConnId,
         /// How its first snapshot's differences are marked: `Resync` after a gap,
         /// `Live` for a seamless handover (real changes that happened meanwhile).
         snapshot: ChangeCause,
     },
     /// End the session: clear credentials, for a reason only the socket could see.
-    EndSession { reason: EndReason },
+    EndSession {
+        /// Why the session ends.
+        reason: EndReason,
+    },
 }
 
 /// Timing and transport facts the machine needs from the profile.
@@ -480,7 +588,10 @@ pub struct MachineConfig {
     pub auth_by_message: bool,
     /// A refreshed token is presented on the open socket instead of a handover.
     pub in_band_reauth: bool,
+    /// Each keepalive ping also sends the app-level `{"type":"PING"}`.
     pub app_ping: bool,
+    /// The server sends a snapshot after auth, so a handover socket waits for it
+    /// (at most `snapshot_wait`) before it takes over.
     pub snapshot_on_connect: bool,
     /// How long a handover socket waits for its snapshot after authenticating before it
     /// is promoted without one.
@@ -488,12 +599,17 @@ pub struct MachineConfig {
     /// Take dead-server detection from the server's announced heartbeat
     /// ([`Input::Heartbeat`]) instead of `ping_interval + dead_grace`.
     pub server_heartbeat: bool,
+    /// How often the live socket is pinged.
     pub ping_interval: Duration,
+    /// Silence beyond `ping_interval + dead_grace` means the socket is dead.
     pub dead_grace: Duration,
+    /// Deadline for a socket to be open and authenticated.
     pub connect_timeout: Duration,
+    /// How long a probe (after a wake or a network change) waits for an answer.
     pub wake_probe_timeout: Duration,
     /// How long a token fetch may take before it counts as failed.
     pub token_timeout: Duration,
+    /// Backoff, stability and the attempt limit.
     pub reconnect: ReconnectPolicy,
 }
 
@@ -501,6 +617,7 @@ pub struct MachineConfig {
 pub use crate::token::manager::MAX_RETRY_AFTER;
 
 impl MachineConfig {
+    /// The machine's configuration for `profile`.
     pub fn from_profile(profile: &ServerProfile) -> Self {
         MachineConfig {
             auth_by_message: profile.authenticates_by_message(),

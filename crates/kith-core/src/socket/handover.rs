@@ -21,17 +21,22 @@ use crate::socket::events::ConnId;
 /// A presence message one socket received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PresenceMessage {
+    /// A `status_update`.
     Update(FriendRecord),
+    /// A `presence_snapshot`'s friends.
     Snapshot(Vec<FriendRecord>),
 }
 
 /// A presence message to apply now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
+    /// A live update.
     Update(FriendRecord),
     /// A snapshot, its differences marked with `cause`.
     Snapshot {
+        /// The friends listed.
         friends: Vec<FriendRecord>,
+        /// How its differences are marked.
         cause: ChangeCause,
     },
 }
@@ -61,6 +66,7 @@ pub struct HandoverRouter {
 }
 
 impl HandoverRouter {
+    /// A router with no socket yet.
     pub fn new() -> Self {
         Self::default()
     }

@@ -240,10 +240,12 @@ impl ConnectionMachine {
 
     // ---- getters -------------------------------------------------------------
 
+    /// The state now.
     pub fn state(&self) -> &ConnectionState {
         &self.state
     }
 
+    /// The configuration it was built with.
     pub fn config(&self) -> &MachineConfig {
         &self.config
     }

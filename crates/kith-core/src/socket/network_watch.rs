@@ -54,7 +54,9 @@ pub enum NetworkEvent {
 /// tunnels to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkTarget {
+    /// Its host name or IP address.
     pub host: String,
+    /// Its TCP port.
     pub port: u16,
 }
 
@@ -87,7 +89,10 @@ impl NetworkTarget {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteLookup {
     /// A route, leaving from this local address.
-    Route { source: IpAddr },
+    Route {
+        /// The local address the route leaves from.
+        source: IpAddr,
+    },
     /// No route: the network (or this address family) is unusable.
     NoRoute,
     /// Some other failure, which says nothing about the network.
@@ -113,9 +118,12 @@ impl RouteLookup {
 /// The network as it matters to Kith: can the target be reached, and from where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetworkView {
+    /// At least one of the target's addresses has a route.
     Usable {
+        /// The local addresses those routes leave from.
         sources: BTreeSet<IpAddr>,
     },
+    /// No address has a route, and at least one was refused for want of one.
     Unusable,
     /// Nothing to judge by (no address known, only odd errors).
     Unknown,
@@ -153,6 +161,8 @@ pub struct NetworkTracker {
 }
 
 impl NetworkTracker {
+    /// Takes the latest view; the event, when it differs from the last one that
+    /// counted. `Unknown` views are ignored, and the first usable one is the baseline.
     pub fn observe(&mut self, view: NetworkView) -> Option<NetworkEvent> {
         if view == NetworkView::Unknown {
             // No evidence either way: keep the last word.
@@ -183,6 +193,7 @@ pub struct Debounce {
 }
 
 impl Debounce {
+    /// A burst whose first message came at `now`.
     pub fn new(now: Instant) -> Self {
         Debounce {
             first: now,

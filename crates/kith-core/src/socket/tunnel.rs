@@ -24,14 +24,19 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 /// Why no stream could be opened. Never names a credential.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum OpenError {
+    /// The URL is not `ws://` or `wss://` with a usable host.
     #[error("invalid socket URL")]
     Url,
+    /// No TCP connection to the server, with the reason.
     #[error("cannot connect: {0}")]
     Connect(String),
+    /// The proxy would not open a tunnel.
     #[error("{0}")]
     Proxy(ProxyProblem),
+    /// The server's certificate was refused.
     #[error("{0}")]
     Certificate(CertProblem),
+    /// The TLS handshake failed for another reason.
     #[error("TLS handshake failed: {0}")]
     Tls(String),
 }

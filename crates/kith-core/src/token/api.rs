@@ -29,6 +29,7 @@ use crate::tls::{cert_problem, CertProblem};
 /// Tokens handed out by login or refresh.
 #[derive(Debug, Clone)]
 pub struct TokenGrant {
+    /// The new access token.
     pub access: Secret,
     /// The new refresh token, when the server issued (rotated) one.
     pub refresh: Option<Secret>,
@@ -42,30 +43,47 @@ pub enum AuthError {
     /// The server refused: bad credentials, or a refresh token that is invalid,
     /// blacklisted or expired.
     #[error("the server rejected the request ({status}): {detail}")]
-    Rejected { status: u16, detail: String },
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The explanation in the response body.
+        detail: String,
+    },
     /// Worth retrying later: connection error, timeout, 5xx or 429.
     #[error("temporary failure: {reason}")]
     Transient {
+        /// What failed, in words.
         reason: String,
+        /// The server's `Retry-After`, if it sent one.
         retry_after: Option<Duration>,
     },
     /// A status that neither grants nor refuses (a proxy's 404 or 407, a WAF's 403, a
     /// redirect): retried later, never taken as the end of a session.
     #[error("the auth API answered HTTP {status} where tokens were expected{}", detail_suffix(.detail))]
     UnexpectedStatus {
+        /// The HTTP status.
         status: u16,
+        /// The explanation in the response body; may be empty.
         detail: String,
+        /// The server's `Retry-After`, if it sent one.
         retry_after: Option<Duration>,
     },
     /// The request was sent but its answer was lost: the server may have acted on it.
     #[error("no answer from the auth API ({reason}); the server may have acted on the request")]
-    OutcomeUnknown { reason: String },
+    OutcomeUnknown {
+        /// What happened to the answer.
+        reason: String,
+    },
     /// The server answered 2xx but not with what the profile describes.
     #[error("unexpected response from the auth API: {0}")]
     BadResponse(String),
     /// The response body is larger than [`MAX_RESPONSE_BYTES`]; it was not read.
     #[error("the auth API's response is larger than {} KiB", .limit / 1024)]
-    ResponseTooLarge { limit: usize },
+    ResponseTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The profile (or the HTTP client built from it) cannot be used.
     #[error("invalid server profile: {0}")]
     Profile(String),
     /// The auth API's certificate was refused; see [`CertProblem`].
@@ -124,6 +142,7 @@ pub struct AuthClient {
 }
 
 impl AuthClient {
+    /// A client for `profile`'s auth API, which is validated first.
     pub fn new(profile: ServerProfile) -> Result<Self, AuthError> {
         profile.validate()?;
         let network = Network::for_profile(&profile)
@@ -154,6 +173,7 @@ impl AuthClient {
         &self.http
     }
 
+    /// The profile it was built for.
     pub fn profile(&self) -> &ServerProfile {
         &self.profile
     }

@@ -23,24 +23,43 @@ pub const MAX_CLAIM_DISTANCE: Duration = Duration::from_secs(10 * 365 * 24 * 60 
 /// The claims Kith schedules by. Times are seconds since the Unix epoch, server clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenClaims {
+    /// `exp`: when the token expires.
     pub exp: u64,
+    /// `iat`: when it was issued, if the token says.
     pub iat: Option<u64>,
 }
 
+/// Why a token's claims could not be used.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ClaimsError {
+    /// Not a JWT Kith can read, with the decoder's words.
     #[error("token is not a JWT: {0}")]
     NotAJwt(String),
+    /// No `exp` claim (or `null`).
     #[error("token has no exp claim")]
     MissingExpiry,
+    /// `exp` is before `iat`.
     #[error("token expiry {exp} is before its issue time {iat}")]
-    ExpiresBeforeIssue { exp: u64, iat: u64 },
+    ExpiresBeforeIssue {
+        /// The `exp` claim.
+        exp: u64,
+        /// The `iat` claim.
+        iat: u64,
+    },
     /// The claim is there but is not a non-negative, finite number of seconds.
     #[error("token claim {claim} is not a time in seconds")]
-    NotATime { claim: &'static str },
+    NotATime {
+        /// `exp` or `iat`.
+        claim: &'static str,
+    },
     /// The claim lies more than [`MAX_CLAIM_DISTANCE`] from the local clock.
     #[error("token claim {claim} = {secs} is more than ten years away from now")]
-    TooFarAway { claim: &'static str, secs: u64 },
+    TooFarAway {
+        /// `exp` or `iat`.
+        claim: &'static str,
+        /// Its value.
+        secs: u64,
+    },
 }
 
 #[derive(Deserialize)]

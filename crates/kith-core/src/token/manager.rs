@@ -60,6 +60,7 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    /// A short, stable code for machine-readable output (`session_expired`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             EndReason::SessionExpired => "session_expired",
@@ -97,31 +98,51 @@ impl EndReason {
 pub enum TokenEvent {
     /// A new access token is in place.
     Refreshed {
+        /// How long the new token is valid.
         expires_in: Duration,
+        /// Its generation ([`AccessToken::generation`]).
         generation: u64,
     },
     /// A refresh failed for a reason worth retrying; the session goes on.
-    RefreshDeferred { reason: String, retry_in: Duration },
+    RefreshDeferred {
+        /// Why it failed, in words.
+        reason: String,
+        /// How long until it is tried again.
+        retry_in: Duration,
+    },
     /// The credential store refused the rotated refresh token. The session goes on with
     /// the tokens in memory, but will not survive a restart until a save succeeds.
-    CredentialsUnsaved { reason: String, retry_in: Duration },
+    CredentialsUnsaved {
+        /// What the store said.
+        reason: String,
+        /// How long until the save is tried again.
+        retry_in: Duration,
+    },
     /// A save that had failed went through; the session survives a restart again.
     CredentialsSaved,
     /// The session is over and the stored credentials are gone.
-    SessionEnded { reason: EndReason },
+    SessionEnded {
+        /// Why it ended.
+        reason: EndReason,
+    },
 }
 
 /// Why a token could not be had.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
+    /// No credentials: nobody signed in, or nothing stored to resume.
     #[error("not signed in")]
     NotSignedIn,
+    /// The session ended, for this reason; only a new sign-in helps.
     #[error("the session has ended ({})", .0.as_str())]
     SessionEnded(EndReason),
+    /// The auth API failed or refused.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The access token the server issued has no usable expiry (see [`ClaimsError`]).
     #[error("the server issued an unusable access token: {0}")]
     Claims(#[from] ClaimsError),
+    /// The credential store failed.
     #[error("credential store: {0}")]
     Store(#[from] StoreError),
     /// Another Kith process held the refresh lock past its deadline.
@@ -184,6 +205,7 @@ impl TokenError {
 /// An access token ready for a handshake.
 #[derive(Debug, Clone)]
 pub struct AccessToken {
+    /// The token itself.
     pub token: Secret,
     /// When the server will consider it expired (local monotonic clock).
     pub expires_at: Instant,
@@ -262,6 +284,8 @@ where
 }
 
 impl TokenManager {
+    /// A manager for `profile`'s auth API, keeping credentials in `store`. Nobody is
+    /// signed in yet: [`login`](Self::login) or [`resume`](Self::resume) next.
     pub fn new(
         profile: ServerProfile,
         store: Arc<dyn CredentialStore>,
@@ -288,10 +312,12 @@ impl TokenManager {
         })
     }
 
+    /// A receiver of every [`TokenEvent`] from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<TokenEvent> {
         self.inner.events.subscribe()
     }
 
+    /// The profile it was built for.
     pub fn profile(&self) -> &ServerProfile {
         self.inner.client.profile()
     }

@@ -19,7 +19,9 @@ use crate::secret::Secret;
 /// What is persisted for one account: who, and the refresh token.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct StoredCredentials {
+    /// The user signed in.
     pub username: String,
+    /// Their refresh token.
     pub refresh: Secret,
 }
 
@@ -44,14 +46,19 @@ impl StoredCredentials {
     }
 }
 
+/// Why the credential store could not do what was asked.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {
+    /// There is no keyring to use (none on D-Bus, no Keychain, no platform backend).
     #[error("no keyring available: {0}")]
     NoKeyring(String),
+    /// The keyring is locked, or refused Kith access.
     #[error("the keyring is locked or refused access: {0}")]
     Locked(String),
+    /// Any other keyring failure, in its words.
     #[error("keyring error: {0}")]
     Backend(String),
+    /// What is stored is not credentials Kith wrote (not UTF-8, not its JSON).
     #[error("stored credentials are unreadable: {0}")]
     Corrupt(String),
     /// The keyring did not answer in time (an unlock prompt nobody answered, a hung
@@ -64,8 +71,11 @@ pub enum StoreError {
         "the credentials take {size} bytes, more than the {limit} bytes {keyring} keeps per entry"
     )]
     TooLarge {
+        /// Their stored size in bytes.
         size: usize,
+        /// The most one entry holds.
         limit: usize,
+        /// The keyring's name.
         keyring: &'static str,
     },
 }
@@ -78,8 +88,11 @@ pub const WINDOWS_CREDENTIAL_LIMIT: usize = 2560;
 /// How much one keyring entry may hold, and how a value is measured there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryLimit {
+    /// The keyring's name, for messages.
     pub keyring: &'static str,
+    /// The most one entry holds, in bytes.
     pub max_bytes: usize,
+    /// Values are stored as UTF-16 (two bytes per code unit), not UTF-8.
     pub utf16: bool,
 }
 
@@ -112,7 +125,9 @@ impl EntryLimit {
 /// Persists one [`StoredCredentials`] per account key (the server's origin).
 /// Calls may block (D-Bus, Keychain); async callers run them on a blocking thread.
 pub trait CredentialStore: Send + Sync + 'static {
+    /// The account's credentials; `None` when none are stored.
     fn load(&self, account: &str) -> Result<Option<StoredCredentials>, StoreError>;
+    /// Stores the account's credentials, replacing any before.
     fn save(&self, account: &str, credentials: &StoredCredentials) -> Result<(), StoreError>;
     /// Removes the account's credentials; removing nothing is not an error.
     fn clear(&self, account: &str) -> Result<(), StoreError>;
@@ -128,6 +143,7 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
@@ -208,6 +224,8 @@ impl KeyringStore {
         Self::open_with_service(KEYRING_SERVICE)
     }
 
+    /// As [`KeyringStore::open`], filing entries under `service` instead of
+    /// [`KEYRING_SERVICE`] (tests use their own).
     pub fn open_with_service(service: &str) -> Result<Self, StoreError> {
         let store = platform_store()?;
         Ok(KeyringStore {
