@@ -270,7 +270,7 @@ async fn current_view(
 
 /// Watches the network until `events` is closed, sending only transitions. Without a
 /// change source (it could not be opened, or broke), the route is looked up every
-/// [`RECHECK_INTERVAL`] instead; the keepalive remains the backstop either way.
+/// 30 s instead; the keepalive remains the backstop either way.
 pub async fn watch(target: NetworkTarget, events: mpsc::UnboundedSender<NetworkEvent>) {
     let mut changes = match ChangeSource::open() {
         Ok(source) => Some(source),
