@@ -9,6 +9,7 @@ const COMMANDS: &[&str] = &[
     "reconnect_now",
     "save_settings",
     "close_window",
+    "choose_profile_file",
 ];
 
 fn main() {

@@ -33,12 +33,19 @@ async function invoke(command, args) {
 export const getView = () => invoke("get_view");
 
 /**
- * Signs in. `request` is { server, profilePath, username, password, allowInsecure };
+ * Signs in. `request` is { server, backend, username, password, allowInsecure }, where
+ * `backend` is a preset's name or "file" (the file chosen with chooseProfileFile);
  * the password is handed over and not kept here.
  */
 export const signIn = (request) => invoke("sign_in", { request });
 
 export const tryDemo = () => invoke("try_demo");
+
+/** Opens the native file dialog; resolves to the chosen file's path, or null. */
+export const chooseProfileFile = () => invoke("choose_profile_file");
+
+/** What the sign-in's `backend` is for a profile file. */
+export const FILE_BACKEND = "file";
 export const signOut = () => invoke("sign_out");
 export const reconnectNow = () => invoke("reconnect_now");
 

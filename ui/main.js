@@ -47,7 +47,8 @@ const signin = new SignInForm(
   {
     form: $("signin-form"),
     server: $("server-url"),
-    profile: $("profile-path"),
+    backend: $("backend"),
+    profileFile: $("profile-file"),
     username: $("username"),
     password: $("password"),
     allowInsecure: $("allow-insecure"),
@@ -121,6 +122,7 @@ async function refresh() {
     if (presenceLog === log) presenceLog = null;
   }
   if (seen.session === before.session) showSession(view.session);
+  signin.setPresets(view.presets);
   if (seen.settings === before.settings) showSettings(view.settings);
   if (seen.connection === before.connection) banner.show(view.connection);
   // A snapshot event already gave a full list; otherwise start from the view's list

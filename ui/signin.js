@@ -7,8 +7,8 @@ import * as ipc from "./ipc.js";
 
 export class SignInForm {
   /**
-   * @param {object} els { form, server, profile, username, password, allowInsecure,
-   *                       submit, demo, error, reason }
+   * @param {object} els { form, server, backend, profileFile, username, password,
+   *                       allowInsecure, submit, demo, error, reason }
    * @param {object} hooks { onSignedIn(): void } called after sign_in or try_demo resolves
    */
   constructor(els, { onSignedIn }) {
@@ -19,9 +19,11 @@ export class SignInForm {
     this.demoLabel = this.demo.textContent;
     this.touched = new Set(); // fields the user edited: settings no longer overwrite them
 
-    for (const field of [this.server, this.profile, this.allowInsecure]) {
+    for (const field of [this.server, this.backend, this.allowInsecure]) {
       field.addEventListener("input", () => this.touched.add(field));
     }
+    this.chosenBackend = ""; // what the select showed before "Profile file…" was picked
+    this.backend.addEventListener("change", () => this.onBackendChange());
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.signIn();
@@ -29,15 +31,64 @@ export class SignInForm {
     this.demo.addEventListener("click", () => this.tryDemo());
   }
 
-  /** Prefills server, profile and the insecure flag from saved settings. */
+  /**
+   * The backends to offer: kith-core's presets (the default first), then the native
+   * file dialog. Called with get_view's `presets`; keeps the current choice.
+   */
+  setPresets(presets) {
+    if (!presets?.length || this.backend.options.length) return;
+    for (const preset of presets) {
+      this.backend.add(new Option(preset.label, preset.name));
+    }
+    this.backend.add(new Option("Profile file…", ipc.FILE_BACKEND));
+    this.chosenBackend = this.backend.value;
+  }
+
+  /** Prefills server, backend and the insecure flag from saved settings. */
   prefill(settings) {
     if (!settings) return;
     const set = (field, apply) => {
       if (!this.touched.has(field)) apply();
     };
     set(this.server, () => (this.server.value = settings.server ?? ""));
-    set(this.profile, () => (this.profile.value = settings.profile_path ?? ""));
+    set(this.backend, () => {
+      if (settings.profile_path) {
+        this.backend.value = ipc.FILE_BACKEND;
+        this.showProfileFile(settings.profile_path);
+      } else if (settings.preset) {
+        this.backend.value = settings.preset;
+      }
+      // An unknown preset selects nothing: fall back to the default (first).
+      if (this.backend.selectedIndex < 0) this.backend.selectedIndex = 0;
+      this.chosenBackend = this.backend.value;
+    });
     set(this.allowInsecure, () => (this.allowInsecure.checked = Boolean(settings.allow_insecure)));
+  }
+
+  /** "Profile file…" opens the native dialog; cancelling it goes back to the last choice. */
+  async onBackendChange() {
+    if (this.backend.value !== ipc.FILE_BACKEND) {
+      this.chosenBackend = this.backend.value;
+      this.showProfileFile(null);
+      return;
+    }
+    let path = null;
+    try {
+      path = await ipc.chooseProfileFile();
+    } catch (error) {
+      this.showError(error.message);
+    }
+    if (path) {
+      this.chosenBackend = ipc.FILE_BACKEND;
+      this.showProfileFile(path);
+    } else if (this.chosenBackend !== ipc.FILE_BACKEND) {
+      this.backend.value = this.chosenBackend;
+    }
+  }
+
+  showProfileFile(path) {
+    this.profileFile.textContent = path ? `Profile: ${path}` : "";
+    this.profileFile.hidden = !path;
   }
 
   /** The line above the form saying why the last session ended ("" hides it). */
@@ -58,7 +109,7 @@ export class SignInForm {
 
     let request = {
       server: this.server.value.trim() || null,
-      profilePath: this.profile.value.trim() || null,
+      backend: this.backend.value || null,
       username,
       password: this.password.value,
       allowInsecure: this.allowInsecure.checked,

@@ -110,7 +110,7 @@ fn sign_in_args(server: &str, password: &str) -> Value {
     // As ui/signin.js sends it.
     json!({ "request": {
         "server": server,
-        "profilePath": null,
+        "backend": "django-simplejwt",
         "username": USER,
         "password": password,
         "allowInsecure": false,

@@ -50,3 +50,10 @@ pub fn close_window<R: Runtime>(app: AppHandle<R>) {
 pub fn save_settings<R: Runtime>(app: AppHandle<R>, settings: Settings) -> Settings {
     crate::view_update::update_settings(&app, |current| current.take_preferences(&settings))
 }
+
+/// Opens the native file dialog for a server profile file; returns its path to show,
+/// or nothing when cancelled. The path stays on the Rust side (see profile_choice).
+#[tauri::command]
+pub async fn choose_profile_file<R: Runtime>(app: AppHandle<R>) -> Result<Option<String>, String> {
+    crate::profile_choice::choose(&app).await
+}

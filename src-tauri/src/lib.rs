@@ -40,6 +40,7 @@ mod commands;
 mod display;
 mod logging;
 mod notifications;
+mod profile_choice;
 pub mod notify_rules;
 mod session_control;
 pub mod settings;
@@ -56,8 +57,8 @@ use crate::state::AppState;
 
 /// What every build of the app has, the tests' mock one included: the plugins the
 /// session's commands use and the commands. [`run`] adds the single-instance lock,
-/// the window's own plugin (window-state, whose geometry only a real window has and
-/// only `close_window` saves), the state, the tray, the window and startup.
+/// the window's own plugins (window-state, whose geometry only a real window has and
+/// only `close_window` saves; the file dialog), the state, the tray, the window and startup.
 fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
         .plugin(tauri_plugin_notification::init())
@@ -73,6 +74,7 @@ fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::reconnect_now,
             commands::save_settings,
             commands::close_window,
+            commands::choose_profile_file,
         ])
 }
 
@@ -90,7 +92,9 @@ pub fn run() {
             tauri_plugin_window_state::Builder::new()
                 .with_state_flags(window::geometry())
                 .build(),
-        );
+        )
+        // Opened only from Rust (profile_choice.rs): the window has no dialog permission.
+        .plugin(tauri_plugin_dialog::init());
     let app = with_commands(builder)
         .setup(move |app| {
             // A tray app: no Dock icon on macOS (not verified on a Mac; CI builds it).
@@ -102,6 +106,7 @@ pub fn run() {
             let config_dir = app.path().app_config_dir()?;
             app.manage(AppState::new(config_dir.join("settings.json")));
             app.manage(CredentialStores::keyring());
+            app.manage(profile_choice::ChosenProfile::default());
             autostart::refresh(&handle, app.state::<AppState>().settings().launch_at_login);
             tray::start(&handle);
             if !hidden {

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use kith_core::protocol::PRESETS;
 use kith_core::{
     CredentialStore, EndReason, KeyringStore, ProfileSource, Secret, ServerProfile, Session,
     SessionError, TokenError,
@@ -20,7 +21,11 @@ use crate::view_update::{update_settings, update_view, Friends};
 #[serde(rename_all = "camelCase")]
 pub struct SignInRequest {
     pub server: Option<String>,
-    pub profile_path: Option<String>,
+    /// A built-in preset's name (the default one when absent), or `"file"`: the
+    /// profile file chosen through the native dialog ([`crate::profile_choice`]).
+    /// The window never names a path itself.
+    #[serde(default)]
+    pub backend: Option<String>,
     pub username: String,
     /// Held as a [`Secret`] from the moment it is deserialized, so a logged or
     /// debug-printed request shows `[redacted]`.
@@ -81,7 +86,7 @@ impl CredentialStores {
 pub async fn sign_in<R: Runtime>(app: &AppHandle<R>, request: SignInRequest) -> Result<(), String> {
     let SignInRequest {
         server,
-        profile_path,
+        backend,
         username,
         password,
         allow_insecure,
@@ -93,10 +98,18 @@ pub async fn sign_in<R: Runtime>(app: &AppHandle<R>, request: SignInRequest) -> 
     let server = server
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());
-    let profile_path = profile_path
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
-    let profile = build_profile(server.as_deref(), profile_path.as_deref(), allow_insecure)?;
+    let backend = match backend.as_deref() {
+        Some(FILE_BACKEND) => {
+            let chosen = crate::profile_choice::chosen(app)
+                .or_else(|| app.state::<AppState>().settings().profile_path.map(Into::into))
+                .ok_or("Choose a server profile file.")?;
+            Backend::File(chosen.to_string_lossy().into_owned())
+        }
+        Some(name) => Backend::Preset(name.to_string()),
+        None => Backend::Preset(PRESETS[0].name.to_string()),
+    };
+    let profile = build_profile(server.as_deref(), &backend, allow_insecure)?;
+    tracing::info!(profile = %profile.name, "signing in");
     let store = CredentialStores::open(app).await?;
     stop_running(app).await;
     let session = Session::login(profile.clone(), store, &username, password)
@@ -104,7 +117,10 @@ pub async fn sign_in<R: Runtime>(app: &AppHandle<R>, request: SignInRequest) -> 
         .map_err(describe)?;
     update_settings(app, |settings| {
         settings.server = server.or_else(|| Some(profile.server.clone()));
-        settings.profile_path = profile_path;
+        (settings.preset, settings.profile_path) = match backend {
+            Backend::Preset(name) => (Some(name), None),
+            Backend::File(path) => (None, Some(path)),
+        };
         settings.allow_insecure = allow_insecure;
     });
     attach(app, session, None, username, profile.server, false).await;
@@ -149,9 +165,14 @@ pub async fn resume_at_startup<R: Runtime>(app: &AppHandle<R>) {
     if settings.server.is_none() && settings.profile_path.is_none() {
         return;
     }
+    let backend = match (&settings.profile_path, &settings.preset) {
+        (Some(path), _) => Backend::File(path.clone()),
+        (None, Some(name)) => Backend::Preset(name.clone()),
+        (None, None) => Backend::Preset(PRESETS[0].name.to_string()),
+    };
     let profile = match build_profile(
         settings.server.as_deref(),
-        settings.profile_path.as_deref(),
+        &backend,
         settings.allow_insecure,
     ) {
         Ok(profile) => profile,
@@ -268,17 +289,36 @@ async fn attach<R: Runtime>(
     });
 }
 
-/// The profile for a sign-in: a profile file, or the default profile at `server`.
-/// Unlike the CLI, the app does not guess a server: one of the two must be given.
+/// What the sign-in form's "Backend" choice sends for a profile file.
+pub const FILE_BACKEND: &str = "file";
+
+/// Where a sign-in's server profile comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Backend {
+    /// A built-in preset ([`PRESETS`]), at the server the user typed.
+    Preset(String),
+    /// A profile file the user chose (its own `server`, unless one was typed).
+    File(String),
+}
+
+/// The profile for a sign-in. Unlike the CLI, the app does not guess a server: a
+/// preset needs the URL the user typed; a profile file carries its own.
 fn build_profile(
     server: Option<&str>,
-    profile_path: Option<&str>,
+    backend: &Backend,
     allow_insecure: bool,
 ) -> Result<ServerProfile, String> {
-    let source = match (profile_path, server) {
-        (Some(path), _) => ProfileSource::File(std::path::Path::new(path)),
-        (None, Some(_)) => ProfileSource::Default,
-        (None, None) => return Err("Enter the server URL, or choose a server profile file.".into()),
+    let source = match backend {
+        Backend::File(path) => ProfileSource::File(std::path::Path::new(path)),
+        Backend::Preset(name) => {
+            if !PRESETS.iter().any(|preset| preset.name == name) {
+                return Err(format!("Kith has no built-in backend named {name:?}."));
+            }
+            if server.is_none() {
+                return Err("Enter the server URL.".into());
+            }
+            ProfileSource::Preset(name)
+        }
     };
     ServerProfile::resolve(source, server, allow_insecure).map_err(|e| e.to_string())
 }
@@ -331,22 +371,36 @@ mod tests {
     }
 
     #[test]
-    fn a_sign_in_needs_a_server_or_a_profile_file() {
+    fn a_sign_in_needs_a_server_for_a_preset_or_a_profile_file() {
+        let default = Backend::Preset(PRESETS[0].name.into());
         assert_eq!(
-            build_profile(None, None, false).unwrap_err(),
-            "Enter the server URL, or choose a server profile file."
+            build_profile(None, &default, false).unwrap_err(),
+            "Enter the server URL."
         );
         let remote = Some("http://presence.example.com");
-        assert!(build_profile(remote, None, false)
+        assert!(build_profile(remote, &default, false)
             .unwrap_err()
             .contains("allow_insecure_remote"));
-        let profile = build_profile(remote, None, true).unwrap();
+        let profile = build_profile(remote, &default, true).unwrap();
         assert_eq!(profile.server, "http://presence.example.com");
         assert!(profile.allow_insecure_remote);
-        assert!(
-            build_profile(None, Some("/nonexistent/kith/profile.toml"), false)
-                .unwrap_err()
-                .contains("cannot read profile")
+        let file = Backend::File("/nonexistent/kith/profile.toml".into());
+        assert!(build_profile(None, &file, false)
+            .unwrap_err()
+            .contains("cannot read profile"));
+    }
+
+    #[test]
+    fn every_built_in_backend_can_be_chosen_and_no_other() {
+        let local = Some("http://127.0.0.1:8000");
+        for preset in PRESETS {
+            let profile = build_profile(local, &Backend::Preset(preset.name.into()), false)
+                .unwrap_or_else(|e| panic!("{}: {e}", preset.name));
+            assert_eq!(profile.name, preset.name);
+        }
+        assert_eq!(
+            build_profile(local, &Backend::Preset("carrier-pigeon".into()), false).unwrap_err(),
+            "Kith has no built-in backend named \"carrier-pigeon\"."
         );
     }
 }

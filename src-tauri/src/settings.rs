@@ -12,6 +12,8 @@ use crate::notify_rules::NotifyPrefs;
 pub struct Settings {
     /// Server base URL of the last sign-in.
     pub server: Option<String>,
+    /// The built-in preset of the last sign-in, if one was used.
+    pub preset: Option<String>,
     /// Server profile file of the last sign-in, if one was used.
     pub profile_path: Option<String>,
     pub notify_online: bool,
@@ -26,6 +28,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             server: None,
+            preset: None,
             profile_path: None,
             notify_online: true,
             notify_offline: true,
@@ -111,6 +114,7 @@ mod tests {
         };
         let from_window = Settings {
             server: Some("http://elsewhere.example.com".into()),
+            preset: Some("socketio".into()),
             profile_path: None,
             allow_insecure: false,
             notify_online: false,
@@ -123,6 +127,7 @@ mod tests {
             current,
             Settings {
                 server: Some("https://presence.example.com".into()),
+                preset: None,
                 profile_path: Some("/etc/kith/work.toml".into()),
                 allow_insecure: true,
                 notify_online: false,

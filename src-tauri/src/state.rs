@@ -134,6 +134,8 @@ pub struct FullView {
     pub connection: ConnectionView,
     pub friends: Vec<FriendView>,
     pub settings: Settings,
+    /// The built-in backends the sign-in form offers, the default first.
+    pub presets: &'static [kith_core::protocol::Preset],
 }
 
 /// What the UI and the tray show, kept current by the bridge.
@@ -268,12 +270,14 @@ impl AppState {
             connection: view.connection.clone(),
             friends: view.friend_list(),
             settings: settings.clone(),
+            presets: kith_core::protocol::PRESETS,
         })
         .unwrap_or_else(|| FullView {
             session: View::default().session,
             connection: ConnectionView::idle(),
             friends: Vec::new(),
             settings,
+            presets: kith_core::protocol::PRESETS,
         })
     }
 }

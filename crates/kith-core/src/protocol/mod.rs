@@ -11,7 +11,7 @@ pub use messages::{
     parse_friend_list, parse_server_message, FriendRecord, MessageError, ServerMessage,
 };
 pub use profile::{
-    AuthApiProfile, ProfileError, ProfileSource, ReconnectPolicy, RefreshPolicy, RefreshTransport,
+    AuthApiProfile, Preset, ProfileError, ProfileSource, PRESETS, ReconnectPolicy, RefreshPolicy, RefreshTransport,
     ResyncProfile, ServerProfile, SocketProfile, TlsProfile, WireProtocol, WsAuthTransport,
 };
 pub use unconsumed::Unconsumed;

@@ -335,6 +335,36 @@ pub enum ProfileSource<'a> {
     Default,
 }
 
+/// A built-in preset as a sign-in form offers it: its name for
+/// [`ServerProfile::preset`] and a short description of the backend style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Preset {
+    /// The name [`ServerProfile::preset`] and `kith --preset` take.
+    pub name: &'static str,
+    /// What a user picks it by.
+    pub label: &'static str,
+}
+
+/// The built-in presets, the default (SimpleJWT) first.
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "django-simplejwt",
+        label: "Django + SimpleJWT (token in the URL)",
+    },
+    Preset {
+        name: "bearer-cookie",
+        label: "Bearer header, refresh token in a cookie",
+    },
+    Preset {
+        name: "auth-message",
+        label: "Token in an auth message on the socket",
+    },
+    Preset {
+        name: "socketio",
+        label: "Socket.IO",
+    },
+];
+
 /// The longest any duration in a profile may be. Timers are built by adding these to
 /// the clock; a day is far beyond any sensible timeout or backoff, and far below
 /// anything that could overflow.
@@ -1132,12 +1162,23 @@ mod tests {
     #[test]
     fn profile_files_match_the_presets() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../profiles");
-        for name in [
-            "django-simplejwt",
-            "bearer-cookie",
-            "auth-message",
-            "socketio",
-        ] {
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|entry| {
+                let name = entry.unwrap().file_name().into_string().unwrap();
+                name.strip_suffix(".toml").map(str::to_owned)
+            })
+            .collect();
+        files.sort();
+        let mut listed: Vec<String> = PRESETS.iter().map(|p| p.name.to_owned()).collect();
+        listed.sort();
+        assert_eq!(files, listed, "PRESETS lists every profile file, and only those");
+        assert_eq!(
+            ServerProfile::preset(PRESETS[0].name, "http://127.0.0.1:8000").unwrap(),
+            ServerProfile::default(),
+            "the first preset is the default"
+        );
+        for name in PRESETS.iter().map(|p| p.name) {
             let file = ServerProfile::from_file(&dir.join(format!("{name}.toml")))
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             let preset = ServerProfile::preset(name, file.server.clone()).unwrap();
