@@ -388,7 +388,7 @@ export class FriendList {
       statusEl: null,
       seenEl: null,
       name: null,
-      folded: "",
+      folded: null,
       key: "",
       status: null,
       group: 0,
@@ -438,7 +438,7 @@ export class FriendList {
     const name = friend.name;
     if (name !== entry.name) {
       entry.name = name;
-      entry.folded = fold(name);
+      entry.folded = null; // folded when a filter first needs it
       if (el) entry.nameEl.textContent = name;
     }
     entry.key = String(friend.sort_key ?? "");
@@ -466,7 +466,9 @@ export class FriendList {
   }
 
   matches(entry) {
-    return this.query === "" || entry.folded.includes(this.query);
+    if (this.query === "") return true;
+    entry.folded ??= fold(entry.name);
+    return entry.folded.includes(this.query);
   }
 
   /** Count, empty state, tab stop, the window and focus, after any change. */
