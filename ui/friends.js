@@ -1,54 +1,38 @@
-// The friends list: the one part of the UI that has to stay fast. A snapshot of 5,000
-// friends is built once into rows, and DocumentFragments put them in the list: the first
-// screenfuls at once, the rest one slice per animation frame, so the engine never lays
-// out 5,000 rows in one go (WebKit takes most of a second for that on a slow machine).
-// After that each live change touches only its own row (found through a Map user_id →
-// entry) and moves it with a binary search over the already sorted order. The filter
-// only toggles `hidden`. The list is one tab stop (roving tabindex), walked with arrows.
+// The friends list: the one part of the UI that has to stay fast. It is windowed: the
+// whole sorted list lives in a model (a Map user_id → entry and the sorted `order`),
+// and only the rows in and near the viewport exist in the page, a screenful above and
+// below it; two spacer items stand in for the rows above and below that window, so
+// the scrollbar is the whole list's (every row has the same height, --row-height in
+// style.css). A 5,000-friend snapshot therefore costs a sort and a few dozen rows, not
+// a layout of 5,000 rows (WebKit takes most of a second for that on a slow machine).
+// Scrolling re-renders the window once per animation frame; a resize of the list
+// re-renders it too. Live changes move an entry with a binary search over the sorted
+// order and touch the page only if its row is in the window. The filter narrows the
+// model to `shown`, the list the window is cut from. The list is one tab stop (roving
+// tabindex), walked with arrows; the tab stop's row is always kept in the page, even
+// scrolled far away, so focus survives scrolling and Tab always finds the list. Rows
+// carry aria-posinset and aria-setsize, so a screen reader knows the list's real size.
 //
-// Invariant: the list's children are exactly order[0 .. attached), in that order; rows
-// of order[attached ..] exist but wait to be attached.
+// Invariant after render(): the list's children are the top spacer, the rows of
+// shown[start .. end) in order (with the tab stop's row next to them when it lies
+// outside), and the bottom spacer.
 
+import { lastSeenText, onlineCountText, statusLabel } from "./format.js";
 import {
-  lastSeenText,
-  onlineCountText,
-  statusLabel,
-} from "./format.js";
-
-/**
- * Present friends first, then by name, then by id (so the order is total and a binary
- * search finds a row exactly). Names compare through kith-core's collation key
- * (`sort_key`: case and accents folded, numbers by value), the order the tray and the
- * CLI use too; comparing keys as strings is much cheaper than Intl.Collator.
- */
-function compare(a, b) {
-  if (a.group !== b.group) return a.group - b.group;
-  if (a.key !== b.key) return a.key < b.key ? -1 : 1;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
-/** Case- and accent-folded text: "Chloé" → "chloe". Used for filtering only. */
-function fold(text) {
-  return text.normalize("NFKD").replace(/\p{M}+/gu, "").toLowerCase();
-}
-
-/** Index of the first entry in `order` that does not sort before `entry`. */
-function lowerBound(order, entry) {
-  let lo = 0;
-  let hi = order.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compare(order[mid], entry) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+  compare,
+  fold,
+  indexIn,
+  insertSorted,
+  keyTarget,
+  pageRows,
+  scrollTopFor,
+  windowRange,
+} from "./list-window.js";
 
 /** Past this many changes in one event, re-sorting everything is cheaper than moving rows. */
 const BULK_CHANGES = 256;
-/** Rows attached at once on a full render (several screenfuls), then per frame. */
-const FIRST_SLICE = 120;
-const SLICE = 400;
+/** Used until style.css's --row-height has been read. */
+const DEFAULT_ROW_HEIGHT = 46;
 
 export class FriendList {
   /**
@@ -63,25 +47,39 @@ export class FriendList {
     this.rowTemplate = template.content.firstElementChild;
     this.entries = new Map(); // user_id → entry
     this.order = []; // entries, sorted as shown
-    this.attached = 0; // order[0 .. attached) are in the list; see the invariant above
-    this.sliceFrame = null; // requestAnimationFrame id of the next slice
-    this.render = null; // timing of the full render in progress
+    this.shown = this.order; // the entries the filter lets through, in order
+    this.shownDirty = false; // order or filter changed since `shown` was cut
     this.query = "";
-    this.tabStop = null; // the one row with tabindex=0
+    this.tabStop = null; // the entry whose row has tabindex=0
+    this.start = 0; // shown[start .. end) have rows in the page
+    this.end = 0;
+    this.frame = null; // requestAnimationFrame id of the next window render
+    this.viewport = 0; // the list's height in pixels, once it has been laid out
+    this.rowHeight = 0; // --row-height, read on first use
+    this.padding = 0; // the list's own padding above the first row
     this.lastTimesRefresh = 0;
-    this.renderSeq = 0; // counts full renders, so late timings of older ones are dropped
+    this.renderSeq = 0; // counts full replaces, so late timings of older ones are dropped
 
+    this.top = spacer();
+    this.bottom = spacer();
+    list.replaceChildren(this.top, this.bottom);
+
+    list.addEventListener("scroll", () => this.scheduleRender(), { passive: true });
     list.addEventListener("keydown", (event) => this.onListKey(event));
     list.addEventListener("focusin", (event) => {
-      const row = event.target.closest?.("li.friend");
-      if (row) this.setTabStop(row);
+      const entry = this.entryOf(event.target);
+      if (!entry) return;
+      this.setTabStop(entry);
+      // The kept tab-stop row, reached with Tab while the list was scrolled away from it.
+      const i = indexIn(this.shown, entry);
+      if (i >= 0 && (i < this.start || i >= this.end)) this.scrollToIndex(i, "nearest");
     });
     filter.addEventListener("input", () => this.setFilter(filter.value));
     filter.addEventListener("keydown", (event) => this.onFilterKey(event));
-    // Hidden mid-render: animation frames stop, so attach the rest now.
-    document.addEventListener("visibilitychange", () => {
-      if (document.hidden) this.attachAll();
-    });
+    // The window's size is known once the list is laid out, and changes with the window.
+    if (typeof ResizeObserver === "function") {
+      new ResizeObserver(() => this.measure()).observe(list);
+    }
   }
 
   get size() {
@@ -89,14 +87,18 @@ export class FriendList {
   }
 
   /**
-   * Replaces the whole list with a snapshot. Rows of friends already shown are kept and
-   * updated in place (a resync snapshot is mostly unchanged), new ones are built into a
-   * fragment, and rows are only moved when the order changed.
-   * Timed: see startTiming.
+   * Replaces the whole list with a snapshot. Entries of friends already listed are kept
+   * and updated (a resync snapshot is mostly unchanged, and their rows stay in place).
+   * Timed: "kith:list-replace" when the snapshot arrives, "kith:list-complete" once the
+   * model is complete and the visible window rendered; lastRenderMs is the script's
+   * work in between, lastPaintMs the time until that window was on screen. #friends has
+   * aria-busy="true" until then. Layout is never forced just to measure it.
    */
   replace(friends) {
     const started = performance.now();
-    performance.mark("kith:list-replace", { detail: { count: friends?.length ?? 0 } });
+    const count = friends?.length ?? 0;
+    performance.mark("kith:list-replace", { detail: { count } });
+    this.list.setAttribute("aria-busy", "true");
     const focusedId = this.focusedId();
     const now = Date.now();
 
@@ -107,152 +109,49 @@ export class FriendList {
     const previous = this.entries;
     const entries = new Map();
     const order = new Array(latest.size);
-    let kept = 0;
     let i = 0;
     for (const [id, friend] of latest) {
       let entry = previous.get(id);
       if (entry) {
         previous.delete(id);
         this.fill(entry, friend, now);
-        kept++;
       } else {
         entry = this.createEntry(id, friend, now);
       }
       entries.set(id, entry);
       order[i++] = entry;
     }
+    for (const gone of previous.values()) gone.removed = true;
     order.sort(compare);
 
-    this.cancelSlices();
-    if (kept === 0) {
-      // Nothing to keep: one replaceChildren drops all old rows in one go.
-      this.attached = Math.min(order.length, FIRST_SLICE);
-      this.tabStop = null;
-      this.list.replaceChildren(fragmentOf(order, 0, this.attached));
-    } else {
-      for (const gone of previous.values()) {
-        if (this.tabStop === gone.el) this.tabStop = null;
-        gone.el.remove();
-      }
-      // Rows stay where they are up to the first one out of place; the rest are taken
-      // out and come back in order (at once for a screenful, the others in slices).
-      const rows = this.list.children;
-      let k = 0;
-      while (k < order.length && k < rows.length && rows[k] === order[k].el) k++;
-      if (k < rows.length) {
-        const range = document.createRange();
-        range.setStartBefore(rows[k]);
-        range.setEndAfter(this.list.lastChild);
-        range.deleteContents();
-      }
-      this.attached = Math.max(k, Math.min(order.length, FIRST_SLICE));
-      if (this.attached > k) this.list.appendChild(fragmentOf(order, k, this.attached));
-    }
     this.entries = entries;
     this.order = order;
+    this.shownDirty = true;
     this.lastTimesRefresh = now;
     this.afterChange(focusedId);
-    this.startTiming(order.length, started);
-    this.scheduleSlice();
+    this.finishReplace(order.length, started);
   }
 
-  /**
-   * Times a full render. lastRenderMs is the script's own work (building, sorting and
-   * attaching every row, summed over the slices); lastPaintMs is the time until the
-   * first screenful was on screen (style, layout and paint included). Layout is never
-   * forced just to measure it: while the window sits hidden in the tray the engine may
-   * skip it, and so should we. #friends has aria-busy="true" until all rows are in.
-   */
-  startTiming(count, started) {
+  finishReplace(count, started) {
     const ms = performance.now() - started;
     const seq = ++this.renderSeq;
-    this.render = { count, started, scriptMs: ms, slices: 1 };
-    console.debug(`render ${count} friends: ${ms.toFixed(1)} ms`);
+    document.body.dataset.lastRenderMs = ms.toFixed(1);
+    performance.mark("kith:list-complete", { detail: { count } });
+    console.debug(`render ${count} friends: ${ms.toFixed(1)} ms, ${this.end - this.start} rows in the page`);
+    if (document.hidden) {
+      // No frames while hidden in the tray: nothing is painted, nothing to wait for.
+      this.list.removeAttribute("aria-busy");
+      return;
+    }
     requestAnimationFrame(() =>
       setTimeout(() => {
-        if (seq !== this.renderSeq) return; // a newer render superseded this one
+        if (seq !== this.renderSeq) return; // a newer replace superseded this one
         const painted = performance.now() - started;
         document.body.dataset.lastPaintMs = painted.toFixed(1);
-        console.debug(`render ${count} friends: first screenful on screen after ${painted.toFixed(1)} ms`);
+        this.list.removeAttribute("aria-busy");
+        console.debug(`render ${count} friends: on screen after ${painted.toFixed(1)} ms`);
       }, 0),
     );
-    if (this.attached >= this.order.length) this.finishTiming();
-  }
-
-  finishTiming() {
-    const render = this.render;
-    this.list.removeAttribute("aria-busy");
-    if (!render) return;
-    this.render = null;
-    document.body.dataset.lastRenderMs = render.scriptMs.toFixed(1);
-    performance.mark("kith:list-complete", { detail: { count: render.count } });
-    if (render.slices > 1) {
-      const all = performance.now() - render.started;
-      console.debug(
-        `render ${render.count} friends: ${render.scriptMs.toFixed(1)} ms of script in ` +
-          `${render.slices} slices, all rows in after ${all.toFixed(1)} ms`,
-      );
-    }
-  }
-
-  // --- slices: rows that wait to be attached ----------------------------------------
-
-  /**
-   * Attaches the next slice in the next animation frame, so each frame lays out one
-   * slice at most. A hidden window (in the tray) runs no animation frames and shows no
-   * freeze, so there every row is attached at once.
-   */
-  scheduleSlice() {
-    if (this.attached >= this.order.length) {
-      this.finishTiming();
-      return;
-    }
-    if (document.hidden) {
-      this.attachAll();
-      return;
-    }
-    this.list.setAttribute("aria-busy", "true");
-    if (this.sliceFrame !== null) return;
-    this.sliceFrame = requestAnimationFrame(() => {
-      this.sliceFrame = null;
-      const started = performance.now();
-      const end = Math.min(this.order.length, this.attached + SLICE);
-      this.list.appendChild(fragmentOf(this.order, this.attached, end));
-      this.attached = end;
-      if (this.render) {
-        this.render.scriptMs += performance.now() - started;
-        this.render.slices++;
-      }
-      this.scheduleSlice();
-    });
-  }
-
-  cancelSlices() {
-    if (this.sliceFrame !== null) cancelAnimationFrame(this.sliceFrame);
-    this.sliceFrame = null;
-  }
-
-  /** Attaches every waiting row now (before a bulk change, or to jump to the end). */
-  attachAll() {
-    if (this.attached >= this.order.length) return;
-    this.cancelSlices();
-    const started = performance.now();
-    this.list.appendChild(fragmentOf(this.order, this.attached, this.order.length));
-    this.attached = this.order.length;
-    if (this.render) {
-      this.render.scriptMs += performance.now() - started;
-      this.render.slices++;
-    }
-    this.finishTiming();
-  }
-
-  /** Takes order[i] out of the order, and out of the list if it was attached. */
-  removeAt(i) {
-    const [entry] = this.order.splice(i, 1);
-    if (i < this.attached) {
-      this.attached--;
-      entry.el.remove();
-    }
   }
 
   /** Applies changed friends in place; a friend with `status: null` was removed. */
@@ -261,7 +160,6 @@ export class FriendList {
     const focusedId = this.focusedId();
     const now = Date.now();
     const bulk = changes.length > BULK_CHANGES;
-    if (bulk) this.attachAll();
     let removed = false;
 
     for (const friend of changes) {
@@ -271,50 +169,42 @@ export class FriendList {
       if (friend.status == null) {
         if (!entry) continue;
         this.entries.delete(id);
-        if (this.tabStop === entry.el) this.tabStop = null;
-        if (bulk) {
-          entry.el.remove();
-          entry.removed = true;
-          removed = true;
-        } else {
-          this.removeAt(this.indexOf(entry));
-        }
+        entry.removed = true;
+        if (bulk) removed = true;
+        else this.order.splice(indexIn(this.order, entry), 1);
       } else if (!entry) {
         const created = this.createEntry(id, friend, now);
         this.entries.set(id, created);
         if (bulk) this.order.push(created);
-        else this.insertSorted(created);
+        else insertSorted(this.order, created);
       } else {
-        const name = friend.name;
         const group = friend.online ? 0 : 1;
-        const moves = !bulk && (name !== entry.name || group !== entry.group);
-        if (moves) this.removeAt(this.indexOf(entry)); // found by its old key
+        const moves =
+          !bulk &&
+          (friend.name !== entry.name || String(friend.sort_key ?? "") !== entry.key || group !== entry.group);
+        if (moves) this.order.splice(indexIn(this.order, entry), 1); // found by its old key
         this.fill(entry, friend, now);
-        if (moves) this.insertSorted(entry);
+        if (moves) insertSorted(this.order, entry);
       }
     }
 
     if (bulk) {
       if (removed) this.order = this.order.filter((entry) => !entry.removed);
       this.order.sort(compare);
-      this.list.appendChild(fragmentOf(this.order, 0, this.order.length)); // moves, no rebuild
-      this.attached = this.order.length;
     }
+    this.shownDirty = true;
     this.afterChange(focusedId);
-    this.scheduleSlice();
   }
 
   /** Drops every row (on sign-out: nothing of the old account stays on screen). */
   clear() {
-    this.cancelSlices();
-    this.render = null;
     this.renderSeq++;
     this.list.removeAttribute("aria-busy");
+    for (const entry of this.order) entry.removed = true;
     this.entries = new Map();
     this.order = [];
-    this.attached = 0;
+    this.shownDirty = true;
     this.tabStop = null;
-    this.list.replaceChildren();
     this.afterChange(null);
   }
 
@@ -326,12 +216,13 @@ export class FriendList {
   show(id) {
     const entry = this.entries.get(String(id));
     if (!entry || entry.removed) return false;
-    if (entry.el.hidden) {
+    if (!this.matches(entry)) {
       this.filter.value = "";
       this.setFilter("");
     }
-    this.focusRow(entry.el, { preventScroll: true });
-    entry.el.scrollIntoView({ block: "center" });
+    const i = indexIn(this.currentShown(), entry);
+    if (i < 0) return false;
+    this.focusIndex(i, "center");
     return true;
   }
 
@@ -340,10 +231,9 @@ export class FriendList {
     const query = fold(value.trim());
     if (query === this.query) return;
     this.query = query;
-    for (const entry of this.order) {
-      const hide = !this.matches(entry);
-      if (entry.el.hidden !== hide) entry.el.hidden = hide;
-    }
+    this.shownDirty = true;
+    // Other matches, other rows: start again from the top of the list.
+    if (this.list.scrollTop !== 0) this.list.scrollTop = 0;
     this.afterChange(null);
   }
 
@@ -357,57 +247,209 @@ export class FriendList {
       const text = lastSeenText(entry.lastSeenMs, now);
       if (text !== entry.seenText) {
         entry.seenText = text;
-        entry.seenEl.textContent = text;
+        if (entry.el) writeSeen(entry);
       }
     }
   }
 
+  // --- the window -------------------------------------------------------------------
+
+  /** The filtered list, re-cut if the order or the filter changed. */
+  currentShown() {
+    if (this.shownDirty) {
+      this.shown = this.query === "" ? this.order : this.order.filter((entry) => this.matches(entry));
+      this.shownDirty = false;
+    }
+    return this.shown;
+  }
+
+  /** Reads the list's size (called by the ResizeObserver, when layout is fresh anyway). */
+  measure() {
+    this.readStyle();
+    const height = this.list.clientHeight;
+    // 0 while the view is hidden: keep the last size rather than render nothing.
+    if (height > 0 && height !== this.viewport) {
+      this.viewport = height;
+      this.render();
+    }
+  }
+
+  readStyle() {
+    const style = getComputedStyle(this.list);
+    this.rowHeight = parseFloat(style.getPropertyValue("--row-height")) || DEFAULT_ROW_HEIGHT;
+    this.padding = parseFloat(style.paddingTop) || 0;
+  }
+
+  /** The list's height; before its first layout, the window's (more rows, never fewer). */
+  viewportHeight() {
+    return this.viewport || window.innerHeight || 800;
+  }
+
+  /** Re-renders the window in the next animation frame (at once while hidden). */
+  scheduleRender() {
+    if (document.hidden) {
+      this.render();
+      return;
+    }
+    if (this.frame !== null) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = null;
+      this.render();
+    });
+  }
+
+  /** Puts the rows of the window for the current scroll position in the page. */
+  render() {
+    if (this.frame !== null) cancelAnimationFrame(this.frame);
+    this.frame = null;
+    if (!this.rowHeight) this.readStyle();
+    const shown = this.currentShown();
+    const { rowHeight, padding } = this;
+    const { start, end } = windowRange({
+      scrollTop: shown.length > 0 ? this.list.scrollTop : 0,
+      viewportHeight: this.viewportHeight(),
+      rowHeight,
+      count: shown.length,
+      padding,
+    });
+    this.start = start;
+    this.end = end;
+
+    // The tab stop's row stays in the page wherever it is; placed next to the window,
+    // it takes one row's height from that side's spacer, and is out of sight there.
+    const rows = [];
+    let above = start;
+    let below = shown.length - end;
+    const pin = this.tabStop ? indexIn(shown, this.tabStop) : -1;
+    if (pin >= 0 && pin < start) {
+      rows.push(this.rowOf(shown[pin], pin, shown.length));
+      above--;
+    }
+    for (let i = start; i < end; i++) rows.push(this.rowOf(shown[i], i, shown.length));
+    if (pin >= end) {
+      rows.push(this.rowOf(shown[pin], pin, shown.length));
+      below--;
+    }
+    setHeight(this.top, above * rowHeight);
+    setHeight(this.bottom, below * rowHeight);
+
+    // Moving a focused row blurs it: remember it and give focus back.
+    const active = document.activeElement;
+    const focused = active && active.parentElement === this.list ? active : null;
+    const wanted = new Set(rows);
+    for (let node = this.top.nextElementSibling; node && node !== this.bottom; ) {
+      const next = node.nextElementSibling;
+      if (!wanted.has(node)) node.remove();
+      node = next;
+    }
+    let cursor = this.top.nextElementSibling;
+    for (const row of rows) {
+      if (row === cursor) cursor = cursor.nextElementSibling;
+      else this.list.insertBefore(row, cursor);
+    }
+    if (focused && focused.isConnected && document.activeElement !== focused) {
+      focused.focus({ preventScroll: true });
+    }
+  }
+
+  /** Scrolls so that shown[i] is in view, and renders the window there. */
+  scrollToIndex(i, block) {
+    if (!this.rowHeight) this.readStyle();
+    const scrollTop = this.list.scrollTop;
+    const target = scrollTopFor({
+      index: i,
+      scrollTop,
+      viewportHeight: this.viewportHeight(),
+      rowHeight: this.rowHeight,
+      padding: this.padding,
+      block,
+    });
+    if (target !== scrollTop) this.list.scrollTop = target;
+    this.render();
+  }
+
+  /** Focuses shown[i], scrolling it into view first. */
+  focusIndex(i, block = "nearest") {
+    const entry = this.currentShown()[i];
+    if (!entry) return;
+    this.setTabStop(entry);
+    this.scrollToIndex(i, block);
+    entry.el?.focus({ preventScroll: true });
+  }
+
   // --- rows ---------------------------------------------------------------------
 
+  /** A new entry: the model only; its row is built when the window first reaches it. */
   createEntry(id, friend, now) {
-    const el = this.rowTemplate.cloneNode(true);
-    // The template is <li><span.dot> <span.name> <span.status> <time.last-seen></li>.
-    const nameEl = el.firstElementChild.nextElementSibling;
-    const statusEl = nameEl.nextElementSibling;
-    const seenEl = statusEl.nextElementSibling;
     const entry = {
       id,
-      el,
-      nameEl,
-      statusEl,
-      seenEl,
+      el: null,
+      nameEl: null,
+      statusEl: null,
+      seenEl: null,
       name: null,
-      folded: "",
+      folded: null,
       key: "",
       status: null,
       group: 0,
       lastSeenMs: null,
       seenText: "",
+      pos: 0, // aria-posinset written on the row
+      setSize: 0, // aria-setsize written on the row
       removed: false,
     };
-    el.dataset.userId = id;
     this.fill(entry, friend, now);
     return entry;
   }
 
-  /** Writes a friend into its row, touching only what changed. */
+  /** The entry's row, built on first use, with its position in `shown` written on it. */
+  rowOf(entry, index, setSize) {
+    if (!entry.el) this.buildRow(entry);
+    const el = entry.el;
+    if (entry.pos !== index + 1) {
+      entry.pos = index + 1;
+      el.setAttribute("aria-posinset", String(entry.pos));
+    }
+    if (entry.setSize !== setSize) {
+      entry.setSize = setSize;
+      el.setAttribute("aria-setsize", String(setSize));
+    }
+    return el;
+  }
+
+  buildRow(entry) {
+    const el = this.rowTemplate.cloneNode(true);
+    // The template is <li><span.dot> <span.name> <span.status> <time.last-seen></li>.
+    entry.el = el;
+    entry.nameEl = el.firstElementChild.nextElementSibling;
+    entry.statusEl = entry.nameEl.nextElementSibling;
+    entry.seenEl = entry.statusEl.nextElementSibling;
+    el.dataset.userId = entry.id;
+    el.dataset.status = entry.status;
+    el.tabIndex = entry === this.tabStop ? 0 : -1;
+    entry.nameEl.textContent = entry.name;
+    entry.statusEl.textContent = statusLabel(entry.status);
+    if (entry.seenText !== "") writeSeen(entry);
+  }
+
+  /** Writes a friend into its entry, and into its row if it has one, touching only what changed. */
   fill(entry, friend, now) {
     const { el } = entry;
     const name = friend.name;
     if (name !== entry.name) {
       entry.name = name;
-      entry.folded = fold(name);
-      entry.nameEl.textContent = name;
+      entry.folded = null; // folded when a filter first needs it
+      if (el) entry.nameEl.textContent = name;
     }
-    if (friend.sort_key !== entry.key) {
-      entry.key = String(friend.sort_key ?? "");
-    }
+    entry.key = String(friend.sort_key ?? "");
+    entry.group = friend.online ? 0 : 1;
     const status = String(friend.status);
     if (status !== entry.status) {
       entry.status = status;
-      entry.group = friend.online ? 0 : 1;
-      el.dataset.status = status;
-      entry.statusEl.textContent = statusLabel(status);
+      if (el) {
+        el.dataset.status = status;
+        entry.statusEl.textContent = statusLabel(status);
+      }
     }
     // kith-core has read the backend's timestamp: epoch milliseconds, or nothing.
     const seenMs = Number.isFinite(friend.last_seen_ms) ? friend.last_seen_ms : null;
@@ -419,167 +461,91 @@ export class FriendList {
     const seenText = entry.group === 1 ? lastSeenText(entry.lastSeenMs, now) : "";
     if (seenText !== entry.seenText || (seenChanged && seenText !== "")) {
       entry.seenText = seenText;
-      entry.seenEl.textContent = seenText;
-      entry.seenEl.hidden = seenText === "";
-      if (seenText !== "") entry.seenEl.dateTime = new Date(entry.lastSeenMs).toISOString();
+      if (el) writeSeen(entry);
     }
-    const hide = !this.matches(entry);
-    if (el.hidden !== hide) el.hidden = hide;
   }
 
   matches(entry) {
-    return this.query === "" || entry.folded.includes(this.query);
+    if (this.query === "") return true;
+    entry.folded ??= fold(entry.name);
+    return entry.folded.includes(this.query);
   }
 
-  indexOf(entry) {
-    const i = lowerBound(this.order, entry);
-    return this.order[i] === entry ? i : this.order.indexOf(entry);
-  }
-
-  /** Puts an entry (not in the order) in its place, and in the list if that place is. */
-  insertSorted(entry) {
-    const i = lowerBound(this.order, entry);
-    this.order.splice(i, 0, entry);
-    // Attached if it lands inside the attached rows, or at the end when none wait.
-    if (i < this.attached || this.attached === this.order.length - 1) {
-      const next = i + 1 <= this.attached ? this.order[i + 1] : null;
-      this.list.insertBefore(entry.el, next ? next.el : null);
-      this.attached++;
-    }
-  }
-
-  /** Count, empty state, tab stop and focus, after any change. */
+  /** Count, empty state, tab stop, the window and focus, after any change. */
   afterChange(focusedId) {
+    const shown = this.currentShown();
     let present = 0;
-    let shown = 0;
-    for (const entry of this.order) {
-      if (entry.group === 0) present++;
-      if (!entry.el.hidden) shown++;
-    }
+    for (const entry of this.order) if (entry.group === 0) present++;
     const count = onlineCountText(present, this.order.length);
     if (this.count.textContent !== count) this.count.textContent = count;
+    const size = String(this.order.length);
+    if (this.list.dataset.count !== size) this.list.dataset.count = size;
 
-    if (shown > 0) {
+    if (shown.length > 0) {
       this.empty.hidden = true;
     } else {
       this.empty.textContent =
         this.order.length === 0 ? "No friends yet." : `No friends match “${this.filter.value.trim()}”.`;
       this.empty.hidden = false;
     }
-    const empty = String(shown === 0);
+    const empty = String(shown.length === 0);
     if (this.list.dataset.empty !== empty) this.list.dataset.empty = empty;
 
-    if (!this.tabStop || this.tabStop.hidden || !this.tabStop.isConnected) {
-      this.setTabStop(this.firstVisible());
+    // The focused friend keeps the tab stop; a tab stop filtered out or removed moves
+    // to the first row.
+    const focused = focusedId !== null ? this.entries.get(focusedId) : null;
+    if (focused && indexIn(shown, focused) >= 0) this.setTabStop(focused);
+    else if (!this.tabStop || this.tabStop.removed || indexIn(shown, this.tabStop) < 0) {
+      this.setTabStop(shown[0] ?? null);
     }
-    // Moving or rebuilding a focused row blurs it; give focus back if it was lost.
+    this.render();
+    // A focused row that left the page (its friend was removed) hands focus to the tab stop.
     if (focusedId !== null && !this.list.contains(document.activeElement)) {
-      const entry = this.entries.get(focusedId);
-      if (entry && !entry.el.isConnected) this.attachAll(); // the user is in the list
-      const row = entry && !entry.el.hidden ? entry.el : this.tabStop;
-      if (row) this.focusRow(row, { preventScroll: true });
+      this.tabStop?.el?.focus({ preventScroll: true });
     }
   }
 
   // --- keyboard -------------------------------------------------------------------
+
+  /** The entry of the row an event happened in, if it is one of this list's rows. */
+  entryOf(target) {
+    const row = target?.closest?.("li.friend");
+    if (!row || row.parentElement !== this.list) return null;
+    const entry = this.entries.get(row.dataset.userId);
+    return entry && entry.el === row ? entry : null;
+  }
 
   focusedId() {
     const active = document.activeElement;
     return active && active.parentElement === this.list ? active.dataset.userId ?? null : null;
   }
 
-  setTabStop(row) {
-    if (this.tabStop === row) return;
-    if (this.tabStop) this.tabStop.tabIndex = -1;
-    this.tabStop = row;
-    if (row) row.tabIndex = 0;
-  }
-
-  focusRow(row, options) {
-    if (!row.isConnected) this.attachAll(); // it was still waiting to be attached
-    this.setTabStop(row);
-    row.focus(options);
-  }
-
-  firstVisible() {
-    for (const entry of this.order) if (!entry.el.hidden) return entry.el;
-    return null;
-  }
-
-  lastVisible() {
-    for (let i = this.order.length - 1; i >= 0; i--) {
-      if (!this.order[i].el.hidden) return this.order[i].el;
-    }
-    return null;
-  }
-
-  /** The visible row `count` visible rows away from `row` (or the farthest one). */
-  step(row, direction, count) {
-    let found = null;
-    let current = row;
-    while (count > 0) {
-      current = direction > 0 ? current.nextElementSibling : current.previousElementSibling;
-      if (!current) break;
-      if (!current.hidden) {
-        found = current;
-        count--;
-      }
-    }
-    return found;
-  }
-
-  pageSize(row) {
-    const rowHeight = row.offsetHeight || 44;
-    return Math.max(1, Math.floor(this.list.clientHeight / rowHeight) - 1);
+  setTabStop(entry) {
+    if (this.tabStop === entry) return;
+    if (this.tabStop?.el) this.tabStop.el.tabIndex = -1;
+    this.tabStop = entry;
+    if (entry?.el) entry.el.tabIndex = 0;
   }
 
   onListKey(event) {
-    const row = event.target.closest?.("li.friend");
-    if (!row || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
-    let target;
-    switch (event.key) {
-      case "ArrowDown":
-        target = this.step(row, 1, 1);
-        if (!target && this.attached < this.order.length) {
-          this.attachAll();
-          target = this.step(row, 1, 1);
-        }
-        break;
-      case "ArrowUp":
-        target = this.step(row, -1, 1);
-        if (!target) {
-          event.preventDefault();
-          this.filter.focus(); // up from the first row goes back to the filter
-          return;
-        }
-        break;
-      case "PageDown":
-        this.attachAll();
-        target = this.step(row, 1, this.pageSize(row));
-        break;
-      case "PageUp":
-        target = this.step(row, -1, this.pageSize(row));
-        break;
-      case "Home":
-        target = this.firstVisible();
-        break;
-      case "End":
-        this.attachAll();
-        target = this.lastVisible();
-        break;
-      default:
-        return;
-    }
+    const entry = this.entryOf(event.target);
+    if (!entry || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    const shown = this.currentShown();
+    const index = indexIn(shown, entry);
+    if (index < 0) return;
+    const page = pageRows(this.viewportHeight(), this.rowHeight || DEFAULT_ROW_HEIGHT);
+    const target = keyTarget(event.key, index, shown.length, page);
+    if (target === null) return;
     event.preventDefault();
-    if (target) this.focusRow(target);
+    if (target === "filter") this.filter.focus(); // up from the first row goes back to the filter
+    else this.focusIndex(target);
   }
 
   onFilterKey(event) {
     if (event.key === "ArrowDown") {
-      const first = this.firstVisible();
-      if (first) {
+      if (this.currentShown().length > 0) {
         event.preventDefault();
-        this.focusRow(first);
+        this.focusIndex(0);
       }
     } else if (event.key === "Escape" && this.filter.value !== "") {
       event.preventDefault();
@@ -590,9 +556,22 @@ export class FriendList {
   }
 }
 
-/** A fragment holding the rows of order[from .. to). */
-function fragmentOf(order, from, to) {
-  const fragment = document.createDocumentFragment();
-  for (let i = from; i < to; i++) fragment.appendChild(order[i].el);
-  return fragment;
+/** An item that stands in for the rows above or below the window. */
+function spacer() {
+  const el = document.createElement("li");
+  el.className = "spacer";
+  el.setAttribute("aria-hidden", "true");
+  return el;
+}
+
+function setHeight(el, px) {
+  const height = `${Math.max(0, px)}px`;
+  if (el.style.height !== height) el.style.height = height;
+}
+
+function writeSeen(entry) {
+  const text = entry.seenText;
+  entry.seenEl.textContent = text;
+  entry.seenEl.hidden = text === "";
+  if (text !== "") entry.seenEl.dateTime = new Date(entry.lastSeenMs).toISOString();
 }

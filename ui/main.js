@@ -12,11 +12,6 @@ import { SignInForm } from "./signin.js";
 
 const $ = (id) => document.getElementById(id);
 
-// A rendering hint for style.css, not a feature switch: content-visibility makes a long
-// list much cheaper in Blink (WebView2 on Windows) but slower in WebKit (macOS, Linux).
-document.documentElement.dataset.engine =
-  window.chrome || navigator.userAgentData ? "blink" : "webkit";
-
 const friends = new FriendList({
   list: $("friends"),
   empty: $("friends-empty"),

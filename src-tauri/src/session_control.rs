@@ -101,7 +101,12 @@ pub async fn sign_in<R: Runtime>(app: &AppHandle<R>, request: SignInRequest) -> 
     let backend = match backend.as_deref() {
         Some(FILE_BACKEND) => {
             let chosen = crate::profile_choice::chosen(app)
-                .or_else(|| app.state::<AppState>().settings().profile_path.map(Into::into))
+                .or_else(|| {
+                    app.state::<AppState>()
+                        .settings()
+                        .profile_path
+                        .map(Into::into)
+                })
                 .ok_or("Choose a server profile file.")?;
             Backend::File(chosen.to_string_lossy().into_owned())
         }

@@ -1,6 +1,6 @@
 //! Renders BENCHMARKS.md and its SVG plots from `results.json` (and the desktop app's
-//! `target/e2e/footprint.json`, when there is one). Re-running it re-renders; it
-//! measures nothing.
+//! `target/e2e/footprint.json` and `target/e2e/render-5000.json`, when there are some).
+//! Re-running it re-renders; it measures nothing.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -731,6 +731,103 @@ fn footprint(w: &mut String, f: Option<&Footprint>, app_footprint: &Path) {
         let _ = writeln!(w, "Not measured in this run.\n");
     }
     app(w, app_footprint);
+    // The end-to-end test writes its 5,000-friend sign-in next to the footprint.
+    sign_in(w, &app_footprint.with_file_name("render-5000.json"));
+}
+
+/// When a file was last written, for "measured …".
+fn modified_utc(path: &Path) -> String {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| crate::format_utc(d.as_secs()))
+        .unwrap_or_else(|| "at an unknown time".into())
+}
+
+/// A path relative to the checkout, so the report does not carry this machine's paths.
+fn shown_path(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|here| path.strip_prefix(here).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The desktop app's sign-in to a 5,000-friend list, from the WebDriver test's
+/// `render-5000.json`.
+fn sign_in(w: &mut String, path: &Path) {
+    let _ = writeln!(
+        w,
+        "**Sign-in to a 5,000-friend list** (desktop app, WebDriver, debug build: the 5,000-friend step of `cargo xtask e2e`, WebKitGTK under Xvfb). \
+         The wall time runs from the click on *Sign in* until the page, polled every 20 ms, reports the whole list: 5,000 friends in the model and the visible rows painted. \
+         The other figures are the page's own performance marks, in ms after the submit."
+    );
+    let parsed = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok());
+    let Some(value) = parsed else {
+        let _ = writeln!(
+            w,
+            " Not measured: `{}` does not exist (`cargo xtask e2e` writes it).\n",
+            shown_path(path)
+        );
+        return;
+    };
+    let _ = writeln!(
+        w,
+        " Figures from `{}`, measured {}:\n",
+        shown_path(path),
+        modified_utc(path)
+    );
+    sign_in_table(w, &value);
+}
+
+fn sign_in_table(w: &mut String, value: &Value) {
+    let number = |v: Option<&Value>| v.and_then(Value::as_f64);
+    let marks = value.get("in_page_ms");
+    let mark = |name: &str| number(marks.and_then(|m| m.get(name)));
+    let or_dash = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or_else(|| "–".to_owned(), f);
+    let arrived = mark("list_arrived");
+    let painted = arrived
+        .zip(number(value.get("first_paint_ms")))
+        .map(|(a, p)| a + p);
+    let mut table = Table::new(&["step", "after the submit"]);
+    table
+        .row(&[
+            "`sign_in` answered (login round trip, keyring write)",
+            &or_dash(mark("answered"), &ms0),
+        ])
+        .row(&[
+            "the 5,000-friend list reached the page (socket, snapshot, the event to the UI)",
+            &or_dash(arrived, &ms0),
+        ])
+        .row(&[
+            "list complete: model sorted, visible rows rendered",
+            &or_dash(mark("list_complete"), &ms0),
+        ])
+        .row(&["visible rows on screen", &or_dash(painted, &ms0)])
+        .row(&[
+            "**wall time, click to the complete list (WebDriver)**",
+            &or_dash(number(value.get("sign_in_to_list_s")), &|s| {
+                format!("**{s:.2} s**")
+            }),
+        ]);
+    table.write(w);
+    let rows = value
+        .get("rows_in_page")
+        .and_then(Value::as_u64)
+        .map_or_else(|| "–".to_owned(), |n| n.to_string());
+    let _ = writeln!(
+        w,
+        "The list's script took {} for the snapshot; {} rows were in the page (the list is windowed: only rows in and a screenful around the viewport exist); \
+         a script round trip right after took {}. Before the list was windowed, every one of the 5,000 rows was put in the page (in slices, one per frame) \
+         and this step took 1.2–1.3 s, the last row in about 1,160 ms after the submit, most of it WebKit laying out rows.\n",
+        or_dash(number(value.get("full_render_ms")), &|v| format!("{v:.0} ms")),
+        rows,
+        or_dash(number(value.get("script_roundtrip_ms")), &|v| format!("{v:.0} ms")),
+    );
 }
 
 /// The tray app's figures from `cargo xtask footprint`, with when they were measured,
@@ -866,5 +963,26 @@ mod tests {
             cell(&Stat::of(vec![1.0, 2.0, 3.0]), ms0),
             "2 ms [1 ms–3 ms]"
         );
+    }
+
+    #[test]
+    fn sign_in_table_reads_the_e2e_figures() {
+        let value: Value = serde_json::from_str(
+            r#"{"friends": 5000, "full_render_ms": 21.4, "first_paint_ms": 60.2,
+                "sign_in_to_list_s": 0.41, "script_roundtrip_ms": 3.2, "rows_in_page": 43,
+                "in_page_ms": {"answered": 95, "list_arrived": 290, "list_complete": 312}}"#,
+        )
+        .unwrap();
+        let mut w = String::new();
+        sign_in_table(&mut w, &value);
+        assert!(w.contains("| 95 ms |"), "{w}");
+        assert!(w.contains("| 312 ms |"), "{w}");
+        assert!(w.contains("| 350 ms |"), "{w}"); // arrived + first paint
+        assert!(w.contains("**0.41 s**"), "{w}");
+        assert!(w.contains("43 rows"), "{w}");
+        // An older file without the newer fields still renders.
+        let mut w = String::new();
+        sign_in_table(&mut w, &serde_json::json!({"sign_in_to_list_s": 1.2}));
+        assert!(w.contains("| – |") && w.contains("**1.20 s**"), "{w}");
     }
 }

@@ -1172,7 +1172,10 @@ mod tests {
         files.sort();
         let mut listed: Vec<String> = PRESETS.iter().map(|p| p.name.to_owned()).collect();
         listed.sort();
-        assert_eq!(files, listed, "PRESETS lists every profile file, and only those");
+        assert_eq!(
+            files, listed,
+            "PRESETS lists every profile file, and only those"
+        );
         assert_eq!(
             ServerProfile::preset(PRESETS[0].name, "http://127.0.0.1:8000").unwrap(),
             ServerProfile::default(),
