@@ -151,9 +151,19 @@ class SniHost:
         raise AssertionError(f"no menu item {label!r}")
 
     def click_menu(self, label):
-        """What a panel sends when a menu item is chosen: the dbusmenu `clicked` event."""
+        """What a panel sends when a menu item is chosen: the dbusmenu `clicked` event.
+        Kith rebuilds its exported menu whenever an item changes (the demo's friends
+        keep changing status), which renumbers the items; a click on an id from the
+        layout before is refused with "id not found", and a panel then reads the new
+        layout, as this does, a few times."""
         item = self.items()[0]
-        entry = self.menu_item(label)
         menu_path = self.property(item, "Menu")
-        self._run(self._call(item, menu_path, MENU_INTERFACE, "Event", "isvu",
-                             [entry["id"], "clicked", Variant("i", 0), 0]))
+        for attempt in range(5):
+            entry = self.menu_item(label)
+            try:
+                self._run(self._call(item, menu_path, MENU_INTERFACE, "Event", "isvu",
+                                     [entry["id"], "clicked", Variant("i", 0), 0]))
+                return
+            except DBusCallFailed as error:
+                if "id not found" not in str(error) or attempt == 4:
+                    raise
