@@ -673,21 +673,93 @@ fn a_refresh_hands_over_make_before_break() {
     machine.handle(Input::SnapshotReceived { conn: 2 }, t0);
     assert_eq!(
         drain(&mut machine),
-        vec![
-            Action::Promote {
-                conn: 2,
-                snapshot: ChangeCause::Live
-            },
-            Action::Close {
-                conn: 1,
-                code: 1000,
-                reason: CloseReason::Handover
-            }
-        ]
+        vec![Action::Promote {
+            conn: 2,
+            snapshot: ChangeCause::Live
+        }]
     );
     assert_eq!(machine.live_sockets(), 1);
     assert_eq!(machine.primary(), Some(2));
+    assert_eq!(machine.retiring(), Some(1));
     assert_eq!(machine.state(), &ConnectionState::Connected);
+    // The old socket is closed once the router says it has nothing left.
+    machine.handle(Input::HandoverDrained { conn: 1 }, t0);
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::Close {
+            conn: 1,
+            code: 1000,
+            reason: CloseReason::Handover
+        }]
+    );
+    assert_eq!(machine.retiring(), None);
+    machine.handle(Input::HandoverDrained { conn: 1 }, t0);
+    assert!(drain(&mut machine).is_empty(), "closed once");
+}
+
+#[test]
+fn the_replaced_socket_is_closed_when_the_drain_time_is_over_drained_or_not() {
+    let (mut machine, t0) = connected(false);
+    drain(&mut machine);
+    let bound = machine.config().handover_drain;
+    machine.handle(Input::TokenRefreshed { generation: 2 }, t0);
+    machine.handle(token_ready(FetchPurpose::Handover, 2, t0), t0);
+    machine.handle(Input::Opened { conn: 2 }, t0);
+    machine.handle(Input::SnapshotReceived { conn: 2 }, t0);
+    drain(&mut machine);
+    assert_eq!(machine.retiring(), Some(1));
+    assert!(machine.poll_timeout().is_some_and(|at| at <= t0 + bound));
+    machine.handle(Input::Tick, t0 + bound - Duration::from_millis(1));
+    assert!(
+        drain(&mut machine).is_empty(),
+        "not before the drain time is over"
+    );
+    machine.handle(Input::Tick, t0 + bound);
+    assert_eq!(
+        drain(&mut machine),
+        vec![Action::Close {
+            conn: 1,
+            code: 1000,
+            reason: CloseReason::Handover
+        }]
+    );
+    // Its late close changes nothing: socket 2 carries on.
+    machine.handle(
+        Input::Closed {
+            conn: 1,
+            code: Some(1000),
+            reason: String::new(),
+        },
+        t0 + bound,
+    );
+    assert!(drain(&mut machine).is_empty());
+    assert_eq!(machine.state(), &ConnectionState::Connected);
+    assert_eq!(machine.primary(), Some(2));
+}
+
+#[test]
+fn a_replaced_socket_the_server_closes_while_draining_is_forgotten_quietly() {
+    let (mut machine, t0) = connected(false);
+    drain(&mut machine);
+    machine.handle(Input::TokenRefreshed { generation: 2 }, t0);
+    machine.handle(token_ready(FetchPurpose::Handover, 2, t0), t0);
+    machine.handle(Input::Opened { conn: 2 }, t0);
+    machine.handle(Input::SnapshotReceived { conn: 2 }, t0);
+    drain(&mut machine);
+    while machine.poll_event().is_some() {}
+    machine.handle(
+        Input::Closed {
+            conn: 1,
+            code: Some(1008),
+            reason: "token expired".into(),
+        },
+        t0,
+    );
+    assert!(drain(&mut machine).is_empty());
+    assert!(machine.poll_event().is_none(), "no state change");
+    assert_eq!(machine.retiring(), None);
+    machine.handle(Input::Tick, t0 + machine.config().handover_drain);
+    assert!(drain(&mut machine).is_empty(), "nothing left to close");
 }
 
 #[test]
@@ -1177,19 +1249,13 @@ fn a_handover_without_a_snapshot_goes_ahead_after_the_snapshot_wait() {
         machine.handle(Input::Tick, at + wait);
         assert_eq!(
             drain(&mut machine),
-            vec![
-                Action::Promote {
-                    conn: 2,
-                    snapshot: ChangeCause::Live
-                },
-                Action::Close {
-                    conn: 1,
-                    code: 1000,
-                    reason: CloseReason::Handover
-                }
-            ]
+            vec![Action::Promote {
+                conn: 2,
+                snapshot: ChangeCause::Live
+            }]
         );
         assert_eq!(machine.primary(), Some(2));
+        assert_eq!(machine.retiring(), Some(1));
         let change = std::iter::from_fn(|| machine.poll_event()).last().unwrap();
         assert_eq!(change.reason, Reason::Handover);
         // A snapshot that comes late changes nothing.
@@ -1214,7 +1280,12 @@ fn a_snapshot_within_the_wait_promotes_at_once() {
         conn: 2,
         snapshot: ChangeCause::Live
     }));
-    // No snapshot deadline is left behind.
+    machine.handle(
+        Input::HandoverDrained { conn: 1 },
+        at + Duration::from_millis(200),
+    );
+    drain(&mut machine);
+    // No snapshot (or drain) deadline is left behind.
     assert!(machine
         .poll_timeout()
         .is_some_and(|t| t > at + Duration::from_secs(2)));

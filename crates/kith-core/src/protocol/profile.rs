@@ -193,6 +193,13 @@ pub struct SocketProfile {
     /// the socket is promoted without one (logged once, at info).
     #[serde(with = "humantime_serde")]
     pub snapshot_wait: Duration,
+    /// The longest a socket a handover replaced is still read after the new one takes
+    /// over. It is closed sooner, as soon as the new socket's messages show it has
+    /// caught up: a backend such as Django Channels drops what it had queued for a
+    /// socket once its client closes it, and a change sent just before the new socket
+    /// joined exists only there.
+    #[serde(with = "humantime_serde")]
+    pub handover_drain: Duration,
     /// Socket.IO: dead-server detection follows the `pingInterval + pingTimeout` of the
     /// server's Engine.IO open packet; `false` uses `ping_interval + dead_grace`.
     pub server_heartbeat: bool,
@@ -293,6 +300,7 @@ impl Default for SocketProfile {
             app_ping: false,
             snapshot_on_connect: true,
             snapshot_wait: Duration::from_secs(1),
+            handover_drain: Duration::from_secs(1),
             server_heartbeat: true,
             namespace: "/".into(),
             connect_timeout: Duration::from_secs(10),

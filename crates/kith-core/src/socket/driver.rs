@@ -317,6 +317,15 @@ impl Driver {
     fn flush(&mut self) {
         loop {
             let mut progressed = false;
+            // What a handover's drain released goes first, in order; a socket it
+            // drained is the machine's to close.
+            while let Some(delivery) = self.router.poll_released() {
+                self.deliver(delivery);
+            }
+            if let Some(conn) = self.router.take_drained() {
+                progressed = true;
+                self.machine.handle(Input::HandoverDrained { conn }, now());
+            }
             while let Some(action) = self.machine.poll_action() {
                 progressed = true;
                 self.execute(action);
@@ -670,7 +679,7 @@ impl Driver {
                         // Live updates for the socket that feeds presence never involve
                         // the machine: a run of them is applied under one lock.
                         Ok(ServerMessage::StatusUpdate(first))
-                            if self.router.feeds_presence(conn) =>
+                            if self.router.applies_directly(conn) =>
                         {
                             let rest = std::iter::from_fn(|| {
                                 match messages

@@ -408,6 +408,12 @@ pub enum Input {
         /// The server's words; cleaned and capped before any screen shows them.
         message: String,
     },
+    /// The socket a handover replaced has delivered everything only it had: the new
+    /// socket's messages have caught up with it (the driver's handover router says so).
+    HandoverDrained {
+        /// The retiring socket.
+        conn: ConnId,
+    },
     /// A presence snapshot arrived on the socket.
     SnapshotReceived {
         /// The socket it arrived on.
@@ -596,6 +602,9 @@ pub struct MachineConfig {
     /// How long a handover socket waits for its snapshot after authenticating before it
     /// is promoted without one.
     pub snapshot_wait: Duration,
+    /// The longest the socket a handover replaced is still read; see
+    /// [`SocketProfile::handover_drain`](crate::protocol::SocketProfile::handover_drain).
+    pub handover_drain: Duration,
     /// Take dead-server detection from the server's announced heartbeat
     /// ([`Input::Heartbeat`]) instead of `ping_interval + dead_grace`.
     pub server_heartbeat: bool,
@@ -625,6 +634,7 @@ impl MachineConfig {
             app_ping: profile.socket.app_ping,
             snapshot_on_connect: profile.socket.snapshot_on_connect,
             snapshot_wait: profile.socket.snapshot_wait,
+            handover_drain: profile.socket.handover_drain,
             server_heartbeat: profile.socket.protocol == crate::protocol::WireProtocol::SocketIo
                 && profile.socket.server_heartbeat,
             ping_interval: profile.socket.ping_interval,

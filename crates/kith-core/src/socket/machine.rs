@@ -136,10 +136,12 @@ enum Timer {
     Probe,
     /// The connection counts as stable: the failure count resets.
     Stable,
+    /// The socket a handover replaced is closed, drained or not.
+    Drain,
 }
 
 #[derive(Debug, Clone, Default)]
-struct Timers([Option<Instant>; 6]);
+struct Timers([Option<Instant>; 7]);
 
 impl Timers {
     fn get(&self, timer: Timer) -> Option<Instant> {
@@ -191,6 +193,10 @@ pub struct ConnectionMachine {
     primary: Option<Conn>,
     /// The replacement socket during a make-before-break handover.
     candidate: Option<Conn>,
+    /// The socket a handover replaced, still read until the driver says it has
+    /// delivered what only it had ([`Input::HandoverDrained`]) or
+    /// [`MachineConfig::handover_drain`] has passed ([`Timer::Drain`]).
+    retiring: Option<ConnId>,
     /// Failed attempts in a row.
     failures: u32,
     auth_retry_used: bool,
@@ -223,6 +229,7 @@ impl ConnectionMachine {
             state: ConnectionState::Idle,
             primary: None,
             candidate: None,
+            retiring: None,
             failures: 0,
             auth_retry_used: false,
             quick_disconnects: 0,
@@ -258,6 +265,11 @@ impl ConnectionMachine {
     /// Whether a make-before-break handover is under way.
     pub fn in_handover(&self) -> bool {
         self.candidate.is_some()
+    }
+
+    /// The socket a handover replaced that is still being read, if any.
+    pub fn retiring(&self) -> Option<ConnId> {
+        self.retiring
     }
 
     /// The socket whose messages feed presence, once live.
@@ -412,6 +424,11 @@ impl ConnectionMachine {
                 }
                 if self.primary.as_ref().is_some_and(|c| c.id == conn) {
                     self.timers.clear(Timer::Probe);
+                }
+            }
+            Input::HandoverDrained { conn } => {
+                if self.retiring == Some(conn) {
+                    self.close_retiring();
                 }
             }
             Input::Closed { conn, code, reason } => self.on_closed(conn, code, reason, now),
@@ -720,25 +737,47 @@ impl ConnectionMachine {
         candidate.last_rx = now;
         let new_id = candidate.id;
         let dead_after = candidate.dead_after;
-        if let Some(old) = self.primary.replace(candidate) {
-            self.actions.push_back(Action::Promote {
-                conn: new_id,
-                snapshot: ChangeCause::Live,
-            });
-            self.actions.push_back(Action::Close {
-                conn: old.id,
-                code: NORMAL_CLOSE,
-                reason: CloseReason::Handover,
-            });
-        } else {
-            self.actions.push_back(Action::Promote {
-                conn: new_id,
-                snapshot: ChangeCause::Live,
-            });
+        // A socket still retiring from an earlier handover is closed first, so at most
+        // one ever is.
+        self.close_retiring();
+        let old = self.primary.replace(candidate);
+        self.actions.push_back(Action::Promote {
+            conn: new_id,
+            snapshot: ChangeCause::Live,
+        });
+        if let Some(old) = old {
+            // Not closed yet: what the server queued for it before the new socket
+            // joined would be dropped with it. It is read until it has delivered that
+            // (the driver's router says so) or the drain time is over.
+            self.retiring = Some(old.id);
+            self.timers
+                .set(Timer::Drain, now + self.config.handover_drain);
         }
         self.timers.set(Timer::DeadCheck, now + dead_after);
         self.timers.clear(Timer::Probe);
         self.transition(ConnectionState::Connected, Reason::Handover, None);
+    }
+
+    /// Closes the socket a handover replaced, if one is still being read.
+    fn close_retiring(&mut self) {
+        self.timers.clear(Timer::Drain);
+        if let Some(conn) = self.retiring.take() {
+            self.actions.push_back(Action::Close {
+                conn,
+                code: NORMAL_CLOSE,
+                reason: CloseReason::Handover,
+            });
+        }
+    }
+
+    /// The retiring socket closed on its own: nothing is left to close.
+    fn forget_retiring(&mut self, conn: ConnId) -> bool {
+        if self.retiring == Some(conn) {
+            self.retiring = None;
+            self.timers.clear(Timer::Drain);
+            return true;
+        }
+        false
     }
 
     fn on_token_refreshed(&mut self, generation: u64, now: Instant) {
@@ -772,6 +811,9 @@ impl ConnectionMachine {
     }
 
     fn on_closed(&mut self, conn: ConnId, code: Option<u16>, reason: String, now: Instant) {
+        if self.forget_retiring(conn) {
+            return;
+        }
         if self.candidate.as_ref().is_some_and(|c| c.id == conn) {
             // The replacement failed; the current socket carries on.
             self.candidate = None;
@@ -855,6 +897,9 @@ impl ConnectionMachine {
     }
 
     fn on_server_disconnected(&mut self, conn: ConnId, now: Instant) {
+        if self.forget_retiring(conn) {
+            return;
+        }
         if self.candidate.as_ref().is_some_and(|c| c.id == conn) {
             // The replacement was turned away; the current socket carries on.
             self.candidate = None;
@@ -1019,6 +1064,9 @@ impl ConnectionMachine {
     }
 
     fn on_tick(&mut self, now: Instant) {
+        if self.timers.is_due(Timer::Drain, now) {
+            self.close_retiring();
+        }
         if self.timers.is_due(Timer::TokenFetch, now) {
             self.timers.clear(Timer::TokenFetch);
             if let Some(purpose) = self.pending_fetch.take() {
@@ -1134,12 +1182,15 @@ impl ConnectionMachine {
     }
 
     fn close_all(&mut self, reason: CloseReason) {
-        for conn in [self.primary.take(), self.candidate.take()]
+        self.timers.clear(Timer::Drain);
+        let sockets = [self.primary.take(), self.candidate.take()]
             .into_iter()
             .flatten()
-        {
+            .map(|c| c.id)
+            .chain(self.retiring.take());
+        for conn in sockets {
             self.actions.push_back(Action::Close {
-                conn: conn.id,
+                conn,
                 code: NORMAL_CLOSE,
                 reason,
             });
