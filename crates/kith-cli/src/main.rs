@@ -14,12 +14,21 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use kith_core::{
-    CredentialStore, KeyringStore, MemoryStore, ProfileSource, Secret, ServerProfile, Session,
-    SessionEvent, TokenError, TokenManager,
+    ConnectionState, CredentialStore, KeyringStore, MemoryStore, ProfileSource, Secret,
+    ServerProfile, Session, SessionEvent, TokenError, TokenManager,
 };
 
 #[derive(Parser)]
-#[command(name = "kith", version, about = "Friends' presence from your terminal")]
+#[command(
+    name = "kith",
+    version,
+    about = "Friends' presence from your terminal",
+    after_help = "Exit codes: 0 stopped (Ctrl-C, SIGTERM) or done; 1 an error; 2 the session \
+                  ended (signed out, refresh rejected); 3 logged out locally but the server \
+                  did not revoke the session; 4 `watch` gave up connecting (the socket \
+                  refused a fresh token, a certificate problem, max_attempts), the \
+                  session kept for the next run."
+)]
 struct Cli {
     #[command(flatten)]
     server: ServerArgs,
@@ -275,6 +284,7 @@ async fn watch(mut session: Session, human: bool) -> Result<std::process::ExitCo
     tokio::pin!(stop);
     let mut stdout = std::io::stdout().lock();
     let mut ended = false;
+    let mut gave_up = false;
     loop {
         tokio::select! {
             _ = &mut stop => break,
@@ -291,9 +301,18 @@ async fn watch(mut session: Session, human: bool) -> Result<std::process::ExitCo
                         break;
                     }
                 }
-                if let SessionEvent::SessionEnded { .. } = event {
-                    ended = true;
-                    break;
+                match event {
+                    SessionEvent::SessionEnded { .. } => {
+                        ended = true;
+                        break;
+                    }
+                    // Nothing more will happen without someone asking: a script or a
+                    // service manager learns it from the exit code.
+                    SessionEvent::State(change) if change.to == ConnectionState::GaveUp => {
+                        gave_up = true;
+                        break;
+                    }
+                    _ => {}
                 }
             }
         }
@@ -302,6 +321,8 @@ async fn watch(mut session: Session, human: bool) -> Result<std::process::ExitCo
     session.stop().await;
     Ok(if ended {
         std::process::ExitCode::from(2)
+    } else if gave_up {
+        std::process::ExitCode::from(4)
     } else {
         std::process::ExitCode::SUCCESS
     })

@@ -209,3 +209,57 @@ fn a_profile_file_cannot_opt_into_plaintext_without_the_users_flag() {
     assert!(!stderr.contains("allow_insecure_remote"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `kith watch` ends with exit code 4 when the connection gives up (here: the socket
+/// refuses every freshly refreshed token), so a script or a service manager can tell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_exits_4_when_the_connection_gives_up() {
+    let server = kith_server::spawn(ServerConfig::in_process())
+        .await
+        .expect("server");
+    let admin = server.admin();
+    admin.create_user("me", "pw").unwrap();
+    admin.set_ws_auth_rejects_all(true);
+    let mut watch = kith(&server.http_url());
+    watch.args([
+        "watch",
+        "--username",
+        "me",
+        "--password-stdin",
+        "--ephemeral",
+    ]);
+    let started = Instant::now();
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || run_with_output(watch, "pw\n"))
+        .await
+        .expect("kith runs");
+    assert!(!ok);
+    assert_eq!(stdout.0, Some(4), "stderr: {stderr}");
+    assert!(stdout.1.contains("gave_up"), "{}", stdout.1);
+    assert!(started.elapsed() < Duration::from_secs(60));
+    server.shutdown().await;
+}
+
+/// Like `run_with_stdin`, with the exit code.
+fn run_with_output(mut command: Command, stdin: &str) -> (bool, (Option<i32>, String), String) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kith runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write password");
+    let output = child.wait_with_output().expect("kith finishes");
+    (
+        output.status.success(),
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        ),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

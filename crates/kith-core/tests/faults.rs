@@ -590,3 +590,89 @@ async fn an_oversized_auth_response_is_refused_with_a_typed_error() {
     );
     server.abort();
 }
+
+/// A captive portal on 127.0.0.1: every request, whatever it asks, gets `200` and a
+/// Wi-Fi login page.
+async fn captive_portal() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let page = "<!DOCTYPE html><html><body>Sign in to Airport Wi-Fi</body></html>";
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+/// A web page where the auth API should be is said to be one, as a typed, transient
+/// reason, not "expected a JSON object, got 140 bytes of something else".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captive_portal_at_the_auth_api_is_named_as_a_web_page() {
+    let portal = captive_portal().await;
+    let mut profile = kith_core::ServerProfile::simplejwt(format!("http://{portal}"));
+    fast_timings(&mut profile);
+    let client = AuthClient::new(profile).unwrap();
+    let error = client
+        .login("me", &Secret::new("pw"))
+        .await
+        .expect_err("a portal grants nothing");
+    assert_eq!(error, AuthError::WebPage { status: 200 });
+    assert!(error.is_transient(), "Kith keeps trying");
+    let shown = error.to_string();
+    assert!(
+        shown.contains("web page") && shown.contains("captive portal"),
+        "{shown}"
+    );
+}
+
+/// The same for the socket: an upgrade answered with a login page is a typed
+/// `web_page` reason, retried, and the session is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captive_portal_at_the_socket_is_named_as_a_web_page_and_the_session_kept() {
+    let (server, _admin) = start_server(ServerConfig::in_process()).await;
+    let portal = captive_portal().await;
+    let mut profile = fast_profile(&server);
+    profile.ws_url = format!("ws://{portal}/ws/friends/status/");
+    let store = MemoryStore::new();
+    let (session, mut log) = login(profile, &store).await;
+    log.wait_for(
+        "a web-page reason",
+        Duration::from_secs(10),
+        |e| matches!(e, SessionEvent::State(c) if c.reason == kith_core::Reason::WebPage(kith_core::socket::WebPageAt::Socket)),
+    )
+    .await;
+    log.drain_for(Duration::from_secs(1)).await;
+    assert!(!ended(&log), "a portal never ends the session");
+    assert!(matches!(
+        session.state(),
+        ConnectionState::Reconnecting { .. } | ConnectionState::Connecting { .. }
+    ));
+    let summary = log
+        .seen
+        .iter()
+        .rev()
+        .find_map(|(_, e)| match e {
+            SessionEvent::State(c) if c.reason.code() == "web_page" => Some(c.summary()),
+            _ => None,
+        })
+        .expect("a web_page state change");
+    assert!(summary.detail.contains("web page"), "{}", summary.detail);
+    session.stop().await;
+    server.shutdown().await;
+}

@@ -8,7 +8,7 @@ use kith_core::protocol::ServerProfile;
 use kith_core::socket::backoff::OUTAGE_FLOOR;
 use kith_core::socket::{
     Action, CloseReason, ConnectionMachine, ConnectionState, FetchPurpose, Input, MachineConfig,
-    Reason, MAX_RETRY_AFTER, QUICK_DISCONNECT_WINDOW,
+    Reason, WebPageAt, MAX_RETRY_AFTER, QUICK_DISCONNECT_WINDOW,
 };
 use kith_core::{ChangeCause, EndReason};
 use proptest::prelude::*;
@@ -175,6 +175,7 @@ fn the_auth_api_refusing_its_certificate_also_gives_up() {
             ended: None,
             retry_after: None,
             certificate: Some(CertProblem::UnknownIssuer),
+            web_page: false,
         },
         t0,
     );
@@ -247,6 +248,7 @@ fn reconnect_now_skips_the_wait() {
             ended: None,
             retry_after: None,
             certificate: None,
+            web_page: false,
         },
         t0,
     );
@@ -855,6 +857,7 @@ fn retry_after_of_the_auth_api_delays_the_reconnect_with_a_cap() {
                 ended: None,
                 retry_after: Some(asked),
                 certificate: None,
+                web_page: false,
             },
             t0,
         );
@@ -1013,6 +1016,7 @@ fn a_failure_with_no_network_goes_back_offline_instead_of_backing_off() {
             ended: None,
             retry_after: None,
             certificate: None,
+            web_page: false,
         },
         t0,
     );
@@ -1181,6 +1185,7 @@ fn a_refused_refresh_while_connecting_signs_out() {
             ended: Some(EndReason::SessionExpired),
             retry_after: None,
             certificate: None,
+            web_page: false,
         },
         t0,
     );
@@ -1563,6 +1568,7 @@ fn any_input() -> impl Strategy<Value = Input> {
                 ended: ended.then_some(EndReason::SessionExpired),
                 retry_after,
                 certificate: None,
+                web_page: false,
             }),
         conn.clone().prop_map(|conn| Input::Opened { conn }),
         (
@@ -1930,4 +1936,28 @@ proptest! {
         machine.handle(Input::Tick, now + Duration::from_secs(3600));
         prop_assert!(drain(&mut machine).is_empty());
     }
+}
+
+#[test]
+fn a_web_page_instead_of_the_auth_api_is_a_typed_retried_reason() {
+    let t0 = Instant::now();
+    let mut machine = ConnectionMachine::new(config(false), 1);
+    machine.handle(Input::Start, t0);
+    while machine.poll_event().is_some() {}
+    machine.handle(
+        Input::TokenFailed {
+            purpose: FetchPurpose::Connect,
+            reason: "ignored for a web page".into(),
+            ended: None,
+            retry_after: None,
+            certificate: None,
+            web_page: true,
+        },
+        t0,
+    );
+    let change = machine.poll_event().expect("a state change");
+    assert_eq!(change.reason, Reason::WebPage(WebPageAt::AuthApi));
+    assert!(matches!(change.to, ConnectionState::Reconnecting { .. }));
+    assert!(change.retry_at.is_some(), "retried");
+    assert_eq!(change.reason.code(), "web_page");
 }

@@ -190,6 +190,39 @@ async fn a_half_open_server_is_detected_within_the_bound_then_reconnected() {
     server.shutdown().await;
 }
 
+/// Given up means quiet: with 2 s tokens, a connection that has given up makes no
+/// refresh on schedule (it made 10 in 25 s before), and Reconnect now refreshes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_has_given_up_makes_no_scheduled_refresh() {
+    let (server, admin) = start_server(config_with_ttl(Duration::from_secs(2))).await;
+    admin.set_ws_auth_rejects_all(true);
+    let store = MemoryStore::new();
+    let (session, mut log) = login(fast_profile(&server), &store).await;
+    log.wait_for_state("gave_up", Duration::from_secs(10)).await;
+    let at_give_up = session.tokens().refresh_requests();
+    // Four token lifetimes: a scheduled refresh would have run three times or more.
+    log.drain_for(Duration::from_secs(8)).await;
+    assert_eq!(
+        session.tokens().refresh_requests(),
+        at_give_up,
+        "no refresh while given up"
+    );
+    assert_eq!(session.state(), ConnectionState::GaveUp);
+
+    // Asked for: the socket is tried again with a fresh token.
+    admin.set_ws_auth_rejects_all(false);
+    session.reconnect_now();
+    log.wait_for_state("connected", Duration::from_secs(10))
+        .await;
+    assert!(session.tokens().refresh_requests() > at_give_up);
+    // And connected, the schedule runs again.
+    let connected_at = session.tokens().refresh_requests();
+    log.drain_for(Duration::from_secs(4)).await;
+    assert!(session.tokens().refresh_requests() > connected_at);
+    session.stop().await;
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_rejecting_every_fresh_token_gives_up_and_keeps_the_session() {
     let (server, admin) = start_server(ServerConfig::in_process()).await;

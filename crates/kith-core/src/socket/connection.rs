@@ -36,6 +36,8 @@ pub(crate) enum ConnEvent {
     Opened,
     Rejected {
         status: u16,
+        /// The answer was a web page (HTML), not a server refusing the upgrade.
+        web_page: bool,
     },
     Failed {
         error: String,
@@ -126,6 +128,7 @@ pub(crate) async fn run_connection(
                     conn,
                     ConnEvent::Rejected {
                         status: response.status().as_u16(),
+                        web_page: is_web_page(response.headers(), response.body().as_deref()),
                     },
                 ))
                 .await;
@@ -351,4 +354,17 @@ fn describe(error: &WsError) -> String {
         WsError::Http(response) => format!("HTTP {}", response.status()),
         other => other.to_string(),
     }
+}
+
+/// Whether an HTTP answer is a web page: HTML by its content type, or by its first
+/// bytes when it has none (a captive portal's or a proxy's login page).
+pub(crate) fn is_web_page(headers: &http::HeaderMap, body: Option<&[u8]>) -> bool {
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.is_empty() {
+        return content_type.to_ascii_lowercase().contains("html");
+    }
+    body.is_some_and(crate::token::api::looks_like_html)
 }

@@ -348,6 +348,13 @@ impl Driver {
                 {
                     self.disconnected_at = Some(SystemTime::now());
                 }
+                // Given up, nothing will use a fresh token until someone asks for one:
+                // no refresh on schedule until the connection tries again.
+                match (&change.from, &change.to) {
+                    (_, ConnectionState::GaveUp) => self.tokens.pause_scheduled_refresh(true),
+                    (ConnectionState::GaveUp, _) => self.tokens.pause_scheduled_refresh(false),
+                    _ => {}
+                }
                 let _ = self.state.send(change.to.clone());
                 // Signed out is told once, as `SessionEnded`, when the token manager
                 // has ended the session (see the token events).
@@ -586,6 +593,7 @@ impl Driver {
                         ended: error.end_reason(),
                         retry_after: error.retry_after(),
                         certificate: error.certificate_problem(),
+                        web_page: error.is_web_page(),
                     },
                     now(),
                 );
@@ -602,11 +610,15 @@ impl Driver {
                 }
                 self.machine.handle(Input::Opened { conn }, at);
             }
-            ConnEvent::Rejected { status } => {
+            ConnEvent::Rejected { status, web_page } => {
                 self.conns.remove(&conn);
                 self.router.closed(conn);
-                self.machine
-                    .handle(Input::UpgradeRejected { conn, status }, at);
+                let input = if web_page && status != 401 && status != 403 {
+                    Input::UpgradeAnsweredWithPage { conn, status }
+                } else {
+                    Input::UpgradeRejected { conn, status }
+                };
+                self.machine.handle(input, at);
             }
             ConnEvent::Failed { error } => {
                 self.conns.remove(&conn);

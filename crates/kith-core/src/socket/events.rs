@@ -107,6 +107,24 @@ impl ConnectionState {
     }
 }
 
+/// Where a web page answered instead of what Kith asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebPageAt {
+    /// The auth API (sign-in or refresh).
+    AuthApi,
+    /// The presence socket's upgrade.
+    Socket,
+}
+
+impl WebPageAt {
+    fn what(self) -> &'static str {
+        match self {
+            WebPageAt::AuthApi => "the auth API",
+            WebPageAt::Socket => "the presence socket",
+        }
+    }
+}
+
 /// Why a transition happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
@@ -166,6 +184,10 @@ pub enum Reason {
     Certificate(CertProblem),
     /// The proxy would not open a tunnel; retried with backoff.
     Proxy(ProxyProblem),
+    /// A web page answered where the auth API or the socket should be: a captive
+    /// portal or a proxy's login page, most likely. Retried with backoff; the session
+    /// is kept.
+    WebPage(WebPageAt),
     /// The wait before the next attempt is over.
     RetryDue,
     /// The user asked to reconnect now, or the machine woke while waiting to retry.
@@ -210,6 +232,7 @@ impl Reason {
             Reason::AuthRejected => "auth_rejected",
             Reason::Certificate(problem) => problem.code(),
             Reason::Proxy(problem) => problem.code(),
+            Reason::WebPage(_) => "web_page",
             Reason::RetryDue => "retry_due",
             Reason::ReconnectNow => "reconnect_now",
             Reason::ServerBack => "server_back",
@@ -226,6 +249,12 @@ impl fmt::Display for Reason {
         match self {
             Reason::ConnectFailed(error) => write!(f, "connect failed: {error}"),
             Reason::UpgradeRejected(status) => write!(f, "upgrade rejected with HTTP {status}"),
+            Reason::WebPage(at) => write!(
+                f,
+                "the server answered with a web page, not {}: perhaps a captive portal or a \
+                 proxy's login page; Kith will keep trying",
+                at.what()
+            ),
             Reason::ClosedByServer {
                 code: Some(code),
                 reason,
@@ -360,6 +389,8 @@ pub enum Input {
         ended: Option<EndReason>,
         /// How long the auth API asked to wait.
         retry_after: Option<Duration>,
+        /// A web page answered instead of the auth API.
+        web_page: bool,
         /// Set when the auth API's certificate was refused.
         certificate: Option<CertProblem>,
     },
@@ -413,6 +444,14 @@ pub enum Input {
     HandoverDrained {
         /// The retiring socket.
         conn: ConnId,
+    },
+    /// The socket's upgrade was answered with a web page (an HTTP status other than
+    /// 101 and an HTML body): a captive portal or a proxy's login page.
+    UpgradeAnsweredWithPage {
+        /// The socket.
+        conn: ConnId,
+        /// The HTTP status of the page.
+        status: u16,
     },
     /// A presence snapshot arrived on the socket.
     SnapshotReceived {

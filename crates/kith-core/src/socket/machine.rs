@@ -56,7 +56,7 @@ use crate::presence::ChangeCause;
 use crate::socket::backoff::backoff_delay;
 use crate::socket::events::{
     Action, CloseReason, ConnId, ConnectionState, FetchPurpose, Input, MachineConfig, Reason,
-    StateChange, AUTH_CLOSE_CODES, FORBIDDEN_CLOSE_CODE, MAX_RETRY_AFTER, NORMAL_CLOSE,
+    StateChange, WebPageAt, AUTH_CLOSE_CODES, FORBIDDEN_CLOSE_CODE, MAX_RETRY_AFTER, NORMAL_CLOSE,
     QUICK_DISCONNECT_WINDOW,
 };
 use crate::tls::CertProblem;
@@ -369,6 +369,7 @@ impl ConnectionMachine {
                 ended,
                 retry_after,
                 certificate,
+                web_page,
             } => match certificate {
                 Some(problem) if purpose == FetchPurpose::Connect => {
                     if self.pending_fetch == Some(purpose) {
@@ -376,7 +377,14 @@ impl ConnectionMachine {
                         self.give_up_on_certificate(problem);
                     }
                 }
-                _ => self.on_token_failed(purpose, reason, ended, retry_after, now),
+                _ => {
+                    let reason = if web_page {
+                        Reason::WebPage(WebPageAt::AuthApi)
+                    } else {
+                        Reason::TokenUnavailable(reason)
+                    };
+                    self.on_token_failed(purpose, reason, ended, retry_after, now)
+                }
             },
             Input::Opened { conn } => self.on_opened(conn, now),
             Input::UpgradeRejected { conn, status } => {
@@ -385,6 +393,10 @@ impl ConnectionMachine {
                 } else {
                     self.on_transient_failure(conn, Reason::UpgradeRejected(status), now);
                 }
+            }
+            Input::UpgradeAnsweredWithPage { conn, status } => {
+                tracing::info!(conn, status, "a web page answered the socket's upgrade");
+                self.on_transient_failure(conn, Reason::WebPage(WebPageAt::Socket), now)
             }
             Input::ConnectFailed { conn, error } => {
                 self.on_transient_failure(conn, Reason::ConnectFailed(error), now)
@@ -631,7 +643,7 @@ impl ConnectionMachine {
     fn on_token_failed(
         &mut self,
         purpose: FetchPurpose,
-        reason: String,
+        reason: Reason,
         ended: Option<EndReason>,
         retry_after: Option<Duration>,
         now: Instant,
@@ -646,7 +658,7 @@ impl ConnectionMachine {
             return;
         }
         if purpose == FetchPurpose::Connect {
-            self.back_off(Reason::TokenUnavailable(reason), retry_after, now);
+            self.back_off(reason, retry_after, now);
         }
         // A failed handover or re-auth token leaves the current socket as it is; the
         // token manager retries the refresh on its own schedule.

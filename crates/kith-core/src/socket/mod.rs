@@ -23,6 +23,6 @@ pub(crate) mod wake;
 pub use driver::SessionEvent;
 pub use events::{
     Action, CloseReason, ConnId, ConnectionState, ConnectionSummary, FetchPurpose, Input,
-    MachineConfig, Reason, StateChange, MAX_RETRY_AFTER, QUICK_DISCONNECT_WINDOW,
+    MachineConfig, Reason, StateChange, WebPageAt, MAX_RETRY_AFTER, QUICK_DISCONNECT_WINDOW,
 };
 pub use machine::ConnectionMachine;

@@ -92,6 +92,13 @@ pub enum AuthError {
     /// The proxy would not open a tunnel to the auth API. Transient.
     #[error("{0}")]
     Proxy(ProxyProblem),
+    /// A web page answered with a success status where tokens were expected: a captive
+    /// portal or a proxy's login page, most likely. Transient: the session is kept.
+    #[error("the server answered with a web page (HTTP {status}), not the auth API: perhaps a captive portal or a proxy's login page; Kith will keep trying")]
+    WebPage {
+        /// The HTTP status of the page.
+        status: u16,
+    },
 }
 
 impl From<ProfileError> for AuthError {
@@ -117,6 +124,7 @@ impl AuthError {
                 | AuthError::UnexpectedStatus { .. }
                 | AuthError::OutcomeUnknown { .. }
                 | AuthError::Proxy(_)
+                | AuthError::WebPage { .. }
         )
     }
 
@@ -128,6 +136,21 @@ impl AuthError {
             _ => None,
         }
     }
+}
+
+/// Whether `body` starts like an HTML document (after whitespace and a BOM).
+pub(crate) fn looks_like_html(body: &[u8]) -> bool {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
+    let head: Vec<u8> = body[start..]
+        .iter()
+        .take(15)
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    head.starts_with(b"<!doctype html") || head.starts_with(b"<html") || head.starts_with(b"<head")
 }
 
 /// The most of an auth response body Kith reads; tokens and error details are small.
@@ -315,6 +338,17 @@ impl AuthClient {
                 },
                 (error, _) => bad(error.to_string()),
             })?;
+        // A page, not an answer of the auth API: whoever served it never saw the
+        // request, so nothing was rotated.
+        let html = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("html"));
+        if html || looks_like_html(&body) {
+            return Err(AuthError::WebPage {
+                status: status.as_u16(),
+            });
+        }
         let value: Value = serde_json::from_slice(&body).map_err(|_| {
             bad(format!(
                 "expected a JSON object, got {} bytes of something else",

@@ -24,7 +24,7 @@
 //! - Subscribers get [`TokenEvent`]s, which never carry a token.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -192,6 +192,11 @@ impl TokenError {
         }
     }
 
+    /// Whether a web page answered where the auth API should be (a captive portal).
+    pub fn is_web_page(&self) -> bool {
+        matches!(self, TokenError::Auth(AuthError::WebPage { .. }))
+    }
+
     /// The reason a session is over, when this error says it is.
     pub fn end_reason(&self) -> Option<EndReason> {
         match self {
@@ -245,6 +250,9 @@ struct Inner {
     events: broadcast::Sender<TokenEvent>,
     refresh_requests: AtomicU64,
     schedule_changed: Notify,
+    /// No refresh on schedule while set: the connection has given up, so a fresh
+    /// token would serve nothing until it is asked for.
+    schedule_paused: AtomicBool,
 }
 
 /// Cheap to clone; all clones share one session.
@@ -308,6 +316,7 @@ impl TokenManager {
                 events,
                 refresh_requests: AtomicU64::new(0),
                 schedule_changed: Notify::new(),
+                schedule_paused: AtomicBool::new(false),
             }),
         })
     }
@@ -523,6 +532,17 @@ impl TokenManager {
         self.inner.schedule_changed.notify_one();
     }
 
+    /// Stops (`true`) or resumes (`false`) refreshing on schedule. While stopped, a
+    /// token is still refreshed when asked for ([`fresh_token`](Self::fresh_token)):
+    /// by Reconnect now, a sign-in or a network change that retries. The connection
+    /// stops it while it has given up.
+    pub fn pause_scheduled_refresh(&self, paused: bool) {
+        if self.inner.schedule_paused.swap(paused, Ordering::SeqCst) != paused {
+            tracing::debug!(paused, "scheduled refresh");
+            self.inner.schedule_changed.notify_one();
+        }
+    }
+
     /// After a resume from sleep: re-check expiry against the wall clock.
     pub async fn on_wake(&self) {
         let mut state = self.inner.state.lock().await;
@@ -544,8 +564,10 @@ impl TokenManager {
         loop {
             let (refresh_due, unsaved) = {
                 let state = self.inner.state.lock().await;
+                let paused = self.inner.schedule_paused.load(Ordering::SeqCst);
                 let refresh_due = match (&state.ended, state.closed, &state.access, &state.refresh)
                 {
+                    _ if paused => None,
                     (None, false, Some(held), _) => Some(held.timing.refresh_at),
                     (None, false, None, Some(_)) => Some(now()),
                     _ => None,
