@@ -355,6 +355,27 @@ fn install_peer_packages() -> Result<PathBuf> {
         ]),
         "npm ci (Node peers)",
     )?;
+    // The Next-Auth app (seed 003) and the OpenID provider: their own packages, and
+    // the Next.js app built once per run (`next build`, about half a minute).
+    for peer in ["tests/peers/nextauth", "tests/peers/oidc"] {
+        status(
+            Command::new("npm").args([
+                "ci",
+                "--prefix",
+                peer,
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ]),
+            &format!("npm ci ({peer})"),
+        )?;
+    }
+    status(
+        Command::new("npm")
+            .args(["run", "build", "--prefix", "tests/peers/nextauth"])
+            .env("NEXT_TELEMETRY_DISABLED", "1"),
+        "next build (the Next-Auth peer)",
+    )?;
     Ok(python)
 }
 

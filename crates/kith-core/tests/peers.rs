@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 use common::{live_statuses, EventLog};
 use kith_core::token::{AuthClient, AuthError, TokenError};
 use kith_core::{
-    ConnectionState, MemoryStore, Reason, Secret, ServerProfile, Session, SessionError,
-    SessionEvent, TokenManager,
+    ConnectionState, CredentialStore, MemoryStore, Reason, Secret, ServerProfile, Session,
+    SessionError, SessionEvent, TokenManager,
 };
 
 /// Access tokens live this long (peers round `exp` up to the next second).
@@ -53,6 +53,9 @@ enum PeerKind {
     Node(&'static str),
     /// A Python script under tests/peers, run with `KITH_PEER_PYTHON`.
     Python(&'static str),
+    /// The Next.js + Next-Auth + Socket.IO app of tests/peers/nextauth (seed 003),
+    /// built once by `cargo xtask test`.
+    NextAuth,
 }
 
 /// The heartbeat the Socket.IO peers announce in their open packet.
@@ -128,6 +131,16 @@ impl Peer {
                 );
                 let mut command = Command::new("node");
                 command.arg(script).current_dir(dir);
+                command
+            }
+            PeerKind::NextAuth => {
+                let dir = root.join("tests/peers/nextauth");
+                assert!(
+                    dir.join(".next/BUILD_ID").exists(),
+                    "the Next-Auth peer is not built: run `npm ci && npm run build` in tests/peers/nextauth (cargo xtask test does)"
+                );
+                let mut command = Command::new("node");
+                command.arg("server.js").current_dir(dir);
                 command
             }
             PeerKind::Python(script) => {
@@ -266,7 +279,7 @@ fn profile_for(preset: &str, peer: &Peer) -> ServerProfile {
     // Peers in Python and Node answer a little slower than the in-process server.
     profile.socket.dead_grace = Duration::from_secs(2);
     profile.socket.connect_timeout = Duration::from_secs(5);
-    if preset == "socketio" {
+    if preset.ends_with("socketio") {
         // Far longer than the peers' heartbeat, which must be the one that counts.
         profile.socket.ping_interval = Duration::from_secs(10);
         profile.socket.dead_grace = Duration::from_secs(10);
@@ -277,7 +290,7 @@ fn profile_for(preset: &str, peer: &Peer) -> ServerProfile {
 /// How long a silent peer goes unnoticed: for Socket.IO, the heartbeat of its open
 /// packet; otherwise the profile's.
 fn dead_bound(preset: &str, profile: &ServerProfile) -> Duration {
-    if preset == "socketio" {
+    if preset.ends_with("socketio") {
         PEER_PING_INTERVAL + PEER_PING_TIMEOUT
     } else {
         profile.socket.ping_interval + profile.socket.dead_grace
@@ -1119,6 +1132,13 @@ async fn handover_churn_loses_nothing_on_any_peer() {
             true,
         )),
         Box::pin(churn_one(
+            "Next-Auth + Socket.IO (Next.js), token renewed through the session",
+            "nextauth-socketio",
+            PeerKind::NextAuth,
+            &[],
+            true,
+        )),
+        Box::pin(churn_one(
             "Socket.IO (Python)",
             "socketio",
             PeerKind::Python("python-socketio/server.py"),
@@ -1156,4 +1176,135 @@ async fn handover_churn_loses_nothing_on_any_peer() {
         );
         assert!(churn.sent as u64 >= churn_seconds() * CHURN_RATE);
     }
+}
+
+// ---- Next-Auth (seed 003): the session cookie is the long-lived secret ---------------
+
+/// GET `/api/auth/session` with `cookie` as the session cookie: what the server says
+/// about it, seen from outside Kith.
+async fn nextauth_session(peer: &Peer, cookie: &Secret) -> serde_json::Value {
+    peer.http
+        .get(format!("{}/api/auth/session", peer.url()))
+        .header(
+            "Cookie",
+            format!("next-auth.session-token={}", cookie.expose()),
+        )
+        .send()
+        .await
+        .expect("the session route answers")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+/// The session cookie Kith keeps in `store`.
+fn stored_cookie(store: &MemoryStore, profile: &ServerProfile) -> Secret {
+    store
+        .load(&profile.account_key())
+        .expect("the store answers")
+        .expect("a stored session")
+        .refresh
+}
+
+/// Seed 003's system, against a real Next.js app with next-auth 4 and Socket.IO 4 in
+/// one process: a wrong password, sign-in, live presence, the token renewed through
+/// `/api/auth/session` (the cookie re-set each time, the newest saved), a restart that
+/// resumes from the stored cookie, sign-out checked on the server, and a session the
+/// server expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the peers' packages; run by `cargo xtask test`"]
+async fn nextauth_socketio_scenarios() {
+    let peer = Peer::start_with(PeerKind::NextAuth, &[("ACCESS_TTL_SECONDS", "4")]).await;
+    let profile = profile_for("nextauth-socketio", &peer);
+
+    // A wrong password: Next-Auth's CredentialsSignin, said plainly, nothing stored.
+    let store = Arc::new(MemoryStore::new());
+    let refused = Session::login(profile.clone(), store.clone(), "me", Secret::new("nope"))
+        .await
+        .err()
+        .expect("a wrong password is refused");
+    let shown = refused.to_string();
+    assert!(shown.contains("wrong username or password"), "{shown}");
+    assert!(store.load(&profile.account_key()).unwrap().is_none());
+
+    // Sign-in: the session cookie is what is stored, never the password.
+    let mut session = Session::login(profile.clone(), store.clone(), "me", Secret::new("pw"))
+        .await
+        .expect("sign-in through Next-Auth");
+    let mut log = EventLog::new(session.take_events().expect("events"));
+    log.wait_for_state("connected", Duration::from_secs(15))
+        .await;
+    let first_cookie = stored_cookie(&store, &profile);
+    assert_ne!(first_cookie.expose(), "pw");
+    assert!(nextauth_session(&peer, &first_cookie).await["token"].is_string());
+
+    // Live presence through Socket.IO.
+    peer.set_status("alice", "online").await;
+    wait_status(&mut log, "alice", "online").await;
+
+    // Two renewals through the session route: a new socket token each time, handed
+    // over, and the re-set cookie saved.
+    for round in 0..2 {
+        log.wait_for(
+            "a renewal through /api/auth/session",
+            Duration::from_secs(15),
+            |e| matches!(e, SessionEvent::TokenRefreshed { .. }),
+        )
+        .await;
+        let status = format!("renewed-{round}");
+        peer.set_status("bob", &status).await;
+        wait_status(&mut log, "bob", &status).await;
+    }
+    let renewed_cookie = stored_cookie(&store, &profile);
+    assert_ne!(renewed_cookie, first_cookie, "the sliding cookie is saved");
+    let counters = peer.counters().await;
+    assert_eq!(counters["sign_ins"], 1, "{counters}");
+    assert!(counters["session_mints"].as_u64() >= Some(2), "{counters}");
+    session.stop().await;
+
+    // A restart resumes from the stored cookie, with no new sign-in.
+    let (mut session, _user) = Session::resume(profile.clone(), store.clone())
+        .await
+        .expect("resumes from the stored session");
+    let mut log = EventLog::new(session.take_events().expect("events"));
+    log.wait_for_state("connected", Duration::from_secs(15))
+        .await;
+    peer.set_status("carol", "away").await;
+    wait_status(&mut log, "carol", "away").await;
+    assert_eq!(peer.counters().await["sign_ins"], 1);
+
+    // Sign-out: the cookie Kith held yields no token any more, on the server.
+    let held = stored_cookie(&store, &profile);
+    session.logout().await.expect("signed out");
+    assert!(store.load(&profile.account_key()).unwrap().is_none());
+    let after = nextauth_session(&peer, &held).await;
+    assert!(
+        after.get("token").is_none(),
+        "the server still vouches: {after}"
+    );
+    assert_eq!(peer.counters().await["sign_outs"], 1);
+
+    // The server ends every session: Kith's next renewal learns it, and only then is
+    // the session over.
+    let store = Arc::new(MemoryStore::new());
+    let mut session = Session::login(profile.clone(), store.clone(), "me", Secret::new("pw"))
+        .await
+        .expect("sign-in");
+    let mut log = EventLog::new(session.take_events().expect("events"));
+    log.wait_for_state("connected", Duration::from_secs(15))
+        .await;
+    let control = peer
+        .http
+        .post(format!("{}/__test__/expire-sessions", peer.url()))
+        .header("X-Test-Control", "kith")
+        .send()
+        .await
+        .expect("control API");
+    assert!(control.status().is_success());
+    log.wait_for("the session ended", Duration::from_secs(15), |e| {
+        matches!(e, SessionEvent::SessionEnded { .. })
+    })
+    .await;
+    assert!(store.load(&profile.account_key()).unwrap().is_none());
+    session.stop().await;
 }

@@ -11,9 +11,9 @@ pub use messages::{
     parse_friend_list, parse_server_message, FriendRecord, MessageError, ServerMessage,
 };
 pub use profile::{
-    AuthApiProfile, Preset, ProfileError, ProfileSource, ReconnectPolicy, RefreshPolicy,
-    RefreshTransport, ResyncProfile, ServerProfile, SocketProfile, TlsProfile, WireProtocol,
-    WsAuthTransport, PRESETS,
+    AuthApiProfile, AuthKind, NextAuthProfile, Preset, ProfileError, ProfileSource,
+    ReconnectPolicy, RefreshPolicy, RefreshTransport, ResyncProfile, ServerProfile, SocketProfile,
+    TlsProfile, WireProtocol, WsAuthTransport, PRESETS,
 };
 pub use unconsumed::Unconsumed;
 pub use values::{collation_key, FriendId, LastSeen, Status};

@@ -82,10 +82,55 @@ pub struct TlsProfile {
     pub ca_file: Option<PathBuf>,
 }
 
+/// How Kith signs in and renews the socket token: three ways of obtaining the same
+/// two things, a socket token and a long-lived secret to renew it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    /// A username and password posted as JSON to `login_path`; a refresh token
+    /// renews the access token at `refresh_path` (SimpleJWT, seeds 000–002, 004).
+    #[default]
+    Password,
+    /// Next-Auth (seed 003): the credentials provider signs in, the session cookie is
+    /// the long-lived secret, and `/api/auth/session` gives the socket token.
+    Nextauth,
+}
+
+/// Next-Auth's own paths and names, for `auth.kind = "nextauth"`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NextAuthProfile {
+    /// Where Next-Auth's routes live (`[...nextauth].js`): `/api/auth`.
+    pub base_path: String,
+    /// The credentials provider's id: `credentials`.
+    pub provider: String,
+    /// The session field that holds the backend token: `token` (seed 003's
+    /// `session.token = token.accessToken`), or e.g. `accessToken`.
+    pub token_field: String,
+    /// The session cookie's name; empty means Next-Auth's own choice:
+    /// `next-auth.session-token`, or `__Secure-next-auth.session-token` on https.
+    pub session_cookie: String,
+}
+
+impl Default for NextAuthProfile {
+    fn default() -> Self {
+        NextAuthProfile {
+            base_path: "/api/auth".into(),
+            provider: "credentials".into(),
+            token_field: "token".into(),
+            session_cookie: String::new(),
+        }
+    }
+}
+
 /// The HTTP auth API.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthApiProfile {
+    /// How Kith signs in: `password` (the default), or `nextauth`.
+    pub kind: AuthKind,
+    /// Next-Auth's paths and names, used when `kind = "nextauth"`.
+    pub nextauth: NextAuthProfile,
     /// Path of the login endpoint (username and password in, tokens out).
     pub login_path: String,
     /// Path of the refresh endpoint (refresh token in, a new access token out).
@@ -271,6 +316,8 @@ impl Default for ServerProfile {
 impl Default for AuthApiProfile {
     fn default() -> Self {
         AuthApiProfile {
+            kind: AuthKind::Password,
+            nextauth: NextAuthProfile::default(),
             login_path: "/api/auth/login/".into(),
             refresh_path: "/api/auth/token/refresh/".into(),
             logout_path: "/api/auth/logout/".into(),
@@ -370,6 +417,10 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "socketio",
         label: "Socket.IO",
+    },
+    Preset {
+        name: "nextauth-socketio",
+        label: "Next-Auth sign-in, Socket.IO presence",
     },
 ];
 
@@ -989,6 +1040,15 @@ impl ServerProfile {
             }
             "socketio" => {
                 profile.name = name.into();
+                profile.ws_path = "/socket.io/".into();
+                profile.socket.protocol = WireProtocol::SocketIo;
+                profile.socket.auth = vec![WsAuthTransport::Message];
+            }
+            "nextauth-socketio" => {
+                // Seed 003: Next-Auth's credentials provider signs in; the backend token
+                // from the session goes in the Socket.IO CONNECT packet's `auth`.
+                profile.name = name.into();
+                profile.auth.kind = AuthKind::Nextauth;
                 profile.ws_path = "/socket.io/".into();
                 profile.socket.protocol = WireProtocol::SocketIo;
                 profile.socket.auth = vec![WsAuthTransport::Message];

@@ -1,5 +1,12 @@
 //! The auth API over HTTP: login, refresh, logout and verify, shaped by the profile.
 //!
+//! [`AuthClient`] is the one seam between the token manager and a backend's way of
+//! signing in (`auth.kind`): a password posted as JSON with refresh tokens, or
+//! Next-Auth's routes with its session cookie as the long-lived secret
+//! ([`nextauth`](super::nextauth)). Each gives the manager the same [`TokenGrant`] and
+//! the same error classes, so single flight, rotation saved before use, deadlines and
+//! the confirmed-rejection rule hold for every method without being written twice.
+//!
 //! Every failure is classified here, once:
 //! - [`AuthError::Rejected`]: the server said no. For a refresh that is 400 or 401 only
 //!   (plus the profile's `session_end_statuses`): the session cannot go on.
@@ -21,10 +28,11 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::network::Network;
-use crate::protocol::{ProfileError, RefreshTransport, ServerProfile};
+use crate::protocol::{AuthKind, ProfileError, RefreshTransport, ServerProfile};
 use crate::proxy::ProxyProblem;
 use crate::secret::Secret;
 use crate::tls::{cert_problem, CertProblem};
+use crate::token::nextauth::NextAuth;
 
 /// Tokens handed out by login or refresh.
 #[derive(Debug, Clone)]
@@ -201,8 +209,19 @@ impl AuthClient {
         &self.profile
     }
 
+    /// The Next-Auth routes, when the profile signs in through Next-Auth.
+    fn nextauth(&self) -> Option<NextAuth<'_>> {
+        (self.profile.auth.kind == AuthKind::Nextauth).then_some(NextAuth {
+            http: &self.http,
+            profile: &self.profile,
+        })
+    }
+
     /// Logs in with a username and password.
     pub async fn login(&self, username: &str, password: &Secret) -> Result<TokenGrant, AuthError> {
+        if let Some(nextauth) = self.nextauth() {
+            return nextauth.login(username, password).await;
+        }
         let auth = &self.profile.auth;
         let mut body = serde_json::Map::new();
         body.insert(auth.username_field.clone(), Value::from(username));
@@ -221,6 +240,9 @@ impl AuthClient {
     /// Exchanges a refresh token for a new access token (and, with rotation, a new
     /// refresh token).
     pub async fn refresh(&self, refresh: &Secret) -> Result<TokenGrant, AuthError> {
+        if let Some(nextauth) = self.nextauth() {
+            return nextauth.refresh(refresh).await;
+        }
         let auth = &self.profile.auth;
         let url = self.profile.api_url(&auth.refresh_path)?;
         let request = match auth.refresh_transport {
@@ -248,6 +270,9 @@ impl AuthClient {
 
     /// Logs out: the server blacklists the refresh token.
     pub async fn logout(&self, access: Option<&Secret>, refresh: &Secret) -> Result<(), AuthError> {
+        if let Some(nextauth) = self.nextauth() {
+            return nextauth.logout(refresh).await;
+        }
         let auth = &self.profile.auth;
         let url = self.profile.api_url(&auth.logout_path)?;
         let mut request = self.http.post(url);
@@ -372,12 +397,17 @@ impl AuthClient {
         Ok(TokenGrant {
             access: Secret::new(access),
             refresh,
-            server_date: headers
-                .get(DATE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| httpdate::parse_http_date(v).ok()),
+            server_date: server_date(&headers),
         })
     }
+}
+
+/// The response's HTTP `Date`, for the clock-skew estimate.
+pub(crate) fn server_date(headers: &HeaderMap) -> Option<SystemTime> {
+    headers
+        .get(DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok())
 }
 
 /// Which exchange a grant answers: a login's failure is shown to the user, a
@@ -444,7 +474,7 @@ fn not_a_rejection(status: StatusCode, detail: String, retry_after: Option<Durat
 }
 
 /// A response body, refused past [`MAX_RESPONSE_BYTES`].
-async fn read_limited(response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+pub(crate) async fn read_limited(response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
     read_limited_to(response, MAX_RESPONSE_BYTES).await
 }
 
@@ -486,7 +516,7 @@ pub(crate) enum BodyError {
 
 /// A failure of a request that may have reached the server (a refresh): only a failed
 /// connect proves it did not.
-fn sent_request_error(error: reqwest::Error) -> AuthError {
+pub(crate) fn sent_request_error(error: reqwest::Error) -> AuthError {
     if let Some(typed) = connection_problem(&error) {
         return typed;
     }
@@ -501,7 +531,7 @@ fn sent_request_error(error: reqwest::Error) -> AuthError {
     AuthError::OutcomeUnknown { reason }
 }
 
-fn transport_error(error: reqwest::Error) -> AuthError {
+pub(crate) fn transport_error(error: reqwest::Error) -> AuthError {
     if let Some(typed) = connection_problem(&error) {
         return typed;
     }
@@ -547,7 +577,7 @@ fn connection_problem(error: &reqwest::Error) -> Option<AuthError> {
     None
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
     if let Ok(seconds) = value.trim().parse::<u64>() {
         return Some(Duration::from_secs(seconds));

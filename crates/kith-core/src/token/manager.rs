@@ -726,6 +726,16 @@ impl TokenManager {
         let _ = self.inner.events.send(TokenEvent::Refreshed {
             expires_in,
             generation: access.generation,
+        // A renewal that gave back the token in use (Next-Auth re-mints only close to
+        // expiry) changes nothing: no new generation, so no handover; it is asked
+        // again after a pause, never in a tight loop, until the token changes.
+        if let Some(held) = state.access.as_mut().filter(|h| h.token == grant.access) {
+            let again = received_at + self.inner.policy.retry_base.max(Duration::from_secs(1));
+            held.timing.refresh_at = again;
+            tracing::debug!("the renewal gave back the token in use; asking again shortly");
+            self.inner.schedule_changed.notify_one();
+            return Ok(access_of(held));
+        }
         });
         self.inner.schedule_changed.notify_one();
         Ok(access)

@@ -5,6 +5,7 @@ pub mod api;
 pub mod claims;
 pub mod lock;
 pub mod manager;
+mod nextauth;
 pub mod schedule;
 pub mod store;
 
