@@ -299,15 +299,7 @@ fn e2e() -> Result<()> {
     step("end-to-end: the desktop app through WebDriver");
     ensure_tauri_driver()?;
     ensure_python_packages()?;
-    cargo(&[
-        "build",
-        "--package",
-        "kith-app",
-        "--package",
-        "kith-server",
-        "--package",
-        "kith-cli",
-    ])?;
+    cargo(package::DEBUG_BUILD)?;
     status(&mut desktop_session(&[]), "the end-to-end test")
 }
 

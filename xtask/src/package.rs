@@ -53,6 +53,13 @@ impl Profile {
     }
 }
 
+/// The debug build of the tests, the end-to-end test and the install test: the whole
+/// workspace with every target, so its features are the ones `cargo test --workspace`
+/// resolved (dev-dependencies included, e.g. tauri's `test`). Building only the app's
+/// package would resolve them without the dev-dependencies and compile Tauri and
+/// everything under it a second time.
+pub const DEBUG_BUILD: &[&str] = &["build", "--workspace", "--all-targets"];
+
 /// The packages written.
 #[derive(Debug)]
 pub struct Packages {
@@ -63,14 +70,16 @@ pub struct Packages {
 /// Builds the binaries in `profile`, then writes the .deb and the .rpm under
 /// `<target>/package/<profile>/bundle/`.
 pub fn build(root: &Path, target: &Path, profile: Profile) -> Result<Packages> {
-    let mut args = vec!["build"];
-    if profile == Profile::Release {
-        args.push("--release");
+    match profile {
+        Profile::Release => {
+            let mut args = vec!["build", "--release"];
+            for (bin, package) in BINARIES {
+                args.extend(["--package", package, "--bin", bin]);
+            }
+            crate::cargo(&args)?;
+        }
+        Profile::Debug => crate::cargo(DEBUG_BUILD)?,
     }
-    for (bin, package) in BINARIES {
-        args.extend(["--package", package, "--bin", bin]);
-    }
-    crate::cargo(&args)?;
 
     let config_path = root.join("tauri.conf.json");
     let text = std::fs::read_to_string(&config_path)
