@@ -36,6 +36,7 @@ use crate::socket::tunnel::OpenError;
 use crate::socket::wake::SleepDetector;
 use crate::token::{
     token_fetch_deadline, AccessToken, EndReason, TokenError, TokenEvent, TokenManager,
+    UnsavedReason,
 };
 
 /// Everything a session tells the app. Never carries a token.
@@ -81,11 +82,13 @@ pub enum SessionEvent {
         /// How long until it is tried again.
         retry_in: Duration,
     },
-    /// The credential store refused the rotated refresh token: the session goes on, but
-    /// will not survive a restart until a save succeeds (it is retried).
+    /// The credential store refused the refresh token: there is no keyring (from the
+    /// sign-in on), or it refused a rotated one. The session goes on in memory, but
+    /// will not survive a restart until a save succeeds (it is retried). Sent when the
+    /// session stops being saved, not at every failed save.
     CredentialsUnsaved {
-        /// What the store said.
-        reason: String,
+        /// Why, as the user is told: its `Display` is the text to show.
+        reason: UnsavedReason,
     },
     /// The credentials are saved again after a failure.
     CredentialsSaved,
@@ -201,6 +204,13 @@ impl Driver {
             }
             None => drop(network_tx),
         }
+        // logind's word that the machine resumed (Linux); the clock check below is the
+        // fallback everywhere. The watcher ends when this receiver is dropped.
+        let (resumed_tx, mut resumed) = mpsc::unbounded_channel::<()>();
+        #[cfg(target_os = "linux")]
+        tokio::spawn(crate::socket::logind::watch(resumed_tx));
+        #[cfg(not(target_os = "linux"))]
+        drop(resumed_tx);
         let profile_for_resync = profile.clone();
         let tokens_http = tokens.http().clone();
         let mut driver = Driver {
@@ -290,6 +300,12 @@ impl Driver {
                     armed = None;
                     deadline.as_mut().reset(far_future);
                     driver.machine.handle(Input::Tick, now());
+                }
+                Some(()) = resumed.recv() => {
+                    tracing::info!("resumed from sleep (logind); probing the connection");
+                    // The clock check need not report the same sleep again.
+                    let _ = detector.observe(SystemTime::now(), now());
+                    rebase_then_wake(&driver.tokens);
                 }
                 _ = wake_check.tick() => {
                     if let Some(slept) = detector.observe(SystemTime::now(), now()) {
