@@ -164,6 +164,8 @@ pub fn write(results_path: &Path, out: &Path, svg_dir: &Path, app_footprint: &Pa
     if let Some(c) = &r.churn {
         churn(w, c);
     }
+    // The peers' churn test writes its figures next to the app's footprint.
+    peer_churn(w, &app_footprint.with_file_name("peer-churn.json"));
     footprint(w, r.footprint.as_ref(), app_footprint);
     std::fs::write(out, md).with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!(
@@ -733,6 +735,75 @@ fn footprint(w: &mut String, f: Option<&Footprint>, app_footprint: &Path) {
     app(w, app_footprint);
     // The end-to-end test writes its 5,000-friend sign-in next to the footprint.
     sign_in(w, &app_footprint.with_file_name("render-5000.json"));
+}
+
+/// The handover churn against the real peer backends, from `peer-churn.json` (written
+/// by the `handover_churn_loses_nothing_on_any_peer` test of `cargo xtask test`).
+fn peer_churn(w: &mut String, path: &Path) {
+    let _ = writeln!(
+        w,
+        "**Against the real peers** (`handover_churn_loses_nothing_on_any_peer` in crates/kith-core/tests/peers.rs, run by `cargo xtask test`): every peer backend at once, \
+         each with 4 s access tokens; the test's control API changes three friends' statuses in turn, 10 changes a second, every status unique, and compares what Kith told \
+         as live changes, per friend, with what was sent."
+    );
+    let parsed = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok());
+    let Some(runs) = parsed
+        .as_ref()
+        .and_then(|v| v.get("peers"))
+        .and_then(Value::as_array)
+    else {
+        let _ = writeln!(
+            w,
+            " Not measured: `{}` does not exist (the test writes it).\n",
+            shown_path(path)
+        );
+        return;
+    };
+    let seconds = parsed
+        .as_ref()
+        .and_then(|v| v.get("seconds"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let _ = writeln!(
+        w,
+        " {seconds} s per peer; figures from `{}`, measured {}:\n",
+        shown_path(path),
+        modified_utc(path)
+    );
+    let mut table = Table::new(&[
+        "peer",
+        "changes sent",
+        "missed",
+        "duplicated",
+        "out of order",
+        "handovers",
+        "reconnects",
+    ]);
+    for run in runs {
+        let text = |key: &str| {
+            run.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_owned()
+        };
+        let count = |key: &str| {
+            run.get(key)
+                .and_then(Value::as_u64)
+                .map_or_else(|| "?".to_owned(), thousands)
+        };
+        table.row(&[
+            &text("name"),
+            &count("sent"),
+            &format!("**{}**", count("missed")),
+            &format!("**{}**", count("duplicated")),
+            &count("out_of_order"),
+            &count("handovers"),
+            &count("reconnects"),
+        ]);
+    }
+    table.write(w);
 }
 
 /// When a file was last written, for "measured …".

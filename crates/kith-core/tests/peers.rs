@@ -1163,6 +1163,23 @@ async fn handover_churn_loses_nothing_on_any_peer() {
             churn.reconnects
         );
     }
+    // For BENCHMARKS.md (`kith-bench report` reads it next to the app's footprint).
+    let figures = serde_json::json!({
+        "seconds": churn_seconds(),
+        "peers": runs.iter().map(|c| serde_json::json!({
+            "name": c.name,
+            "sent": c.sent,
+            "missed": c.missed,
+            "duplicated": c.duplicated,
+            "out_of_order": c.out_of_order,
+            "handovers": c.handovers,
+            "reconnects": c.reconnects,
+        })).collect::<Vec<_>>(),
+    });
+    let out = repo_root().join("target/e2e");
+    if std::fs::create_dir_all(&out).is_ok() {
+        let _ = std::fs::write(out.join("peer-churn.json"), figures.to_string());
+    }
     for churn in &runs {
         assert_eq!(
             (
