@@ -20,6 +20,7 @@ use tauri::{App, Listener, Manager, WebviewUrl, WebviewWindow, WebviewWindowBuil
 use crate::session_control::{self, CredentialStores};
 use crate::settings::Settings;
 use crate::state::{AppState, EVENT_CONNECTION, EVENT_PRESENCE, EVENT_SESSION, EVENT_SETTINGS};
+use crate::tray_view::{TrayIcon, TrayView};
 
 const USER: &str = "me";
 const PASSWORD: &str = "correct horse";
@@ -133,6 +134,13 @@ fn sign_out(window: &WebviewWindow<MockRuntime>, heard: &mut Heard) {
     assert_eq!(shown["session"]["reason"], "logged_out");
     assert_eq!(shown["connection"]["state"], "idle");
     assert_eq!(shown["friends"], json!([]));
+}
+
+/// What the tray would show for the app's view (no tray exists on the mock runtime).
+fn tray_shown(app: &App<MockRuntime>) -> TrayView {
+    app.state::<AppState>()
+        .read_view(crate::tray::shown)
+        .expect("the view is readable")
 }
 
 /// The friend called `name` in a list of friends as the window gets it.
@@ -324,4 +332,54 @@ fn the_demo_signs_in_to_its_own_server_and_signs_out() {
     assert!(store.saved_tokens().is_empty());
     assert_eq!(shown["settings"]["server"], Value::Null);
     sign_out(&window, &mut heard);
+}
+
+#[test]
+fn a_failed_sign_in_that_stopped_a_running_session_shows_signed_out_without_its_friends() {
+    let world = World::start();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = MemoryStore::new();
+    let (app, window) = app(dir.path(), &store);
+    let mut heard = Heard::listen(&app);
+    invoke(&window, "sign_in", sign_in_args(&world.url(), PASSWORD)).expect("signed in");
+    heard.wait_for_connected();
+    heard.wait_for("alice online", EVENT_PRESENCE, |p| {
+        friend(&p["friends"], "alice").is_some_and(|f| f["online"] == true)
+    });
+    let tray = tray_shown(&app);
+    assert_eq!(tray.icon, TrayIcon::Connected, "{tray:?}");
+    assert_eq!(tray.online_friends, ["alice"]);
+
+    // Signing in again stops the running session first; this sign-in is refused.
+    heard.forget();
+    let wrong = "not-the-password-4417";
+    let refused = invoke(&window, "sign_in", sign_in_args(&world.url(), wrong)).unwrap_err();
+    assert!(
+        refused
+            .as_str()
+            .is_some_and(|text| text.contains("did not accept")),
+        "{refused}"
+    );
+    // The window hears that no one is signed in and that no friends are left.
+    heard.wait_for("signed-out session", EVENT_SESSION, |s| {
+        s["signed_in"] == false
+    });
+    heard.wait_for("no friends", EVENT_PRESENCE, |p| {
+        p["replace"] == true && p["friends"] == json!([])
+    });
+    let shown = get_view(&window);
+    assert_eq!(shown["session"]["signed_in"], false, "{shown:#}");
+    assert_eq!(shown["connection"]["state"], "idle");
+    assert_eq!(shown["friends"], json!([]));
+    let tray = tray_shown(&app);
+    assert_eq!(tray.icon, TrayIcon::SignedOut, "{tray:?}");
+    assert_eq!(tray.tooltip, "Kith — not signed in");
+    assert!(!tray.signed_in && !tray.can_reconnect, "{tray:?}");
+    assert!(tray.online_friends.is_empty(), "{tray:?}");
+
+    // The next sign-in works as the first did.
+    invoke(&window, "sign_in", sign_in_args(&world.url(), PASSWORD)).expect("signed in again");
+    heard.wait_for_connected();
+    sign_out(&window, &mut heard);
+    world.shut_down();
 }

@@ -11,7 +11,7 @@
 //! ```text
 //! run (startup) ──┐
 //! commands ───────┼──> session_control ──> bridge ──> notifications ──> window
-//! tray: menu ─────┘          │                │
+//! tray_menu ──────┘          │                │
 //!                            └─> view_update <┘
 //!                                  ├──> the window: kith:// events
 //!                                  └──> tray: icon and items; autostart
@@ -23,10 +23,11 @@
 //! change settings through [`view_update`] too, and open or close the window. Every
 //! change to what is shown goes through view_update, which tells the window and the
 //! tray; the bridge carries one session's events there. Commands, the bridge and the
-//! tray's menu never call one another. The tray is both a door (its menu) and a
-//! surface (its icon and items, which view_update refreshes and the bridge's retry
-//! countdown ticks); the surface half calls nothing above it. A clicked
-//! notification only opens the window.
+//! tray's menu never call one another. The tray is two modules: a door,
+//! [`tray_menu`] (what its menu and a click do), and a surface, [`tray`] (its icon and
+//! items, which view_update refreshes and the bridge's retry countdown ticks), which
+//! calls nothing above it: startup hands it the door's handlers when it creates the
+//! tray. A clicked notification only opens the window.
 //!
 //! Every module is generic over [`tauri::Runtime`], so the command flow runs under
 //! `tauri::test`'s mock runtime in the tests, with no window and no tray.
@@ -46,6 +47,7 @@ mod session_control;
 pub mod settings;
 mod state;
 mod tray;
+mod tray_menu;
 pub mod tray_view;
 mod view_update;
 mod window;
@@ -108,7 +110,7 @@ pub fn run() {
             app.manage(CredentialStores::keyring());
             app.manage(profile_choice::ChosenProfile::default());
             autostart::refresh(&handle, app.state::<AppState>().settings().launch_at_login);
-            tray::start(&handle);
+            tray::start(&handle, tray_menu::on_menu, tray_menu::on_click);
             if !hidden {
                 window::open(&handle);
             }

@@ -223,6 +223,8 @@ pub async fn sign_out<R: Runtime>(app: &AppHandle<R>) {
             tracing::warn!(%error, "sign-out could not reach the server; local credentials are gone");
         }
         bridge.abort();
+        // Waited for, so no event of the ended session lands after the view below.
+        let _ = bridge.await;
         if let Some(server) = demo_server {
             server.shutdown().await;
         }
@@ -235,11 +237,24 @@ pub async fn sign_out<R: Runtime>(app: &AppHandle<R>) {
 }
 
 /// Stops the running session (close 1000) and its demo server, if any; the stored
-/// sign-in stays, so the next start resumes it.
+/// sign-in stays, so the next start resumes it. The view then says signed out, with
+/// none of the stopped session's friends: a sign-in or demo that stopped it and then
+/// fails leaves nothing of it shown.
 pub async fn stop_running<R: Runtime>(app: &AppHandle<R>) {
-    let running = app.state::<AppState>().running.lock().await.take();
-    if let Some(running) = running {
-        stop(running).await;
+    let state = app.state::<AppState>();
+    // Held until the view is updated, so a session attached meanwhile is not shown
+    // as signed out.
+    let mut running = state.running.lock().await;
+    if let Some(stopped) = running.take() {
+        stop(stopped).await;
+        update_view(app, |view| {
+            // A session that ended by itself already says signed out, and why.
+            if view.session.signed_in {
+                *view = View::default();
+            }
+            view.friends = None;
+            Friends::All
+        });
     }
 }
 
@@ -249,9 +264,13 @@ pub async fn quit<R: Runtime>(app: &AppHandle<R>) {
     app.exit(0);
 }
 
+/// Stops a session and its bridge. The bridge is waited for, so no event of the
+/// stopped session reaches the view after this returns.
 async fn stop(running: Running) {
     running.session.stop().await;
     running.bridge.abort();
+    // An aborted task ends at its next await; the error only says it was cancelled.
+    let _ = running.bridge.await;
     if let Some(server) = running.demo_server {
         server.shutdown().await;
     }

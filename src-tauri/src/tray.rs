@@ -1,10 +1,12 @@
-//! The tray: the main surface. One icon per connection state, a tooltip (also the
-//! status line atop the menu, for hosts that show no tooltips) and the menu: Open Kith,
-//! the online friends, Reconnect now, Do not disturb, Launch at login, Sign out, Quit.
-//! A left click (on Linux, the StatusNotifierItem's `Activate`) toggles the window.
-//! What to show is decided by the pure [`tray_view`](crate::tray_view); this module
-//! only applies it. The menu's actions go to [`session_control`] and
-//! [`view_update`], as the window's commands do; nothing here calls the commands.
+//! The tray as a surface: what it shows. One icon per connection state, a tooltip (also
+//! the status line atop the menu, for hosts that show no tooltips) and the menu: Open
+//! Kith, the online friends, Reconnect now, Do not disturb, Launch at login, Sign out,
+//! Quit. What to show is decided by the pure [`tray_view`](crate::tray_view); this
+//! module creates the tray and applies it, and [`view_update`] calls it after every
+//! change. What the menu's items and a left click (on Linux, the StatusNotifierItem's
+//! `Activate`) do lives in [`tray_menu`], which [`start`] is handed at startup: this
+//! module calls nothing above it, so showing a change never leads back into session
+//! control.
 //!
 //! On Linux the tray is a StatusNotifierItem, which needs a host (a panel owning
 //! `org.kde.StatusNotifierWatcher` on the session bus). Where there is none yet, as when
@@ -12,8 +14,8 @@
 //! [`RETRY_EVERY`]. Without a tray (that, or the tests' mock runtime), refreshing it
 //! does nothing.
 //!
-//! [`session_control`]: crate::session_control
 //! [`view_update`]: crate::view_update
+//! [`tray_menu`]: crate::tray_menu
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -24,10 +26,8 @@ use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Runtime};
 
-use crate::session_control;
-use crate::state::AppState;
+use crate::state::{AppState, View};
 use crate::tray_view::{tray_view, TrayInput, TrayView};
-use crate::view_update::update_settings;
 
 /// Index in the menu where the online friends start (after status, separator, Open, separator).
 const FRIENDS_AT: usize = 4;
@@ -46,13 +46,29 @@ pub struct Tray<R: Runtime> {
     ticking: AtomicBool,
 }
 
+/// The ids of the menu's items that do something, as [`OnMenu`] gets them.
+pub mod item {
+    pub const OPEN: &str = "open";
+    pub const RECONNECT: &str = "reconnect";
+    pub const DO_NOT_DISTURB: &str = "dnd";
+    pub const LAUNCH_AT_LOGIN: &str = "autostart";
+    pub const SIGN_OUT: &str = "sign_out";
+    pub const QUIT: &str = "quit";
+}
+
+/// What choosing a menu item does, given its id (one of [`item`]).
+pub type OnMenu<R> = fn(&AppHandle<R>, &str);
+/// What a left click on the icon does.
+pub type OnClick<R> = fn(&AppHandle<R>);
+
 /// How often a tray that could not be created is tried again.
 pub const RETRY_EVERY: Duration = Duration::from_secs(5);
 
-/// Creates the tray; if the platform refuses it (no tray host on the session bus),
-/// logs why and keeps trying in the background until it succeeds.
-pub fn start<R: Runtime>(app: &AppHandle<R>) {
-    let Err(error) = create(app) else {
+/// Creates the tray, whose menu and clicks go to `on_menu` and `on_click`; if the
+/// platform refuses it (no tray host on the session bus), logs why and keeps trying in
+/// the background until it succeeds.
+pub fn start<R: Runtime>(app: &AppHandle<R>, on_menu: OnMenu<R>, on_click: OnClick<R>) {
+    let Err(error) = create(app, on_menu, on_click) else {
         return;
     };
     tracing::warn!(
@@ -65,7 +81,9 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) {
         loop {
             tokio::time::sleep(RETRY_EVERY).await;
             let handle = app.clone();
-            match tauri::async_runtime::spawn_blocking(move || create(&handle)).await {
+            match tauri::async_runtime::spawn_blocking(move || create(&handle, on_menu, on_click))
+                .await
+            {
                 Ok(Ok(())) => {
                     tracing::info!("tray shown: a tray host appeared");
                     return;
@@ -80,14 +98,18 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) {
     });
 }
 
-fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+fn create<R: Runtime>(
+    app: &AppHandle<R>,
+    on_menu: OnMenu<R>,
+    on_click: OnClick<R>,
+) -> tauri::Result<()> {
     let settings = app.state::<AppState>().settings();
     let status = MenuItem::with_id(app, "status", "Kith — not signed in", false, None::<&str>)?;
-    let open = MenuItem::with_id(app, "open", "Open Kith", true, None::<&str>)?;
-    let reconnect = MenuItem::with_id(app, "reconnect", "Reconnect now", false, None::<&str>)?;
+    let open = MenuItem::with_id(app, item::OPEN, "Open Kith", true, None::<&str>)?;
+    let reconnect = MenuItem::with_id(app, item::RECONNECT, "Reconnect now", false, None::<&str>)?;
     let dnd = CheckMenuItem::with_id(
         app,
-        "dnd",
+        item::DO_NOT_DISTURB,
         "Do not disturb",
         true,
         settings.do_not_disturb,
@@ -95,14 +117,14 @@ fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     )?;
     let autostart = CheckMenuItem::with_id(
         app,
-        "autostart",
+        item::LAUNCH_AT_LOGIN,
         "Launch at login",
         true,
         settings.launch_at_login,
         None::<&str>,
     )?;
-    let sign_out = MenuItem::with_id(app, "sign_out", "Sign out", false, None::<&str>)?;
-    let quit = MenuItem::with_id(app, "quit", "Quit Kith", true, None::<&str>)?;
+    let sign_out = MenuItem::with_id(app, item::SIGN_OUT, "Sign out", false, None::<&str>)?;
+    let quit = MenuItem::with_id(app, item::QUIT, "Quit Kith", true, None::<&str>)?;
     let menu = Menu::with_items(
         app,
         &[
@@ -134,16 +156,15 @@ fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .tooltip("Kith — not signed in")
         .menu(&menu)
         .show_menu_on_left_click(false)
-        .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
-        .on_tray_icon_event(|tray, event| {
+        .on_menu_event(move |app, event| on_menu(app, event.id().as_ref()))
+        .on_tray_icon_event(move |tray, event| {
             if let TrayIconEvent::Click {
                 button: MouseButton::Left,
                 button_state: MouseButtonState::Up,
                 ..
             } = event
             {
-                tracing::debug!("tray clicked");
-                crate::window::toggle(tray.app_handle());
+                on_click(tray.app_handle());
             }
         })
         .build(app)?;
@@ -161,34 +182,6 @@ fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     });
     refresh(app);
     Ok(())
-}
-
-/// What a menu item does; the items' ids are set in [`create`].
-fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
-    let app = app.clone();
-    match id {
-        "open" => crate::window::open(&app),
-        "reconnect" => {
-            tauri::async_runtime::spawn(async move { session_control::reconnect_now(&app).await });
-        }
-        "dnd" => {
-            update_settings(&app, |settings| {
-                settings.do_not_disturb = !settings.do_not_disturb;
-            });
-        }
-        "autostart" => {
-            update_settings(&app, |settings| {
-                settings.launch_at_login = !settings.launch_at_login;
-            });
-        }
-        "sign_out" => {
-            tauri::async_runtime::spawn(async move { session_control::sign_out(&app).await });
-        }
-        "quit" => {
-            tauri::async_runtime::spawn(async move { session_control::quit(&app).await });
-        }
-        _ => {}
-    }
 }
 
 /// While a retry is pending, refreshes the tray once a second so its countdown ticks.
@@ -226,18 +219,7 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
         return;
     };
     let state = app.state::<AppState>();
-    let Some(view) = state.read_view(|v| {
-        let online = v.online_names();
-        tray_view(&TrayInput {
-            signed_in: v.session.signed_in,
-            state: &v.state,
-            retry_in: v
-                .retry_at
-                .map(|at| at.saturating_duration_since(Instant::now())),
-            online: &online,
-            total_friends: v.friend_count(),
-        })
-    }) else {
+    let Some(view) = state.read_view(shown) else {
         return;
     };
     let Ok(mut last) = tray.last.lock() else {
@@ -250,6 +232,20 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
         tracing::warn!(%error, "cannot update the tray");
     }
     *last = Some(view);
+}
+
+/// What the tray shows for `view`, now.
+pub fn shown(view: &View) -> TrayView {
+    let online = view.online_names();
+    tray_view(&TrayInput {
+        signed_in: view.session.signed_in,
+        state: &view.state,
+        retry_in: view
+            .retry_at
+            .map(|at| at.saturating_duration_since(Instant::now())),
+        online: &online,
+        total_friends: view.friend_count(),
+    })
 }
 
 fn apply<R: Runtime>(
