@@ -4,6 +4,10 @@
 //! JSON lines (or readable lines with `--human`), `logout` ends the session on the
 //! server and in the keyring, `status` tells what is stored, and `demo` runs a
 //! reference server in-process and watches it, with no setup at all.
+//!
+//! With no keyring running, `watch --username` signs in for this run only (the refresh
+//! token stays in memory, never in a file) and says so on stderr; `login`, whose only
+//! job is to store a session, refuses before sending the password.
 
 mod output;
 
@@ -15,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use kith_core::{
     ConnectionState, CredentialStore, KeyringStore, MemoryStore, ProfileSource, Secret,
-    ServerProfile, Session, SessionEvent, TokenError, TokenManager,
+    ServerProfile, Session, SessionError, SessionEvent, StoreError, TokenError, TokenManager,
 };
 
 #[derive(Parser)]
@@ -55,13 +59,19 @@ struct ServerArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Log in and store the session in the OS keyring.
+    /// Log in and store the session in the OS keyring (refused, before the password is
+    /// sent, when no keyring is running: use `watch --username` then).
     Login {
-        #[arg(long)]
-        username: String,
+        #[arg(long, required_unless_present = "browser")]
+        username: Option<String>,
         /// Read the password from standard input (one line).
         #[arg(long)]
         password_stdin: bool,
+        /// Sign in through the system browser (a profile with `auth.kind = "oidc"`):
+        /// prints the address, opens the browser where there is one ($BROWSER first),
+        /// and waits for it to come back; Ctrl-C cancels.
+        #[arg(long, conflicts_with_all = ["username", "password_stdin"])]
+        browser: bool,
     },
     /// Follow friends' presence: one JSON object per line.
     Watch {
@@ -73,8 +83,9 @@ enum Command {
         /// Readable lines instead of JSON.
         #[arg(long)]
         human: bool,
-        /// Keep the session in memory only, for a machine with no keyring: nothing is
-        /// stored, and the session lasts as long as this process.
+        /// Keep the session in memory only and never touch the keyring: nothing is
+        /// stored, and the session lasts as long as this process. (With no keyring
+        /// running, a sign-in is kept for this run only anyway, and `kith` says so.)
         #[arg(long, requires = "username")]
         ephemeral: bool,
     },
@@ -139,14 +150,44 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Login {
             username,
             password_stdin,
+            browser,
         } => {
             let profile = load_profile(&cli.server)?;
-            let password = read_password(password_stdin)?;
-            let tokens = TokenManager::new(profile, keyring()?)?;
-            tokens
-                .login(&username, password)
-                .await
-                .context("login failed")?;
+            let password = match (&username, browser) {
+                (Some(_), false) => Some(read_password(password_stdin)?),
+                _ => None,
+            };
+            let store = keyring()?;
+            let tokens = TokenManager::new(profile, store.clone())?;
+            // `login` exists to store a session: with no keyring it would sign in for
+            // nothing, so it stops before the password leaves this machine.
+            if let Err(error @ StoreError::NoKeyring(_)) =
+                stored_session(store, tokens.account()).await
+            {
+                bail!(login_without_keyring(&error));
+            }
+            let username = match (username, password) {
+                (Some(username), Some(password)) => {
+                    tokens
+                        .login(&username, password)
+                        .await
+                        .context("login failed")?;
+                    username
+                }
+                _ => tokens
+                    .login_with_browser(open_browser, shutdown_signal())
+                    .await
+                    .context("sign-in through the browser failed")?,
+            };
+            if tokens.has_unsaved_credentials().await {
+                // The keyring went away between the check and the save: end the
+                // session just made rather than leave it valid and unused.
+                let _ = tokens.logout().await;
+                tokens.close().await;
+                bail!(login_without_keyring(&StoreError::NoKeyring(
+                    "it stopped answering during the sign-in".into()
+                )));
+            }
             tokens.close().await;
             println!(
                 "{}",
@@ -174,8 +215,17 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                         .context("login failed")?
                 }
                 None => match Session::resume(profile, store).await {
-                    Err(kith_core::SessionError::Token(TokenError::NotSignedIn)) => {
+                    Err(SessionError::Token(TokenError::NotSignedIn)) => {
                         bail!("no stored session: run `kith login` first, or pass --username and --password-stdin")
+                    }
+                    Err(SessionError::Token(TokenError::Store(
+                        error @ StoreError::NoKeyring(_),
+                    ))) => {
+                        bail!(
+                            "no stored session: {error}, so nothing was remembered from an earlier run. \
+                             Sign in with --username NAME --password-stdin (for this run only until a \
+                             keyring runs)."
+                        )
                     }
                     other => other?.0,
                 },
@@ -191,6 +241,18 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     println!(
                         "{}",
                         serde_json::json!({"event": "logged_out", "was_signed_in": false})
+                    );
+                    return Ok(std::process::ExitCode::SUCCESS);
+                }
+                // Nothing can be stored without a keyring; a session kept for one run
+                // ended with that run.
+                Err(TokenError::Store(error @ StoreError::NoKeyring(_))) => {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "event": "logged_out", "was_signed_in": false,
+                            "detail": format!("{error}: no session is stored"),
+                        })
                     );
                     return Ok(std::process::ExitCode::SUCCESS);
                 }
@@ -232,6 +294,10 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 Err(TokenError::NotSignedIn) => serde_json::json!({
                     "signed_in": false, "server": tokens.account(), "store": store.describe()
                 }),
+                Err(TokenError::Store(error @ StoreError::NoKeyring(_))) => serde_json::json!({
+                    "signed_in": false, "server": tokens.account(), "store": store.describe(),
+                    "detail": error.to_string(),
+                }),
                 Err(error) => return Err(error.into()),
             };
             println!("{status}");
@@ -258,6 +324,30 @@ fn keyring() -> Result<Arc<dyn CredentialStore>> {
     let store = KeyringStore::open()
         .context("Kith keeps the session in the OS keyring and will not write it to a file")?;
     Ok(Arc::new(store))
+}
+
+/// What the keyring holds for `account`, within the store deadline: `login` asks before
+/// it signs in, so that no keyring is found out before the password is sent.
+async fn stored_session(
+    store: Arc<dyn CredentialStore>,
+    account: &str,
+) -> Result<Option<kith_core::token::StoredCredentials>, StoreError> {
+    let account = account.to_string();
+    let load = tokio::task::spawn_blocking(move || store.load(&account));
+    match tokio::time::timeout(kith_core::token::STORE_TIMEOUT, load).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(StoreError::Backend("keyring task failed".into())),
+        Err(_) => Err(StoreError::Timeout(kith_core::token::STORE_TIMEOUT)),
+    }
+}
+
+/// Why `kith login` signed nobody in.
+fn login_without_keyring(error: &StoreError) -> String {
+    format!(
+        "nothing was signed in: `kith login` only stores a session in the OS keyring, and \
+         {error}. Install gnome-keyring or enable KeePassXC's Secret Service, or sign in for \
+         this run only with `kith watch --username NAME --password-stdin`."
+    )
 }
 
 fn read_password(from_stdin: bool) -> Result<Secret> {
@@ -290,8 +380,14 @@ async fn watch(mut session: Session, human: bool) -> Result<std::process::ExitCo
             _ = &mut stop => break,
             event = events.recv() => {
                 let Some(event) = event else { break };
+                // Whether this run's sign-in will be remembered is said on stderr, in
+                // both forms; the readable form then needs no line of its own for it.
+                let notice = output::stderr_notice(&event);
+                if let Some(notice) = &notice {
+                    let _ = writeln!(std::io::stderr(), "{notice}");
+                }
                 let line = if human {
-                    Some(output::event_human(&event))
+                    notice.is_none().then(|| output::event_human(&event))
                 } else {
                     output::event_json(&event).map(|v| v.to_string())
                 };
@@ -326,6 +422,16 @@ async fn watch(mut session: Session, human: bool) -> Result<std::process::ExitCo
     } else {
         std::process::ExitCode::SUCCESS
     })
+}
+
+/// Shows the sign-in address and opens it in the user's browser: `$BROWSER` first,
+/// then the desktop's default (the `webbrowser` crate). Where there is none (a remote
+/// shell), the printed address is for the user to open elsewhere.
+fn open_browser(url: &url::Url) {
+    eprintln!("Sign in through your browser. If it does not open, visit:\n  {url}");
+    if let Err(error) = webbrowser::open(url.as_str()) {
+        eprintln!("(no browser could be opened here: {error})");
+    }
 }
 
 async fn shutdown_signal() {

@@ -14,6 +14,20 @@ use serde_json::{json, Value};
 const STALE_DETAIL: &str =
     "reconnected after a gap the server cannot fill (no snapshot, no resync): friends' status may be out of date";
 
+/// What `watch` says on stderr when a sign-in is saved after all.
+const SAVED_NOTICE: &str =
+    "Your sign-in is saved in the keyring now: Kith will not ask for your password next time.";
+
+/// What `watch` tells the person at the terminal on stderr, whatever the output form:
+/// whether this sign-in will be remembered. `None` for every other event.
+pub fn stderr_notice(event: &SessionEvent) -> Option<String> {
+    match event {
+        SessionEvent::CredentialsUnsaved { reason } => Some(reason.to_string()),
+        SessionEvent::CredentialsSaved => Some(SAVED_NOTICE.to_string()),
+        _ => None,
+    }
+}
+
 /// The JSON line for an event, or `None` for events `watch` does not print.
 pub fn event_json(event: &SessionEvent) -> Option<Value> {
     Some(match event {
@@ -70,10 +84,14 @@ pub fn event_json(event: &SessionEvent) -> Option<Value> {
         }),
         SessionEvent::CredentialsUnsaved { reason } => json!({
             "event": "credentials_unsaved",
-            "reason": reason,
-            "detail": "the keyring refused the new refresh token; this session will not survive a restart until a save succeeds",
+            "reason": reason.as_str(),
+            "detail": reason.to_string(),
+            "error": reason.error().to_string(),
         }),
-        SessionEvent::CredentialsSaved => json!({"event": "credentials_saved"}),
+        SessionEvent::CredentialsSaved => json!({
+            "event": "credentials_saved",
+            "detail": SAVED_NOTICE,
+        }),
         SessionEvent::SessionEnded { reason } => json!({
             "event": "session_ended",
             "reason": reason.as_str(),
@@ -161,10 +179,8 @@ fn human_line(event: &SessionEvent) -> String {
             "  token refresh failed ({reason}); retrying in {:.1} s",
             retry_in.as_secs_f64()
         ),
-        SessionEvent::CredentialsUnsaved { reason } => format!(
-            "  keyring refused the new sign-in ({reason}): this session will not survive a restart"
-        ),
-        SessionEvent::CredentialsSaved => "  sign-in saved in the keyring again".to_string(),
+        SessionEvent::CredentialsUnsaved { reason } => format!("  ⚠ {reason}"),
+        SessionEvent::CredentialsSaved => format!("  {SAVED_NOTICE}"),
         SessionEvent::SessionEnded { reason } => {
             format!("● session ended: {}", reason.message())
         }
@@ -320,5 +336,39 @@ mod tests {
             2,
             "nothing but the expiry"
         );
+    }
+
+    #[test]
+    fn no_keyring_is_said_on_stderr_and_as_an_event_apart_from_locked() {
+        use kith_core::{StoreError, UnsavedReason};
+        let none = SessionEvent::CredentialsUnsaved {
+            reason: UnsavedReason::new(StoreError::NoKeyring("no bus".into())),
+        };
+        let said = stderr_notice(&none).unwrap();
+        assert_eq!(said, kith_core::NO_KEYRING_MESSAGE);
+        assert!(said.starts_with("Signed in for this session only: no keyring"));
+        let line = event_json(&none).unwrap();
+        assert_eq!(line["event"], "credentials_unsaved");
+        assert_eq!(line["reason"], "no_keyring");
+        assert_eq!(line["detail"], said.as_str());
+        assert_eq!(line["error"], "no keyring is running: no bus");
+        assert_eq!(event_human(&none), format!("  ⚠ {said}"));
+
+        let locked = SessionEvent::CredentialsUnsaved {
+            reason: UnsavedReason::new(StoreError::Locked("its collection is locked".into())),
+        };
+        let line = event_json(&locked).unwrap();
+        assert_eq!(line["reason"], "locked");
+        let said = stderr_notice(&locked).unwrap();
+        assert!(said.contains("the keyring is locked"), "{said}");
+        assert!(!said.contains("no keyring"), "{said}");
+
+        let saved = stderr_notice(&SessionEvent::CredentialsSaved).unwrap();
+        assert!(saved.contains("saved in the keyring"), "{saved}");
+        assert_eq!(
+            event_json(&SessionEvent::CredentialsSaved).unwrap()["event"],
+            "credentials_saved"
+        );
+        assert_eq!(stderr_notice(&SessionEvent::PresenceFresh), None);
     }
 }

@@ -11,11 +11,15 @@
 //!   configuration (OS trust plus `tls.ca_file`) and one set of proxy rules for the
 //!   auth API and the socket.
 //! - [`Session`]: all of it behind one handle.
+//! - [`alerts`]: who is alerted for which change (favourites, per-friend rules, quiet
+//!   hours, snooze), "online since", the connection timeline and the header's counts:
+//!   data plus pure functions, for the app to wire in.
 //!
 //! No Tauri and no UI here: the desktop app and the CLI sit on top.
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod alerts;
 pub mod network;
 pub mod presence;
 pub mod protocol;
@@ -43,5 +47,5 @@ pub use socket::{
 pub use tls::CertProblem;
 pub use token::{
     CredentialStore, EndReason, KeyringStore, MemoryStore, StoreError, TokenError, TokenEvent,
-    TokenManager,
+    TokenManager, UnsavedReason, NO_KEYRING_MESSAGE,
 };

@@ -17,7 +17,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use smol_str::SmolStr;
@@ -27,7 +27,7 @@ use crate::protocol::{ProfileError, ServerProfile, Unconsumed};
 use crate::secret::Secret;
 use crate::socket::driver::{Command, Driver, DriverChannels, SessionEvent};
 use crate::socket::ConnectionState;
-use crate::token::{CredentialStore, TokenError, TokenManager};
+use crate::token::{CredentialStore, TokenError, TokenEvent, TokenManager};
 
 /// Why a session could not be started or ended.
 #[derive(Debug, thiserror::Error)]
@@ -113,8 +113,31 @@ impl Session {
     ) -> Result<Session, SessionError> {
         profile.validate()?;
         let tokens = TokenManager::new(profile, store)?;
+        // What the sign-in itself reports (no keyring: kept for this run only) comes
+        // before the driver listens; it is handed on as the session's first event.
+        let mut sign_in_events = tokens.subscribe();
         tokens.login(username, password).await?;
-        Ok(Session::start(tokens))
+        let first = sign_in_reports(&mut sign_in_events);
+        Ok(Session::start_with(tokens, rand::random(), first))
+    }
+
+    /// Signs in through the system browser (`auth.kind = "oidc"`), persists the
+    /// refresh token, and connects: the session, and the user's name as the provider
+    /// gave it. `open` is given the authorization URL; the loopback redirect waits
+    /// until the browser comes back, `cancel` completes, or the profile's
+    /// `browser_timeout` passes.
+    pub async fn login_with_browser(
+        profile: ServerProfile,
+        store: Arc<dyn CredentialStore>,
+        open: impl FnOnce(&url::Url),
+        cancel: impl std::future::Future<Output = ()>,
+    ) -> Result<(Session, String), SessionError> {
+        profile.validate()?;
+        let tokens = TokenManager::new(profile, store)?;
+        let mut sign_in_events = tokens.subscribe();
+        let username = tokens.login_with_browser(open, cancel).await?;
+        let first = sign_in_reports(&mut sign_in_events);
+        Ok((Session::start_with(tokens, rand::random(), first), username))
     }
 
     /// Resumes the stored session and connects: the session, and the username it
@@ -136,9 +159,17 @@ impl Session {
 
     /// As [`Session::start`], with a fixed seed for backoff jitter.
     pub fn start_with_seed(tokens: TokenManager, seed: u64) -> Session {
+        Self::start_with(tokens, seed, Vec::new())
+    }
+
+    /// As [`Session::start_with_seed`], with `first` as the first events.
+    fn start_with(tokens: TokenManager, seed: u64, first: Vec<SessionEvent>) -> Session {
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(ConnectionState::Idle);
         let (events_tx, events) = mpsc::unbounded_channel();
+        for event in first {
+            let _ = events_tx.send(event);
+        }
         let presence = Arc::new(RwLock::new(PresenceStore::new()));
         let unconsumed = Arc::new(Mutex::new(Unconsumed::new()));
         let scheduler = tokio::spawn(tokens.clone().run_scheduler());
@@ -242,4 +273,17 @@ impl Drop for Session {
             drop(driver);
         }
     }
+}
+
+/// What a sign-in reported before the driver listened (no keyring: kept for this run
+/// only), handed on as the session's first events.
+fn sign_in_reports(events: &mut broadcast::Receiver<TokenEvent>) -> Vec<SessionEvent> {
+    std::iter::from_fn(|| events.try_recv().ok())
+        .filter_map(|event| match event {
+            TokenEvent::CredentialsUnsaved { reason, .. } => {
+                Some(SessionEvent::CredentialsUnsaved { reason })
+            }
+            _ => None,
+        })
+        .collect()
 }

@@ -45,10 +45,20 @@ async fn login_against(base: String) -> Result<(), TokenError> {
 
 #[tokio::test]
 async fn a_non_json_login_response_is_a_bad_response() {
-    let base = peer_answering("200 OK", "text/html", "<html>maintenance</html>".into()).await;
+    let base = peer_answering("200 OK", "text/plain", "maintenance".into()).await;
     let error = login_against(base).await.unwrap_err();
     assert!(
         matches!(error, TokenError::Auth(AuthError::BadResponse(_))),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_web_page_login_response_is_named_a_web_page() {
+    let base = peer_answering("200 OK", "text/html", "<html>maintenance</html>".into()).await;
+    let error = login_against(base).await.unwrap_err();
+    assert!(
+        matches!(error, TokenError::Auth(AuthError::WebPage { status: 200 })),
         "{error:?}"
     );
 }

@@ -56,6 +56,21 @@ async fn locked_keyring_keeps_the_session_in_memory_and_never_hangs() {
             matches!(e, SessionEvent::CredentialsUnsaved { .. })
         })
         .await;
+    // A keyring that is there but locked is never told as "no keyring".
+    let reason = log
+        .seen
+        .iter()
+        .find_map(|(_, e)| match e {
+            SessionEvent::CredentialsUnsaved { reason } => Some(reason.clone()),
+            _ => None,
+        })
+        .expect("the event just seen");
+    println!("locked keyring: {} ({})", reason.as_str(), reason.error());
+    assert!(
+        matches!(reason.as_str(), "locked" | "refused"),
+        "{reason:?}"
+    );
+    assert!(!reason.to_string().contains("no keyring"), "{reason}");
     let refreshes_before = admin.counters().refreshes;
     log.drain_for(Duration::from_secs(6)).await;
     let refreshes_during = admin.counters().refreshes - refreshes_before;

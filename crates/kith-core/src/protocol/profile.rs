@@ -94,6 +94,10 @@ pub enum AuthKind {
     /// Next-Auth (seed 003): the credentials provider signs in, the session cookie is
     /// the long-lived secret, and `/api/auth/session` gives the socket token.
     Nextauth,
+    /// The system browser (OAuth 2.0 for native apps, RFC 8252, with OpenID Connect):
+    /// authorization code with PKCE through a loopback redirect; the refresh token is
+    /// the long-lived secret. Settings in `auth.oidc`.
+    Oidc,
 }
 
 /// Next-Auth's own paths and names, for `auth.kind = "nextauth"`.
@@ -131,6 +135,9 @@ pub struct AuthApiProfile {
     pub kind: AuthKind,
     /// Next-Auth's paths and names, used when `kind = "nextauth"`.
     pub nextauth: NextAuthProfile,
+    /// The OpenID provider, required when `kind = "oidc"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<crate::token::oidc::OidcSettings>,
     /// Path of the login endpoint (username and password in, tokens out).
     pub login_path: String,
     /// Path of the refresh endpoint (refresh token in, a new access token out).
@@ -318,6 +325,7 @@ impl Default for AuthApiProfile {
         AuthApiProfile {
             kind: AuthKind::Password,
             nextauth: NextAuthProfile::default(),
+            oidc: None,
             login_path: "/api/auth/login/".into(),
             refresh_path: "/api/auth/token/refresh/".into(),
             logout_path: "/api/auth/logout/".into(),
@@ -807,6 +815,21 @@ impl ServerProfile {
             .chain(auth.verify_path.as_ref())
         {
             self.api_url(path)?;
+        }
+        match (auth.kind, &auth.oidc) {
+            (AuthKind::Oidc, None) => {
+                return Err(ProfileError::Invalid {
+                    field: "auth.oidc",
+                    reason: "kind = \"oidc\" needs [auth.oidc] with issuer and client_id".into(),
+                })
+            }
+            (AuthKind::Oidc, Some(oidc)) => {
+                oidc.validate().map_err(|error| ProfileError::Invalid {
+                    field: "auth.oidc",
+                    reason: error.to_string(),
+                })?
+            }
+            _ => {}
         }
         if self.socket.auth.is_empty() {
             return Err(ProfileError::Invalid {

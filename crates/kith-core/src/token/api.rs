@@ -3,7 +3,8 @@
 //! [`AuthClient`] is the one seam between the token manager and a backend's way of
 //! signing in (`auth.kind`): a password posted as JSON with refresh tokens, or
 //! Next-Auth's routes with its session cookie as the long-lived secret
-//! ([`nextauth`](super::nextauth)). Each gives the manager the same [`TokenGrant`] and
+//! ([`nextauth`](super::nextauth)), or the system browser with OpenID Connect
+//! ([`oidc`](super::oidc)). Each gives the manager the same [`TokenGrant`] and
 //! the same error classes, so single flight, rotation saved before use, deadlines and
 //! the confirmed-rejection rule hold for every method without being written twice.
 //!
@@ -21,6 +22,7 @@
 //! included, to whatever origin the `Location` names. Response bodies are read up to
 //! [`MAX_RESPONSE_BYTES`]. Nothing in this module retries; callers do.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, AUTHORIZATION, COOKIE, DATE, RETRY_AFTER, SET_COOKIE};
@@ -33,6 +35,7 @@ use crate::proxy::ProxyProblem;
 use crate::secret::Secret;
 use crate::tls::{cert_problem, CertProblem};
 use crate::token::nextauth::NextAuth;
+use crate::token::oidc::{OidcClient, OidcGrant, PendingSignIn};
 
 /// Tokens handed out by login or refresh.
 #[derive(Debug, Clone)]
@@ -170,6 +173,8 @@ pub struct AuthClient {
     http: reqwest::Client,
     network: Network,
     profile: ServerProfile,
+    /// The OpenID provider, discovered on first use (`auth.kind = "oidc"`).
+    oidc: Arc<tokio::sync::OnceCell<OidcClient>>,
 }
 
 impl AuthClient {
@@ -190,6 +195,7 @@ impl AuthClient {
             http,
             network,
             profile,
+            oidc: Arc::default(),
         })
     }
 
@@ -217,10 +223,50 @@ impl AuthClient {
         })
     }
 
+    /// The OpenID provider, when the profile signs in through the browser: discovered
+    /// once, on first use.
+    async fn oidc(&self) -> Result<Option<&OidcClient>, AuthError> {
+        let Some(settings) = self
+            .profile
+            .auth
+            .oidc
+            .as_ref()
+            .filter(|_| self.profile.auth.kind == AuthKind::Oidc)
+        else {
+            return Ok(None);
+        };
+        self.oidc
+            .get_or_try_init(|| OidcClient::discover(settings.clone(), self.http.clone()))
+            .await
+            .map(Some)
+            .map_err(AuthError::from)
+    }
+
+    /// Whether this backend signs in through the system browser (`auth.kind = "oidc"`)
+    /// rather than with a username and password.
+    pub fn signs_in_with_browser(&self) -> bool {
+        self.profile.auth.kind == AuthKind::Oidc
+    }
+
+    /// Starts a sign-in through the system browser: the authorization URL to open, and
+    /// the loopback redirect that waits for the browser to come back
+    /// ([`PendingSignIn::finish`]). Only for `auth.kind = "oidc"`.
+    pub async fn begin_browser_sign_in(&self) -> Result<PendingSignIn, AuthError> {
+        let oidc = self.oidc().await?.ok_or_else(|| {
+            AuthError::Profile("this backend signs in with a username and password".into())
+        })?;
+        oidc.begin_browser_sign_in().await.map_err(AuthError::from)
+    }
+
     /// Logs in with a username and password.
     pub async fn login(&self, username: &str, password: &Secret) -> Result<TokenGrant, AuthError> {
         if let Some(nextauth) = self.nextauth() {
             return nextauth.login(username, password).await;
+        }
+        if self.signs_in_with_browser() {
+            return Err(AuthError::Profile(
+                "this backend signs in through the browser (kith login --browser)".into(),
+            ));
         }
         let auth = &self.profile.auth;
         let mut body = serde_json::Map::new();
@@ -242,6 +288,13 @@ impl AuthClient {
     pub async fn refresh(&self, refresh: &Secret) -> Result<TokenGrant, AuthError> {
         if let Some(nextauth) = self.nextauth() {
             return nextauth.refresh(refresh).await;
+        }
+        if let Some(oidc) = self.oidc().await? {
+            return oidc
+                .refresh(refresh)
+                .await
+                .map(OidcGrant::into_token_grant)
+                .map_err(AuthError::from);
         }
         let auth = &self.profile.auth;
         let url = self.profile.api_url(&auth.refresh_path)?;
@@ -272,6 +325,10 @@ impl AuthClient {
     pub async fn logout(&self, access: Option<&Secret>, refresh: &Secret) -> Result<(), AuthError> {
         if let Some(nextauth) = self.nextauth() {
             return nextauth.logout(refresh).await;
+        }
+        if let Some(oidc) = self.oidc().await? {
+            // RFC 7009 at the provider's revocation endpoint, when discovery lists one.
+            return oidc.revoke(refresh).await.map_err(AuthError::from);
         }
         let auth = &self.profile.auth;
         let url = self.profile.api_url(&auth.logout_path)?;

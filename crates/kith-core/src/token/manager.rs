@@ -38,7 +38,7 @@ use crate::token::api::{AuthClient, AuthError, TokenGrant};
 use crate::token::claims::{read_claims, ClaimsError};
 use crate::token::lock::RefreshLock;
 use crate::token::schedule::{rebase_after_wake, token_timing, TokenTiming};
-use crate::token::store::{CredentialStore, StoreError, StoredCredentials};
+use crate::token::store::{CredentialStore, StoreError, StoredCredentials, UnsavedReason};
 
 /// The longest a call to the credential store may take (an unlock prompt nobody
 /// answers, a hung D-Bus call) before it counts as failed.
@@ -110,11 +110,12 @@ pub enum TokenEvent {
         /// How long until it is tried again.
         retry_in: Duration,
     },
-    /// The credential store refused the rotated refresh token. The session goes on with
-    /// the tokens in memory, but will not survive a restart until a save succeeds.
+    /// The credential store refused the refresh token (at sign-in: there is no keyring;
+    /// later: a rotated one). The session goes on with the tokens in memory, but will not
+    /// survive a restart until a save succeeds.
     CredentialsUnsaved {
-        /// What the store said.
-        reason: String,
+        /// Why, as the user is told (its `Display`), with the store's error inside.
+        reason: UnsavedReason,
         /// How long until the save is tried again.
         retry_in: Duration,
     },
@@ -360,6 +361,32 @@ impl TokenManager {
     pub async fn login(&self, username: &str, password: Secret) -> Result<(), TokenError> {
         let grant = self.inner.client.login(username, &password).await?;
         drop(password);
+        self.signed_in(username, grant).await
+    }
+
+    /// Signs in through the system browser (`auth.kind = "oidc"`): `open` is given the
+    /// authorization URL to show, then the loopback redirect waits for the browser,
+    /// until `cancel` completes or the profile's `browser_timeout`. Returns the user's
+    /// name as the provider gave it.
+    pub async fn login_with_browser(
+        &self,
+        open: impl FnOnce(&url::Url),
+        cancel: impl Future<Output = ()>,
+    ) -> Result<String, TokenError> {
+        let pending = self.inner.client.begin_browser_sign_in().await?;
+        open(pending.authorization_url());
+        let grant = pending.finish(cancel).await.map_err(AuthError::from)?;
+        let username = grant
+            .user
+            .as_ref()
+            .map(|user| user.username().to_owned())
+            .unwrap_or_else(|| "me".to_owned());
+        self.signed_in(&username, grant.into_token_grant()).await?;
+        Ok(username)
+    }
+
+    /// Keeps what a sign-in granted: the long-lived secret saved first, then the token.
+    async fn signed_in(&self, username: &str, grant: TokenGrant) -> Result<(), TokenError> {
         let refresh = grant.refresh.clone().ok_or_else(|| {
             AuthError::BadResponse("the login response carries no refresh token".into())
         })?;
@@ -369,8 +396,17 @@ impl TokenManager {
             username: username.to_string(),
             refresh: refresh.clone(),
         };
-        self.store_call(move |store, account| store.save(account, &credentials))
-            .await?;
+        let attempt = credentials.clone();
+        // No keyring at all: signed in for this run only, said so, and saved later by
+        // the scheduler if a keyring appears. A locked or refusing one fails the sign-in.
+        let unsaved = match self
+            .store_call(move |store, account| store.save(account, &attempt))
+            .await
+        {
+            Ok(()) => None,
+            Err(error @ StoreError::NoKeyring(_)) => Some(error),
+            Err(error) => return Err(error.into()),
+        };
         let mut state = self.inner.state.lock().await;
         let generation = state.generation + 1;
         *state = TokenState {
@@ -382,11 +418,20 @@ impl TokenManager {
             }),
             refresh: Some(refresh),
             generation,
+            unsaved: unsaved.is_some().then_some(credentials),
             ..TokenState::default()
         };
         drop(state);
         self.inner.schedule_changed.notify_one();
-        tracing::info!(username, "signed in");
+        tracing::info!(username, saved = unsaved.is_none(), "signed in");
+        if let Some(error) = unsaved {
+            let retry_in = self.inner.policy.retry_base;
+            let event = TokenEvent::CredentialsUnsaved {
+                reason: error.into(),
+                retry_in,
+            };
+            let _ = self.inner.events.send(event);
+        }
         Ok(())
     }
 
@@ -644,6 +689,7 @@ impl TokenManager {
                 let _ = self.inner.events.send(TokenEvent::CredentialsSaved);
                 true
             }
+            Err(StoreError::NoKeyring(_)) => false,
             Err(error) => {
                 tracing::warn!(%error, "the credential store still refuses the refresh token");
                 false
@@ -709,6 +755,16 @@ impl TokenManager {
                 .await;
             }
         }
+        // A renewal that gave back the token in use (Next-Auth re-mints only close to
+        // expiry) changes nothing: no new generation, so no handover; it is asked
+        // again after a pause, never in a tight loop, until the token changes.
+        if let Some(held) = state.access.as_mut().filter(|h| h.token == grant.access) {
+            let again = received_at + self.inner.policy.retry_base.max(Duration::from_secs(1));
+            held.timing.refresh_at = again;
+            tracing::debug!("the renewal gave back the token in use; asking again shortly");
+            self.inner.schedule_changed.notify_one();
+            return Ok(access_of(held));
+        }
         let timing = self.timing_of(&grant, received_at)?;
         state.generation += 1;
         let held = Held {
@@ -726,16 +782,6 @@ impl TokenManager {
         let _ = self.inner.events.send(TokenEvent::Refreshed {
             expires_in,
             generation: access.generation,
-        // A renewal that gave back the token in use (Next-Auth re-mints only close to
-        // expiry) changes nothing: no new generation, so no handover; it is asked
-        // again after a pause, never in a tight loop, until the token changes.
-        if let Some(held) = state.access.as_mut().filter(|h| h.token == grant.access) {
-            let again = received_at + self.inner.policy.retry_base.max(Duration::from_secs(1));
-            held.timing.refresh_at = again;
-            tracing::debug!("the renewal gave back the token in use; asking again shortly");
-            self.inner.schedule_changed.notify_one();
-            return Ok(access_of(held));
-        }
         });
         self.inner.schedule_changed.notify_one();
         Ok(access)
@@ -787,12 +833,16 @@ impl TokenManager {
             }
             Err(error) => {
                 let retry_in = self.inner.policy.retry_base;
-                tracing::warn!(%error, "the credential store refused the rotated refresh token; keeping it in memory");
-                state.unsaved = Some(credentials);
-                let _ = self.inner.events.send(TokenEvent::CredentialsUnsaved {
-                    reason: error.to_string(),
-                    retry_in,
-                });
+                if !matches!(error, StoreError::NoKeyring(_)) {
+                    tracing::warn!(%error, "the credential store refused the rotated refresh token; keeping it in memory");
+                }
+                // Told once, when the session stops being saved; not at every refresh.
+                if state.unsaved.replace(credentials).is_none() {
+                    let _ = self.inner.events.send(TokenEvent::CredentialsUnsaved {
+                        reason: error.into(),
+                        retry_in,
+                    });
+                }
             }
         }
     }

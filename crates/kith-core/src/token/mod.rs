@@ -3,8 +3,11 @@
 
 pub mod api;
 pub mod claims;
+#[cfg(target_os = "linux")]
+mod keyring_errors;
 pub mod lock;
 pub mod manager;
+pub mod oidc;
 mod nextauth;
 pub mod schedule;
 pub mod store;
@@ -16,4 +19,7 @@ pub use manager::{
     STORE_TIMEOUT,
 };
 pub use schedule::{token_timing, TokenTiming};
-pub use store::{CredentialStore, KeyringStore, MemoryStore, StoreError, StoredCredentials};
+pub use store::{
+    CredentialStore, KeyringStore, MemoryStore, StoreError, StoredCredentials, UnsavedReason,
+    NO_KEYRING_MESSAGE,
+};

@@ -2,15 +2,19 @@
 //!
 //! [`CredentialStore`] is the seam: the OS keyring ([`KeyringStore`]) by default, an
 //! in-memory map ([`MemoryStore`]) for tests. There is deliberately no plaintext-file
-//! fallback: without a keyring, Kith says so instead of writing a token to disk.
+//! fallback: without a keyring, a sign-in lasts for this run only (the token manager
+//! keeps it in memory), and Kith says so with an [`UnsavedReason`] instead of writing a
+//! token to disk.
 //!
 //! The keyring store is built explicitly through `keyring-core` (the engine of
 //! keyring 4) rather than through keyring 4's process-wide default store, because that
 //! default is created once per process and caches its failure: a keyring that comes up
-//! after Kith starts would stay unusable until restart.
+//! after Kith starts would stay unusable until restart. [`KeyringStore`] connects at
+//! its first call that finds a keyring, and again after one went away, so a keyring
+//! started or unlocked later in the run is used from then on.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
@@ -46,15 +50,21 @@ impl StoredCredentials {
     }
 }
 
-/// Why the credential store could not do what was asked.
+/// Why the credential store could not do what was asked. "No keyring", "locked" and
+/// "refused" are told apart from the platform's typed errors (see `keyring_errors.rs`
+/// for the Secret Service), because each asks something different of the user.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {
-    /// There is no keyring to use (none on D-Bus, no Keychain, no platform backend).
-    #[error("no keyring available: {0}")]
+    /// There is no keyring to use: no D-Bus session bus, nothing providing the Secret
+    /// Service on it, no default keyring in it; no Keychain; no platform backend.
+    #[error("no keyring is running: {0}")]
     NoKeyring(String),
-    /// The keyring is locked, or refused Kith access.
-    #[error("the keyring is locked or refused access: {0}")]
+    /// The keyring is there but locked, and nobody unlocked it.
+    #[error("the keyring is locked: {0}")]
     Locked(String),
+    /// The keyring is there and refused Kith access (a dismissed prompt, a denial).
+    #[error("the keyring refused access: {0}")]
+    Refused(String),
     /// Any other keyring failure, in its words.
     #[error("keyring error: {0}")]
     Backend(String),
@@ -78,6 +88,95 @@ pub enum StoreError {
         /// The keyring's name.
         keyring: &'static str,
     },
+}
+
+/// What the user is told when there is no keyring at all: the sign-in lasts for this
+/// run only. The CLI prints it on stderr; the app shows it in its banner and settings.
+#[cfg(target_os = "linux")]
+pub const NO_KEYRING_MESSAGE: &str = "Signed in for this session only: no keyring (Secret \
+     Service) is running, so Kith will ask for your password next time. Install \
+     gnome-keyring or enable KeePassXC's Secret Service to be remembered.";
+/// What the user is told when there is no keyring at all: the sign-in lasts for this
+/// run only. The CLI prints it on stderr; the app shows it in its banner and settings.
+#[cfg(not(target_os = "linux"))]
+pub const NO_KEYRING_MESSAGE: &str = "Signed in for this session only: no keyring is \
+     available, so Kith will ask for your password next time.";
+
+/// Why this session's sign-in is not saved in the keyring, as Kith tells the user. Its
+/// `Display` is the one text every place shows (the CLI's stderr and its
+/// `credentials_unsaved` line, the app's banner, settings and notification); the store's
+/// own error is kept for logs. Never holds a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsavedReason {
+    error: StoreError,
+}
+
+impl UnsavedReason {
+    /// The reason for a store's refusal.
+    pub fn new(error: StoreError) -> Self {
+        UnsavedReason { error }
+    }
+
+    /// What the store said, for logs and details.
+    pub fn error(&self) -> &StoreError {
+        &self.error
+    }
+
+    /// Whether there is no keyring at all, as opposed to one that is locked or refused.
+    pub fn is_no_keyring(&self) -> bool {
+        matches!(self.error, StoreError::NoKeyring(_))
+    }
+
+    /// A short, stable code for machine-readable output: `no_keyring`, `locked`,
+    /// `refused`, `timeout` or `failed`.
+    pub fn as_str(&self) -> &'static str {
+        match self.error {
+            StoreError::NoKeyring(_) => "no_keyring",
+            StoreError::Locked(_) => "locked",
+            StoreError::Refused(_) => "refused",
+            StoreError::Timeout(_) => "timeout",
+            StoreError::Backend(_) | StoreError::Corrupt(_) | StoreError::TooLarge { .. } => {
+                "failed"
+            }
+        }
+    }
+}
+
+impl From<StoreError> for UnsavedReason {
+    fn from(error: StoreError) -> Self {
+        UnsavedReason::new(error)
+    }
+}
+
+impl std::fmt::Display for UnsavedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const LEAD: &str = "Signed in for this session only";
+        match &self.error {
+            StoreError::NoKeyring(_) => f.write_str(NO_KEYRING_MESSAGE),
+            StoreError::Locked(_) => write!(
+                f,
+                "{LEAD}: the keyring is locked, so your sign-in is not saved and Kith will ask \
+                 for your password next time. Unlock the keyring and Kith saves it then."
+            ),
+            StoreError::Refused(_) => write!(
+                f,
+                "{LEAD}: the keyring did not let Kith save your sign-in (its unlock prompt \
+                 was dismissed, or access was denied), so Kith will ask for your password \
+                 next time. Kith asks the keyring again at its next save."
+            ),
+            StoreError::Timeout(limit) => write!(
+                f,
+                "{LEAD}: the keyring did not answer within {} s, so your sign-in is not saved \
+                 and Kith will ask for your password next time, unless a later save succeeds.",
+                limit.as_secs()
+            ),
+            other => write!(
+                f,
+                "{LEAD}: the keyring could not save your sign-in ({other}), so Kith will ask \
+                 for your password next time, unless a later save succeeds."
+            ),
+        }
+    }
 }
 
 /// Windows Credential Manager keeps at most 2,560 bytes per credential
@@ -200,9 +299,16 @@ pub const KEYRING_SERVICE: &str = "kith";
 
 /// The OS keyring: Secret Service on Linux, the login Keychain on macOS, Credential
 /// Manager on Windows (where an entry holds at most [`WINDOWS_CREDENTIAL_LIMIT`] bytes).
+///
+/// It connects lazily: a call made while no keyring answers fails with
+/// [`StoreError::NoKeyring`], and the next call tries again, so a keyring started (or
+/// given a default collection) later in the run is found without a restart. A
+/// connection that fails in a way that suggests the service went away is dropped and
+/// made again at the next call.
 pub struct KeyringStore {
-    /// Always `Some` until dropped; see the `Drop` impl.
-    store: Option<Arc<keyring_core::CredentialStore>>,
+    /// The platform store once a keyring answered; `None` before that, and again after
+    /// a failure that suggests it went away.
+    store: Mutex<Option<Arc<keyring_core::CredentialStore>>>,
     service: String,
     /// What one entry may hold on this platform, checked before each save.
     limit: Option<EntryLimit>,
@@ -211,15 +317,22 @@ pub struct KeyringStore {
 impl Drop for KeyringStore {
     fn drop(&mut self) {
         // Dropping the platform store closes its D-Bus proxies with a blocking call.
-        if let Some(store) = self.store.take() {
+        let store = self
+            .store
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(store) = store {
             off_runtime(move || drop(store));
         }
     }
 }
 
 impl KeyringStore {
-    /// Connects to the platform keyring now, so that a missing one is reported as a
-    /// clear error at startup rather than at the first refresh.
+    /// The platform keyring. It tries to connect now, so that a working keyring is
+    /// ready at the first call; a missing one is not an error here (it is logged): each
+    /// call tries again, and one that finds none fails with [`StoreError::NoKeyring`],
+    /// which the token manager turns into a sign-in for this run only.
     pub fn open() -> Result<Self, StoreError> {
         Self::open_with_service(KEYRING_SERVICE)
     }
@@ -227,20 +340,56 @@ impl KeyringStore {
     /// As [`KeyringStore::open`], filing entries under `service` instead of
     /// [`KEYRING_SERVICE`] (tests use their own).
     pub fn open_with_service(service: &str) -> Result<Self, StoreError> {
-        let store = platform_store()?;
-        Ok(KeyringStore {
-            store: Some(store),
+        let store = KeyringStore {
+            store: Mutex::new(None),
             service: service.to_string(),
             limit: PLATFORM_ENTRY_LIMIT,
-        })
+        };
+        if let Err(error) = store.connected() {
+            tracing::info!(%error, "no keyring for now; Kith looks again at each use");
+        }
+        Ok(store)
     }
 
-    fn entry(&self, account: &str) -> Result<keyring_core::Entry, StoreError> {
-        let store = self
-            .store
-            .as_ref()
-            .ok_or_else(|| StoreError::Backend("keyring store already closed".into()))?;
-        off_runtime(|| store.build(&self.service, account, None)).map_err(map_keyring_error)
+    /// The platform store, connecting first if there is none yet.
+    fn connected(&self) -> Result<Arc<keyring_core::CredentialStore>, StoreError> {
+        let mut slot = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(store) = slot.as_ref() {
+            return Ok(store.clone());
+        }
+        let store = platform_store()?;
+        *slot = Some(store.clone());
+        Ok(store)
+    }
+
+    /// One call on the account's entry, off the async runtime. The entry and this
+    /// clone of the platform store are dropped there too.
+    fn call<T: Send>(
+        &self,
+        account: &str,
+        op: impl FnOnce(&keyring_core::Entry) -> keyring_core::Result<T> + Send,
+    ) -> Result<T, StoreError> {
+        let store = self.connected()?;
+        let service = self.service.as_str();
+        let result = off_runtime(move || {
+            let entry = store
+                .build(service, account, None)
+                .map_err(map_keyring_error)?;
+            op(&entry).map_err(map_keyring_error)
+        });
+        if let Err(StoreError::NoKeyring(_) | StoreError::Backend(_)) = &result {
+            // The service may have gone (or restarted, invalidating its session):
+            // connect afresh next time.
+            let gone = self
+                .store
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(gone) = gone {
+                off_runtime(move || drop(gone));
+            }
+        }
+        result
     }
 }
 
@@ -263,11 +412,8 @@ fn off_runtime<T: Send>(call: impl FnOnce() -> T + Send) -> T {
 
 #[cfg(target_os = "linux")]
 fn platform_store() -> Result<Arc<keyring_core::CredentialStore>, StoreError> {
-    let store = off_runtime(zbus_secret_service_keyring_store::Store::new).map_err(|error| {
-        StoreError::NoKeyring(format!(
-            "the Secret Service (e.g. gnome-keyring) is not reachable on D-Bus: {error}"
-        ))
-    })?;
+    let store =
+        off_runtime(zbus_secret_service_keyring_store::Store::new).map_err(map_keyring_error)?;
     Ok(store)
 }
 
@@ -303,24 +449,41 @@ const PLATFORM_ENTRY_LIMIT: Option<EntryLimit> = Some(EntryLimit::WINDOWS);
 #[cfg(not(windows))]
 const PLATFORM_ENTRY_LIMIT: Option<EntryLimit> = None;
 
+/// keyring-core's error as a [`StoreError`]. Its `NoStorageAccess` and
+/// `PlatformFailure` wrap the platform's own error; where Kith knows that error's type
+/// (the Secret Service's, on Linux) it is read for what it is.
 fn map_keyring_error(error: keyring_core::Error) -> StoreError {
     use keyring_core::Error;
     match error {
-        Error::NoStorageAccess(inner) => StoreError::Locked(inner.to_string()),
+        Error::NoStorageAccess(inner) => platform_error(inner.as_ref())
+            .unwrap_or_else(|| StoreError::Locked(format!("locked, or access refused: {inner}"))),
+        Error::PlatformFailure(inner) => platform_error(inner.as_ref())
+            .unwrap_or_else(|| StoreError::Backend(format!("platform failure: {inner}"))),
         Error::NoDefaultStore => StoreError::NoKeyring("no default store".into()),
         Error::BadEncoding(_) => StoreError::Corrupt("stored value is not UTF-8".into()),
         other => StoreError::Backend(other.to_string()),
     }
 }
 
+#[cfg(target_os = "linux")]
+fn platform_error(error: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<StoreError> {
+    super::keyring_errors::classify(error)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn platform_error(_: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<StoreError> {
+    None
+}
+
 impl CredentialStore for KeyringStore {
     fn load(&self, account: &str) -> Result<Option<StoredCredentials>, StoreError> {
-        let entry = self.entry(account)?;
-        match off_runtime(|| entry.get_password()) {
-            Ok(text) => StoredCredentials::decode(&text).map(Some),
+        let text = self.call(account, |entry| match entry.get_password() {
+            Ok(text) => Ok(Some(text)),
             Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(error) => Err(map_keyring_error(error)),
-        }
+            Err(error) => Err(error),
+        })?;
+        text.map(|text| StoredCredentials::decode(&text))
+            .transpose()
     }
 
     fn save(&self, account: &str, credentials: &StoredCredentials) -> Result<(), StoreError> {
@@ -328,16 +491,14 @@ impl CredentialStore for KeyringStore {
         if let Some(limit) = &self.limit {
             limit.check(&encoded)?;
         }
-        let entry = self.entry(account)?;
-        off_runtime(|| entry.set_password(&encoded)).map_err(map_keyring_error)
+        self.call(account, |entry| entry.set_password(&encoded))
     }
 
     fn clear(&self, account: &str) -> Result<(), StoreError> {
-        let entry = self.entry(account)?;
-        match off_runtime(|| entry.delete_credential()) {
+        self.call(account, |entry| match entry.delete_credential() {
             Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-            Err(error) => Err(map_keyring_error(error)),
-        }
+            Err(error) => Err(error),
+        })
     }
 
     fn describe(&self) -> String {
@@ -414,6 +575,54 @@ mod tests {
         assert!(limit
             .check(&with_refresh("x".repeat(1_200)).encode())
             .is_ok());
+    }
+
+    #[test]
+    fn the_user_is_told_no_keyring_apart_from_locked_and_refused() {
+        let told = |error: StoreError| {
+            let reason = UnsavedReason::from(error);
+            (reason.as_str(), reason.to_string())
+        };
+        let (code, text) = told(StoreError::NoKeyring("no bus".into()));
+        assert_eq!(code, "no_keyring");
+        assert_eq!(text, NO_KEYRING_MESSAGE);
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            text,
+            "Signed in for this session only: no keyring (Secret Service) is running, so \
+             Kith will ask for your password next time. Install gnome-keyring or enable \
+             KeePassXC's Secret Service to be remembered."
+        );
+        assert!(UnsavedReason::new(StoreError::NoKeyring(String::new())).is_no_keyring());
+
+        let (code, locked) = told(StoreError::Locked("its collection is locked".into()));
+        assert_eq!(code, "locked");
+        assert!(locked.contains("the keyring is locked"), "{locked}");
+        assert!(locked.contains("Unlock the keyring"), "{locked}");
+        let (code, refused) = told(StoreError::Refused("dismissed".into()));
+        assert_eq!(code, "refused");
+        assert!(refused.contains("unlock prompt was dismissed"), "{refused}");
+        let (code, timeout) = told(StoreError::Timeout(std::time::Duration::from_secs(10)));
+        assert_eq!(code, "timeout");
+        assert!(timeout.contains("within 10 s"), "{timeout}");
+        let (code, other) = told(StoreError::Backend("boom".into()));
+        assert_eq!(code, "failed");
+        assert!(other.contains("keyring error: boom"), "{other}");
+        for text in [&locked, &refused, &timeout, &other] {
+            assert!(
+                text.starts_with("Signed in for this session only: "),
+                "{text}"
+            );
+            assert!(!text.contains("no keyring"), "{text}");
+        }
+        assert_ne!(locked, refused);
+        // The store's own words stay apart, for logs.
+        assert_eq!(
+            UnsavedReason::new(StoreError::Locked("x".into()))
+                .error()
+                .to_string(),
+            "the keyring is locked: x"
+        );
     }
 
     #[test]
