@@ -333,8 +333,10 @@ fn install_peer_packages() -> Result<PathBuf> {
             "tests/peers/django/requirements.txt",
             "-r",
             "tests/peers/python-socketio/requirements.txt",
+            "-r",
+            "tests/peers/channels_presence/requirements.txt",
         ]),
-        "pip install (Django and python-socketio peers)",
+        "pip install (Django, django-channels-presence and python-socketio peers)",
     )?;
     status(
         Command::new("npm").args([

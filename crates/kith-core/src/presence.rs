@@ -290,6 +290,30 @@ impl PresenceStore {
         }
     }
 
+    /// A member list of the whole set of friends, as the snapshot to apply: the members
+    /// as listed, then every other friend Kith knows, offline (with no timestamp or
+    /// sequence number, so nothing held counts as newer). Applied with
+    /// [`apply_snapshot`](Self::apply_snapshot), it turns absent friends offline
+    /// instead of forgetting them.
+    pub fn with_absent_offline(&self, mut members: Vec<FriendRecord>) -> Vec<FriendRecord> {
+        let listed: foldhash::HashSet<FriendId> =
+            members.iter().map(|m| m.user_id.clone()).collect();
+        let offline = Status::new("offline");
+        members.extend(
+            self.friends
+                .values()
+                .filter(|friend| !listed.contains(&friend.user_id))
+                .map(|friend| FriendRecord {
+                    user_id: friend.user_id.clone(),
+                    username: friend.username.clone(),
+                    status: offline.clone(),
+                    last_seen: None,
+                    seq: None,
+                }),
+        );
+        members
+    }
+
     /// Replaces the map with a snapshot and returns what changed, tagged with `cause`.
     /// A snapshot entry older than what Kith already holds keeps the newer state. A
     /// snapshot clears every stale mark and supersedes a resync in flight.
@@ -404,6 +428,36 @@ mod tests {
             last_seen: None,
             seq,
         }
+    }
+
+    #[test]
+    fn a_whole_set_member_list_turns_absent_friends_offline_and_keeps_them() {
+        let mut store = PresenceStore::new();
+        store.apply_update(record(1, "online", Some(5)));
+        let mut seen = record(2, "away", None);
+        seen.last_seen = Some(LastSeen::from("2026-11-22T10:00:00Z"));
+        store.apply_update(seen);
+        store.apply_update(record(3, "offline", None));
+        let mut member = record(4, "online", None);
+        member.username = "dee".into();
+        let snapshot = store.with_absent_offline(vec![member]);
+        assert_eq!(snapshot.len(), 4);
+        let changes = store.apply_snapshot(snapshot, ChangeCause::Live);
+        assert_eq!(store.len(), 4, "nobody is forgotten");
+        let mut changed: Vec<(String, Option<String>)> = changes
+            .iter()
+            .map(|c| (c.user_id.to_string(), c.to.as_deref().map(str::to_owned)))
+            .collect();
+        changed.sort();
+        assert_eq!(
+            changed,
+            vec![
+                ("1".into(), Some("offline".into())),
+                ("2".into(), Some("offline".into())),
+                ("4".into(), Some("online".into())),
+            ]
+        );
+        assert_eq!(store.get("2").unwrap().username, "user2");
     }
 
     #[test]

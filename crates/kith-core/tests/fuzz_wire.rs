@@ -232,6 +232,7 @@ fn check_refused(error: &MessageError) -> Result<(), TestCaseError> {
         | MessageError::MissingField { .. }
         | MessageError::TooLong { .. }
         | MessageError::TooManyFriends { .. }
+        | MessageError::UnmappedStatus { .. }
         | MessageError::BinaryRefused { .. } => {}
     }
     prop_assert!(!error.to_string().is_empty());

@@ -170,6 +170,15 @@ pub enum ServerMessage {
         /// The snapshot's sequence number, when the backend sends one.
         seq: Option<u64>,
     },
+    /// Several friends' presence changed at once, to apply in order as live updates: a
+    /// room's member list, a join/leave diff, or a later member list of the whole set
+    /// told as what changed since the socket's previous one (profile `[messages]`).
+    Updates(Vec<FriendRecord>),
+    /// A member list of the whole set of friends, the first on its socket (profile
+    /// `[messages.members]` with `scope = "all_friends"`): everyone listed is online,
+    /// and every other friend Kith knows is offline. Applied like a snapshot, except
+    /// that friends not listed are kept, offline, not forgotten.
+    Members(Vec<FriendRecord>),
     /// `auth_success`: the server accepted the auth message.
     AuthSuccess,
     /// `auth_error`: the server refused the auth message.
@@ -231,6 +240,14 @@ pub enum MessageError {
         count: usize,
         /// The limit.
         max: usize,
+    },
+    /// A status value the profile's status map (`[messages.status]`) does not name, or,
+    /// without a map, one that is not text: the message is refused whole, never
+    /// guessed. `value` is the raw JSON value, cleaned and at most 64 characters.
+    #[error("status {value} is not in the profile's status map")]
+    UnmappedStatus {
+        /// The value as the backend sent it (JSON text: a string keeps its quotes).
+        value: String,
     },
     /// A Socket.IO event with binary attachments that Kith cannot use.
     #[error("binary event {event:?} refused: {reason}")]

@@ -21,11 +21,14 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::protocol::mapped::MappedReader;
 use crate::protocol::messages::{FriendList, FriendRecord, MessageError, ServerMessage};
+use crate::protocol::profile::MessageMapping;
 
 /// The most binary attachments one event may announce.
 pub const MAX_ATTACHMENTS: usize = 16;
@@ -298,6 +301,8 @@ pub struct SioSession {
     /// A binary event whose attachments never came, not yet reported.
     refusal: Option<MessageError>,
     transmit: VecDeque<String>,
+    /// The profile's `[messages]` mapping, read by event name; `None`: Kith's own events.
+    mapped: Option<MappedReader>,
 }
 
 impl fmt::Debug for SioSession {
@@ -315,6 +320,17 @@ impl SioSession {
     /// A session on `namespace` (as validated by the profile: `/` or `/name`), refusing
     /// frames and reassembled events over `max_bytes`.
     pub fn new(namespace: &str, max_bytes: usize) -> Self {
+        Self::with_mapping(namespace, max_bytes, None)
+    }
+
+    /// A session that reads events through the profile's `[messages]` mapping (event
+    /// names as its `match` values, the first argument as the message), and Kith's
+    /// own events (`status_update`, `presence_snapshot`) where the mapping claims none.
+    pub fn with_mapping(
+        namespace: &str,
+        max_bytes: usize,
+        mapping: Option<Arc<MessageMapping>>,
+    ) -> Self {
         SioSession {
             namespace: namespace.to_string(),
             max_bytes,
@@ -324,6 +340,7 @@ impl SioSession {
             reassembly: None,
             refusal: None,
             transmit: VecDeque::new(),
+            mapped: mapping.map(MappedReader::new),
         }
     }
 
@@ -508,7 +525,7 @@ impl SioSession {
         if packet.kind == SioKind::Ack {
             return Ok(Inbound::Alive);
         }
-        let message = match decode_event(packet.data) {
+        let message = match self.decode_event(packet.data) {
             Err(MessageError::UnknownType(event)) if binary => {
                 return Err(MessageError::BinaryRefused {
                     event,
@@ -525,6 +542,20 @@ impl SioSession {
                 .push_back(encode_packet(&Packet::Message(ack)));
         }
         Ok(Inbound::Message(message))
+    }
+
+    /// An event's meaning: through the mapping when it claims the event, else as one
+    /// of Kith's own events.
+    fn decode_event(&mut self, data: Option<Value>) -> Result<ServerMessage, MessageError> {
+        let (name, data) = split_event(data)?;
+        if let Some(read) = self
+            .mapped
+            .as_mut()
+            .and_then(|mapped| mapped.read_event(&name, &data))
+        {
+            return read;
+        }
+        decode_named(&name, data)
     }
 }
 
@@ -584,7 +615,8 @@ fn fill_placeholders(value: &mut Value, attachments: &[Vec<u8>]) -> Result<(), M
     }
 }
 
-fn decode_event(data: Option<Value>) -> Result<ServerMessage, MessageError> {
+/// An EVENT payload's name and first argument (`null` when it has none).
+fn split_event(data: Option<Value>) -> Result<(String, Value), MessageError> {
     let Some(Value::Array(mut items)) = data else {
         return Err(malformed("an EVENT payload must be an array"));
     };
@@ -596,10 +628,14 @@ fn decode_event(data: Option<Value>) -> Result<ServerMessage, MessageError> {
     } else {
         Value::Null
     };
-    let name = items
-        .first()
-        .and_then(Value::as_str)
-        .ok_or_else(|| malformed("an EVENT name must be a string"))?;
+    match items.swap_remove(0) {
+        Value::String(name) => Ok((name, data)),
+        _ => Err(malformed("an EVENT name must be a string")),
+    }
+}
+
+/// Kith's own events: `status_update` and `presence_snapshot`.
+fn decode_named(name: &str, data: Value) -> Result<ServerMessage, MessageError> {
     match name {
         "status_update" => {
             let record = serde_json::from_value::<FriendRecord>(data)

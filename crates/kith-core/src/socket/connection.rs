@@ -25,7 +25,9 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use crate::network::Network;
 use crate::protocol::messages::{auth_message, APP_PING};
 use crate::protocol::socketio::{Inbound, SioSession};
-use crate::protocol::{parse_server_message, MessageError, ServerMessage, WireProtocol};
+use crate::protocol::{
+    parse_server_message, MappedReader, MessageError, MessageMapping, ServerMessage, WireProtocol,
+};
 use crate::secret::Secret;
 use crate::socket::events::ConnId;
 use crate::socket::tunnel::{self, OpenError};
@@ -91,6 +93,8 @@ pub(crate) struct Framing {
     /// The Socket.IO namespace (unused for JSON).
     pub(crate) namespace: String,
     pub(crate) max_message_bytes: usize,
+    /// The profile's `[messages]` mapping; `None` reads Kith's own vocabulary.
+    pub(crate) mapping: Option<std::sync::Arc<MessageMapping>>,
 }
 
 /// Connects with `request` (through [`tunnel::open`]) and runs the socket until it
@@ -107,6 +111,7 @@ pub(crate) async fn run_connection(
         protocol,
         namespace,
         max_message_bytes,
+        mapping,
     } = framing;
     let config = WebSocketConfig::default()
         .max_message_size(Some(max_message_bytes))
@@ -152,7 +157,10 @@ pub(crate) async fn run_connection(
     let mut close_code: Option<u16> = None;
     let mut close_reason = String::new();
     let mut sio = (protocol == WireProtocol::SocketIo)
-        .then(|| SioSession::new(&namespace, max_message_bytes));
+        .then(|| SioSession::with_mapping(&namespace, max_message_bytes, mapping.clone()));
+    // JSON frames through the mapping, when the profile has one (Socket.IO's session
+    // holds its own).
+    let mut mapped = mapping.filter(|_| sio.is_none()).map(MappedReader::new);
     // A frame read ahead while batching that was not a text frame: handled next.
     let mut read_ahead: Option<Option<Result<Message, WsError>>> = None;
     loop {
@@ -165,7 +173,7 @@ pub(crate) async fn run_connection(
             } => {
                 let event = match frame {
                     Some(Ok(Message::Text(text))) if sio.is_none() => {
-                        let mut first = Some(parse_server_message(text.as_str(), max_message_bytes));
+                        let mut first = Some(read_frame(&mut mapped, text.as_str(), max_message_bytes));
                         // Take what is already buffered, without waiting for more.
                         let mut batch = Vec::new();
                         while batch.len() < MAX_BATCH {
@@ -175,7 +183,7 @@ pub(crate) async fn run_connection(
                                         batch.reserve(64);
                                         batch.push(first);
                                     }
-                                    batch.push(parse_server_message(text.as_str(), max_message_bytes));
+                                    batch.push(read_frame(&mut mapped, text.as_str(), max_message_bytes));
                                 }
                                 Some(other) => {
                                     read_ahead = Some(other);
@@ -275,6 +283,21 @@ pub(crate) async fn run_connection(
                 }
             }
         }
+    }
+}
+
+/// One JSON text frame: Kith's own vocabulary through its fast reader, or, when the
+/// profile has a `[messages]` mapping, the mapping's reader. One predictable branch per
+/// frame; the default path does nothing else.
+#[inline]
+fn read_frame(
+    mapped: &mut Option<MappedReader>,
+    text: &str,
+    max_bytes: usize,
+) -> Result<ServerMessage, MessageError> {
+    match mapped {
+        None => parse_server_message(text, max_bytes),
+        Some(reader) => reader.read_text(text, max_bytes),
     }
 }
 

@@ -139,6 +139,9 @@ pub(crate) struct Driver {
     unconsumed: Arc<Mutex<Unconsumed>>,
     /// A refused binary event was logged; later ones are not.
     binary_refusal_logged: bool,
+    /// Status values the profile's `[messages.status]` map does not name, each logged
+    /// once (capped like the unconsumed kinds).
+    unmapped_statuses: Unconsumed,
     fetch_tx: mpsc::UnboundedSender<(FetchPurpose, Result<AccessToken, TokenError>)>,
     /// The resync endpoint, when the profile names one.
     resync: Option<ResyncClient>,
@@ -227,6 +230,7 @@ impl Driver {
             conn_events_tx,
             unconsumed,
             binary_refusal_logged: false,
+            unmapped_statuses: Unconsumed::new(),
             fetch_tx,
             resync: ResyncClient::for_profile(&profile_for_resync, tokens_http),
             resync_tx,
@@ -471,6 +475,7 @@ impl Driver {
                 protocol: self.profile.socket.protocol,
                 namespace: self.profile.socket.namespace.clone(),
                 max_message_bytes: self.profile.socket.max_message_bytes,
+                mapping: self.profile.messages.clone().map(Arc::new),
             },
             self.conn_events_tx.clone(),
             outgoing_rx,
@@ -742,6 +747,15 @@ impl Driver {
                     tracing::debug!(conn, ?kind, "a message Kith does not consume; more of this kind are counted, not logged");
                 }
             }
+            MessageError::UnmappedStatus { value } => {
+                if self.unmapped_statuses.record(&value) {
+                    tracing::warn!(
+                        conn,
+                        %value,
+                        "refusing a status the profile's [messages.status] map does not name; logged once per value"
+                    );
+                }
+            }
             error @ MessageError::BinaryRefused { .. } => {
                 if !std::mem::replace(&mut self.binary_refusal_logged, true) {
                     tracing::warn!(conn, %error, "refusing a binary event (logged once)");
@@ -767,6 +781,30 @@ impl Driver {
             }
             ServerMessage::StatusUpdate(record) => {
                 self.route(conn, PresenceMessage::Update(record))
+            }
+            // A mapped member list or diff: live updates, in order.
+            ServerMessage::Updates(records) => {
+                for record in records {
+                    self.route(conn, PresenceMessage::Update(record));
+                }
+            }
+            // The first whole-set member list of a socket: a snapshot in which every
+            // known friend it does not list is offline, not forgotten. On a handover
+            // socket (another socket's messages still count) it is left out: the other
+            // socket got the same broadcast, and a list carries nothing to order it
+            // against what that socket told since; the lists after it, told as
+            // changes, are aligned with the other socket's by the router.
+            ServerMessage::Members(members) => {
+                if self.router.feeding().is_some_and(|f| f != conn)
+                    || self.router.retiring().is_some_and(|r| r != conn)
+                {
+                    return;
+                }
+                let friends = match self.presence.read() {
+                    Ok(presence) => presence.with_absent_offline(members),
+                    Err(_) => members,
+                };
+                self.on_message(conn, ServerMessage::Snapshot { friends, seq: None }, at);
             }
         }
     }

@@ -12,6 +12,32 @@
 //! sense), auth API URLs must stay on the server's origin, a parse error reports a
 //! line and column but never the file's text, and plaintext to a remote host needs the
 //! user's own opt-in, which a file cannot give.
+//!
+//! One file per concern: `auth` for the HTTP auth API and the sign-in methods,
+//! `socket` for the presence socket, `mapping` for a backend's own presence messages
+//! (`[messages]`), `presets` for the built-in backend styles, `errors` for
+//! [`ProfileError`]; this file holds the profile itself, loading and validation.
+
+mod auth;
+mod errors;
+mod mapping;
+mod presets;
+mod socket;
+
+pub use auth::{
+    AuthApiProfile, AuthKind, NextAuthProfile, RefreshTransport, ALWAYS_SESSION_END_STATUSES,
+};
+pub use errors::ProfileError;
+pub use mapping::{
+    DiffMapping, IgnoreMapping, JsonPointer, MappingError, MemberScope, MembersMapping,
+    MessageKind, MessageMapping, RecordPointers, SnapshotMapping, StatusMap, StatusValue,
+    TimeFormat, UpdateMapping, DEFAULT_DISCRIMINATOR, MAX_MATCH_CHARS, MAX_MATCH_VALUES,
+    MAX_POINTER_BYTES, MAX_STATUS_VALUES,
+};
+pub use presets::{Preset, PRESETS};
+pub use socket::{
+    SocketProfile, WireProtocol, WsAuthTransport, MAX_NAMESPACE_BYTES, MESSAGE_BYTES_RANGE,
+};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,6 +46,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::proxy::ProxyUrl;
+use errors::{shown, shown_text};
+use socket::check_namespace;
 
 /// Everything Kith needs to know about one backend.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -55,6 +83,10 @@ pub struct ServerProfile {
     pub reconnect: ReconnectPolicy,
     /// How Kith catches up after a disconnect when the socket sends no snapshot.
     pub resync: ResyncProfile,
+    /// The backend's own presence messages (`[messages]`); `None` reads Kith's own
+    /// vocabulary, with its fast reader.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<MessageMapping>,
 }
 
 /// How Kith learns what changed while it was disconnected, for a backend whose socket
@@ -80,191 +112,6 @@ pub struct TlsProfile {
     /// file is relative to that file's directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
-}
-
-/// How Kith signs in and renews the socket token: three ways of obtaining the same
-/// two things, a socket token and a long-lived secret to renew it.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthKind {
-    /// A username and password posted as JSON to `login_path`; a refresh token
-    /// renews the access token at `refresh_path` (SimpleJWT, seeds 000–002, 004).
-    #[default]
-    Password,
-    /// Next-Auth (seed 003): the credentials provider signs in, the session cookie is
-    /// the long-lived secret, and `/api/auth/session` gives the socket token.
-    Nextauth,
-    /// The system browser (OAuth 2.0 for native apps, RFC 8252, with OpenID Connect):
-    /// authorization code with PKCE through a loopback redirect; the refresh token is
-    /// the long-lived secret. Settings in `auth.oidc`.
-    Oidc,
-}
-
-/// Next-Auth's own paths and names, for `auth.kind = "nextauth"`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct NextAuthProfile {
-    /// Where Next-Auth's routes live (`[...nextauth].js`): `/api/auth`.
-    pub base_path: String,
-    /// The credentials provider's id: `credentials`.
-    pub provider: String,
-    /// The session field that holds the backend token: `token` (seed 003's
-    /// `session.token = token.accessToken`), or e.g. `accessToken`.
-    pub token_field: String,
-    /// The session cookie's name; empty means Next-Auth's own choice:
-    /// `next-auth.session-token`, or `__Secure-next-auth.session-token` on https.
-    pub session_cookie: String,
-}
-
-impl Default for NextAuthProfile {
-    fn default() -> Self {
-        NextAuthProfile {
-            base_path: "/api/auth".into(),
-            provider: "credentials".into(),
-            token_field: "token".into(),
-            session_cookie: String::new(),
-        }
-    }
-}
-
-/// The HTTP auth API.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuthApiProfile {
-    /// How Kith signs in: `password` (the default), or `nextauth`.
-    pub kind: AuthKind,
-    /// Next-Auth's paths and names, used when `kind = "nextauth"`.
-    pub nextauth: NextAuthProfile,
-    /// The OpenID provider, required when `kind = "oidc"`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub oidc: Option<crate::token::oidc::OidcSettings>,
-    /// Path of the login endpoint (username and password in, tokens out).
-    pub login_path: String,
-    /// Path of the refresh endpoint (refresh token in, a new access token out).
-    pub refresh_path: String,
-    /// Path of the logout endpoint, which revokes the refresh token.
-    pub logout_path: String,
-    /// Optional token verification endpoint (`{token}` → 200).
-    pub verify_path: Option<String>,
-    /// Field of the login request that holds the username.
-    pub username_field: String,
-    /// Field of the login request that holds the password.
-    pub password_field: String,
-    /// Field of the login/refresh response holding the access token ("access", or "token" in seed 004).
-    pub access_field: String,
-    /// Field holding the refresh token in bodies (request and response).
-    pub refresh_field: String,
-    /// Where the refresh token travels.
-    pub refresh_transport: RefreshTransport,
-    /// Name of the refresh cookie when `refresh_transport = "cookie"`.
-    pub refresh_cookie: String,
-    /// Timeout of each auth request (login, logout, verify).
-    #[serde(with = "humantime_serde")]
-    pub request_timeout: Duration,
-    /// Deadline of a refresh request; at least `request_timeout`. Longer than other
-    /// requests on purpose: with rotating refresh tokens the server invalidates the old
-    /// refresh token as soon as it issues the new one, so a refresh that times out
-    /// after the server rotated loses the new token, and with it the session.
-    #[serde(with = "humantime_serde")]
-    pub refresh_timeout: Duration,
-    /// Extra HTTP statuses of the refresh endpoint that mean the session is over (the
-    /// refresh token is no longer accepted), on top of 400 and 401, which always do;
-    /// e.g. `[403]`. Only 3xx and 4xx can be listed: 2xx is success, 5xx and 429 are
-    /// transient failures that are retried, 1xx is no answer.
-    pub session_end_statuses: Vec<u16>,
-}
-
-/// Where the refresh token travels between Kith and the auth API.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum RefreshTransport {
-    /// In the JSON body, as SimpleJWT does.
-    Body,
-    /// In an httpOnly cookie set by login and refresh, as in seed 004.
-    Cookie,
-}
-
-/// One way of presenting the access token to the WebSocket server.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum WsAuthTransport {
-    /// `?<param>=<token>` on the URL (seeds 000, 002).
-    Query {
-        /// The query parameter's name.
-        param: String,
-    },
-    /// `Authorization: Bearer <token>` on the upgrade request (seed 004).
-    Bearer,
-    /// `Sec-WebSocket-Protocol: <protocol>, <token>` (seed 001).
-    Subprotocol {
-        /// The subprotocol named before the token.
-        protocol: String,
-    },
-    /// A cookie on the upgrade request.
-    Cookie {
-        /// The cookie's name.
-        name: String,
-    },
-    /// A first message `{"type":"auth","payload":{"token":…}}`, answered by
-    /// `auth_success` or `auth_error` (seed 002). Also enables in-band re-authentication.
-    Message,
-}
-
-/// How messages are framed on the socket.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum WireProtocol {
-    /// One JSON object per text frame (seeds 000–002, 004).
-    #[default]
-    Json,
-    /// Engine.IO v4 / Socket.IO v5 over WebSocket (seed 003); the token travels in
-    /// the CONNECT packet's `auth`.
-    SocketIo,
-}
-
-/// The presence socket.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct SocketProfile {
-    /// Message framing: `json` or `socket_io`.
-    pub protocol: WireProtocol,
-    /// Auth transports, combined on every connect.
-    pub auth: Vec<WsAuthTransport>,
-    /// Interval of WebSocket ping frames.
-    #[serde(with = "humantime_serde")]
-    pub ping_interval: Duration,
-    /// Silence beyond `ping_interval + dead_grace` means the connection is dead.
-    #[serde(with = "humantime_serde")]
-    pub dead_grace: Duration,
-    /// Also send app-level `{"type":"PING"}` and expect `{"type":"PONG"}` (seed 002).
-    pub app_ping: bool,
-    /// The server sends a `presence_snapshot` after auth; a handover waits for it, at
-    /// most `snapshot_wait`.
-    pub snapshot_on_connect: bool,
-    /// How long a handover socket waits for its snapshot after authenticating; past it,
-    /// the socket is promoted without one (logged once, at info).
-    #[serde(with = "humantime_serde")]
-    pub snapshot_wait: Duration,
-    /// The longest a socket a handover replaced is still read after the new one takes
-    /// over. It is closed sooner, as soon as the new socket's messages show it has
-    /// caught up: a backend such as Django Channels drops what it had queued for a
-    /// socket once its client closes it, and a change sent just before the new socket
-    /// joined exists only there.
-    #[serde(with = "humantime_serde")]
-    pub handover_drain: Duration,
-    /// Socket.IO: dead-server detection follows the `pingInterval + pingTimeout` of the
-    /// server's Engine.IO open packet; `false` uses `ping_interval + dead_grace`.
-    pub server_heartbeat: bool,
-    /// Socket.IO namespace of CONNECT, events, acks and DISCONNECT, e.g. `/presence`.
-    pub namespace: String,
-    /// Deadline for the TCP connect, the upgrade and in-band auth together.
-    #[serde(with = "humantime_serde")]
-    pub connect_timeout: Duration,
-    /// Deadline of the liveness probe sent after a resume from sleep.
-    #[serde(with = "humantime_serde")]
-    pub wake_probe_timeout: Duration,
-    /// Largest accepted message; larger ones are dropped with a typed error.
-    pub max_message_bytes: usize,
 }
 
 /// When to refresh ahead of expiry: at `exp − min(lead_max, lifetime × lead_fraction)`.
@@ -316,51 +163,7 @@ impl Default for ServerProfile {
             refresh: RefreshPolicy::default(),
             reconnect: ReconnectPolicy::default(),
             resync: ResyncProfile::default(),
-        }
-    }
-}
-
-impl Default for AuthApiProfile {
-    fn default() -> Self {
-        AuthApiProfile {
-            kind: AuthKind::Password,
-            nextauth: NextAuthProfile::default(),
-            oidc: None,
-            login_path: "/api/auth/login/".into(),
-            refresh_path: "/api/auth/token/refresh/".into(),
-            logout_path: "/api/auth/logout/".into(),
-            verify_path: Some("/api/auth/token/verify/".into()),
-            username_field: "username".into(),
-            password_field: "password".into(),
-            access_field: "access".into(),
-            refresh_field: "refresh".into(),
-            refresh_transport: RefreshTransport::Body,
-            refresh_cookie: "refresh_token".into(),
-            request_timeout: Duration::from_secs(10),
-            refresh_timeout: Duration::from_secs(30),
-            session_end_statuses: Vec::new(),
-        }
-    }
-}
-
-impl Default for SocketProfile {
-    fn default() -> Self {
-        SocketProfile {
-            protocol: WireProtocol::Json,
-            auth: vec![WsAuthTransport::Query {
-                param: "token".into(),
-            }],
-            ping_interval: Duration::from_secs(20),
-            dead_grace: Duration::from_secs(10),
-            app_ping: false,
-            snapshot_on_connect: true,
-            snapshot_wait: Duration::from_secs(1),
-            handover_drain: Duration::from_secs(1),
-            server_heartbeat: true,
-            namespace: "/".into(),
-            connect_timeout: Duration::from_secs(10),
-            wake_probe_timeout: Duration::from_secs(3),
-            max_message_bytes: 16 * 1024 * 1024,
+            messages: None,
         }
     }
 }
@@ -398,74 +201,10 @@ pub enum ProfileSource<'a> {
     Default,
 }
 
-/// A built-in preset as a sign-in form offers it: its name for
-/// [`ServerProfile::preset`] and a short description of the backend style.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Preset {
-    /// The name [`ServerProfile::preset`] and `kith --preset` take.
-    pub name: &'static str,
-    /// What a user picks it by.
-    pub label: &'static str,
-}
-
-/// The built-in presets, the default (SimpleJWT) first.
-pub const PRESETS: &[Preset] = &[
-    Preset {
-        name: "django-simplejwt",
-        label: "Django + SimpleJWT (token in the URL)",
-    },
-    Preset {
-        name: "bearer-cookie",
-        label: "Bearer header, refresh token in a cookie",
-    },
-    Preset {
-        name: "auth-message",
-        label: "Token in an auth message on the socket",
-    },
-    Preset {
-        name: "socketio",
-        label: "Socket.IO",
-    },
-    Preset {
-        name: "nextauth-socketio",
-        label: "Next-Auth sign-in, Socket.IO presence",
-    },
-];
-
 /// The longest any duration in a profile may be. Timers are built by adding these to
 /// the clock; a day is far beyond any sensible timeout or backoff, and far below
 /// anything that could overflow.
 pub const MAX_PROFILE_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// The accepted range of `socket.max_message_bytes`: 1 KiB to 256 MiB.
-pub const MESSAGE_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=256 * 1024 * 1024;
-
-/// The longest accepted `socket.namespace`, in bytes.
-pub const MAX_NAMESPACE_BYTES: usize = 128;
-
-/// A Socket.IO namespace: `/` or `/name`, printable ASCII without `,` (which ends the
-/// namespace in a packet), spaces or a `?`, at most [`MAX_NAMESPACE_BYTES`].
-fn check_namespace(namespace: &str) -> Result<(), ProfileError> {
-    let reason = if !namespace.starts_with('/') {
-        Some("must start with /".to_string())
-    } else if namespace.len() > MAX_NAMESPACE_BYTES {
-        Some(format!("is longer than {MAX_NAMESPACE_BYTES} bytes"))
-    } else if !namespace
-        .bytes()
-        .all(|b| b.is_ascii_graphic() && b != b',' && b != b'?')
-    {
-        Some("may hold only printable ASCII, without spaces, commas or ?".to_string())
-    } else {
-        None
-    };
-    match reason {
-        Some(reason) => Err(ProfileError::Invalid {
-            field: "socket.namespace",
-            reason,
-        }),
-        None => Ok(()),
-    }
-}
 
 /// The longest accepted `resync.http_path`, in bytes.
 pub const MAX_RESYNC_PATH_BYTES: usize = 512;
@@ -491,224 +230,6 @@ fn check_resync_path(path: &str) -> Result<(), ProfileError> {
         }),
         None => Ok(()),
     }
-}
-
-/// Refresh statuses that always end the session: the refresh token was refused.
-pub const ALWAYS_SESSION_END_STATUSES: [u16; 2] = [400, 401];
-
-/// A profile that cannot be used, with what is wrong in words. No variant quotes a
-/// profile file's text beyond the URLs it names, and those without any userinfo,
-/// query or fragment.
-#[derive(Debug, thiserror::Error)]
-pub enum ProfileError {
-    /// The file is not TOML or does not fit the profile's shape. `reason` is the
-    /// parser's message with anything it quoted from the file left out. `line` and
-    /// `column` are 1-based (characters), or 0 when the parser gave no position.
-    #[error("profile is not valid TOML at line {line}, column {column}: {reason}")]
-    Toml {
-        /// The line of the error.
-        line: usize,
-        /// The column of the error.
-        column: usize,
-        /// What the parser said.
-        reason: String,
-    },
-    /// The profile file could not be read.
-    #[error("cannot read profile {path}: {source}")]
-    Read {
-        /// The file's path.
-        path: String,
-        /// Why it could not be read.
-        source: std::io::Error,
-    },
-    /// A URL that cannot be used: it does not parse, names no host, or has the wrong
-    /// scheme.
-    #[error("server URL {url:?} is not valid: {reason}")]
-    BadUrl {
-        /// The URL as it may be shown: without userinfo, query or fragment.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A `ws://` or `http://` URL to a host that is not loopback, without the user's
-    /// opt-in.
-    #[error("{url} is unencrypted and not on this machine; to use it anyway, opt in with the CLI's --allow-insecure or the app's \"Allow unencrypted connection\" (a profile file's allow_insecure_remote does not count)")]
-    InsecureRemote {
-        /// The URL.
-        url: String,
-    },
-    /// The server is `https` but this URL would travel in plaintext.
-    #[error("{url} is unencrypted but the server {server} uses https; use https:// or wss://")]
-    Downgrade {
-        /// The plaintext URL.
-        url: String,
-        /// The `https` server.
-        server: String,
-    },
-    /// An auth API URL that leaves the server's origin (an absolute or `//host` path).
-    #[error("auth API URL {url} is not on the server's origin {origin}; use a path on the server")]
-    CrossOrigin {
-        /// The URL.
-        url: String,
-        /// The server's origin.
-        origin: String,
-    },
-    /// A field out of its bounds ([`ServerProfile::validate`]), or an unknown preset.
-    #[error("profile field {field} is invalid: {reason}")]
-    Invalid {
-        /// The field, as `section.name`, or `preset`.
-        field: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
-}
-
-impl ProfileError {
-    /// A TOML error as line, column and a message that quotes nothing from `text`.
-    fn toml(error: &toml::de::Error, text: &str) -> Self {
-        let (line, column) = match error.span() {
-            Some(span) => line_and_column(text, span.start),
-            None => (0, 0),
-        };
-        ProfileError::Toml {
-            line,
-            column,
-            reason: unquoted(error.message()),
-        }
-    }
-}
-
-/// The 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
-}
-
-/// Words a parser message may quote without quoting the file: the profile's own field
-/// names and enum values (serde lists them as what it expected).
-const SCHEMA_WORDS: &[&str] = &[
-    "name",
-    "server",
-    "ws_url",
-    "ws_path",
-    "allow_insecure_remote",
-    "auth",
-    "socket",
-    "refresh",
-    "reconnect",
-    "login_path",
-    "refresh_path",
-    "logout_path",
-    "verify_path",
-    "username_field",
-    "password_field",
-    "access_field",
-    "refresh_field",
-    "refresh_transport",
-    "refresh_cookie",
-    "request_timeout",
-    "refresh_timeout",
-    "session_end_statuses",
-    "protocol",
-    "ping_interval",
-    "dead_grace",
-    "app_ping",
-    "snapshot_on_connect",
-    "snapshot_wait",
-    "server_heartbeat",
-    "namespace",
-    "connect_timeout",
-    "wake_probe_timeout",
-    "max_message_bytes",
-    "lead_max",
-    "lead_fraction",
-    "retry_base",
-    "retry_cap",
-    "base",
-    "cap",
-    "stable_after",
-    "max_attempts",
-    "resync",
-    "http_path",
-    "kind",
-    "param",
-    "body",
-    "cookie",
-    "query",
-    "bearer",
-    "subprotocol",
-    "message",
-    "json",
-    "socket_io",
-];
-
-/// A parser message with everything between quotes or backticks (which serde and toml
-/// use to cite the input: keys, values, characters) replaced by `…`, on one line.
-/// Kept are the profile's own words ([`SCHEMA_WORDS`]) and a few punctuation marks
-/// (toml names the characters it expected), which cannot carry a file's secret.
-fn unquoted(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut open: Option<char> = None;
-    let mut quoted = String::new();
-    for c in message.chars() {
-        match open {
-            Some(close) if c == close => {
-                let harmless = SCHEMA_WORDS.contains(&quoted.as_str())
-                    || (quoted.chars().count() <= 2
-                        && quoted.chars().all(|c| c.is_ascii_punctuation()));
-                out.push_str(if harmless { &quoted } else { "…" });
-                out.push(c);
-                quoted.clear();
-                open = None;
-            }
-            Some(_) => quoted.push(c),
-            None if matches!(c, '`' | '"' | '\'') => {
-                out.push(c);
-                open = Some(c);
-            }
-            None if c == '\n' || c == '\r' => out.push_str("; "),
-            None if c.is_control() => {}
-            None => out.push(c),
-        }
-    }
-    if open.is_some() {
-        out.push('…');
-    }
-    out.truncate(out.trim_end().len());
-    out
-}
-
-/// A URL as it may appear in an error: without userinfo, query or fragment.
-fn shown(url: &Url) -> String {
-    let mut url = url.clone();
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.set_query(None);
-    url.set_fragment(None);
-    url.to_string()
-}
-
-/// URL text that did not parse, as it may appear in an error: anything up to an `@`
-/// (possible userinfo) and from a `?` or `#` on is left out.
-fn shown_text(text: &str) -> String {
-    let text = text.split(['?', '#']).next().unwrap_or_default();
-    let text = match text.rfind('@') {
-        Some(at) => match text.find("://") {
-            Some(scheme_end) if scheme_end < at => {
-                format!("{}://…@{}", &text[..scheme_end], &text[at + 1..])
-            }
-            _ => format!("…@{}", &text[at + 1..]),
-        },
-        None => text.to_string(),
-    };
-    text.chars().take(200).collect()
 }
 
 impl ServerProfile {
@@ -936,6 +457,12 @@ impl ServerProfile {
                 });
             }
         }
+        if let Some(messages) = &self.messages {
+            messages.check().map_err(|error| ProfileError::Invalid {
+                field: error.field,
+                reason: error.reason,
+            })?;
+        }
         Ok(())
     }
 
@@ -1016,78 +543,6 @@ impl ServerProfile {
             None => Ok(None),
         }
     }
-
-    /// Whether an HTTP status from the refresh endpoint means the session is over:
-    /// 400 and 401 always, and any status in `auth.session_end_statuses`.
-    pub fn refresh_ends_session(&self, status: u16) -> bool {
-        ALWAYS_SESSION_END_STATUSES.contains(&status)
-            || self.auth.session_end_statuses.contains(&status)
-    }
-
-    /// Whether the socket is authenticated by a message after opening (an `auth`
-    /// message, or Socket.IO's CONNECT), so that Kith waits for its acknowledgement.
-    pub fn authenticates_by_message(&self) -> bool {
-        self.socket.protocol == WireProtocol::SocketIo
-            || self.socket.auth.contains(&WsAuthTransport::Message)
-    }
-
-    /// Whether a refreshed token is presented on the open socket (`auth` message) rather
-    /// than by a make-before-break handover. Socket.IO has no in-band re-auth.
-    pub fn authenticates_in_band(&self) -> bool {
-        self.socket.protocol == WireProtocol::Json
-            && self.socket.auth.contains(&WsAuthTransport::Message)
-    }
-
-    /// A named preset for one of the backend styles Kith is tested against, pointed at
-    /// `server`: `django-simplejwt`, `bearer-cookie`, `auth-message` or `socketio`.
-    pub fn preset(name: &str, server: impl Into<String>) -> Result<Self, ProfileError> {
-        let mut profile = ServerProfile::simplejwt(server);
-        match name {
-            "django-simplejwt" => {}
-            "bearer-cookie" => {
-                profile.name = name.into();
-                profile.auth.access_field = "token".into();
-                profile.auth.refresh_transport = RefreshTransport::Cookie;
-                profile.auth.refresh_cookie = "refresh_token".into();
-                profile.socket.auth = vec![WsAuthTransport::Bearer];
-            }
-            "auth-message" => {
-                profile.name = name.into();
-                profile.socket.auth = vec![
-                    WsAuthTransport::Query {
-                        param: "token".into(),
-                    },
-                    WsAuthTransport::Message,
-                ];
-                profile.socket.app_ping = true;
-            }
-            "socketio" => {
-                profile.name = name.into();
-                profile.ws_path = "/socket.io/".into();
-                profile.socket.protocol = WireProtocol::SocketIo;
-                profile.socket.auth = vec![WsAuthTransport::Message];
-            }
-            "nextauth-socketio" => {
-                // Seed 003: Next-Auth's credentials provider signs in; the backend token
-                // from the session goes in the Socket.IO CONNECT packet's `auth`.
-                profile.name = name.into();
-                profile.auth.kind = AuthKind::Nextauth;
-                profile.ws_path = "/socket.io/".into();
-                profile.socket.protocol = WireProtocol::SocketIo;
-                profile.socket.auth = vec![WsAuthTransport::Message];
-            }
-            other => {
-                return Err(ProfileError::Invalid {
-                    field: "preset",
-                    reason: format!(
-                        "unknown preset {other:?}; known: django-simplejwt, bearer-cookie, auth-message, socketio"
-                    ),
-                })
-            }
-        }
-        Ok(profile)
-    }
-
     /// A stable key naming this backend in the credential store.
     pub fn account_key(&self) -> String {
         match self.server_url() {
@@ -1138,8 +593,18 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// The field a profile text is refused for, which must be a [`ProfileError::Invalid`].
+#[cfg(test)]
+fn invalid_field(text: &str) -> &'static str {
+    match ServerProfile::from_toml(text) {
+        Err(ProfileError::Invalid { field, .. }) => field,
+        other => panic!("{text}: expected Invalid, got {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::errors::line_and_column;
     use super::*;
 
     #[test]
@@ -1251,37 +716,6 @@ mod tests {
     }
 
     #[test]
-    fn profile_files_match_the_presets() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../profiles");
-        let mut files: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|entry| {
-                let name = entry.unwrap().file_name().into_string().unwrap();
-                name.strip_suffix(".toml").map(str::to_owned)
-            })
-            .collect();
-        files.sort();
-        let mut listed: Vec<String> = PRESETS.iter().map(|p| p.name.to_owned()).collect();
-        listed.sort();
-        assert_eq!(
-            files, listed,
-            "PRESETS lists every profile file, and only those"
-        );
-        assert_eq!(
-            ServerProfile::preset(PRESETS[0].name, "http://127.0.0.1:8000").unwrap(),
-            ServerProfile::default(),
-            "the first preset is the default"
-        );
-        for name in PRESETS.iter().map(|p| p.name) {
-            let file = ServerProfile::from_file(&dir.join(format!("{name}.toml")))
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-            let preset = ServerProfile::preset(name, file.server.clone()).unwrap();
-            assert_eq!(file, preset, "profiles/{name}.toml differs from the preset");
-        }
-        assert!(ServerProfile::preset("carrier-pigeon", "http://127.0.0.1").is_err());
-    }
-
-    #[test]
     fn bad_toml_and_bad_fields_are_typed_errors() {
         assert!(matches!(
             ServerProfile::from_toml("server = ["),
@@ -1342,24 +776,6 @@ mod tests {
             ),
             Err(ProfileError::Read { .. })
         ));
-    }
-
-    #[test]
-    fn resolve_preset_takes_the_server_override() {
-        let profile = ServerProfile::resolve(
-            ProfileSource::Preset("bearer-cookie"),
-            Some("https://presence.example.com"),
-            false,
-        )
-        .unwrap();
-        assert_eq!(
-            profile,
-            ServerProfile::preset("bearer-cookie", "https://presence.example.com").unwrap()
-        );
-        assert_eq!(profile.socket.auth, vec![WsAuthTransport::Bearer]);
-        let plain = ServerProfile::resolve(ProfileSource::Preset("socketio"), None, false).unwrap();
-        assert_eq!(plain.server, ServerProfile::default().server);
-        assert_eq!(plain.socket.protocol, WireProtocol::SocketIo);
     }
 
     #[test]
@@ -1473,13 +889,6 @@ mod tests {
         );
     }
 
-    fn invalid_field(text: &str) -> &'static str {
-        match ServerProfile::from_toml(text) {
-            Err(ProfileError::Invalid { field, .. }) => field,
-            other => panic!("{text}: expected Invalid, got {other:?}"),
-        }
-    }
-
     #[test]
     fn every_duration_is_bounded_and_named_in_the_error() {
         for (section, key, field) in [
@@ -1513,29 +922,6 @@ mod tests {
             .to_string();
         assert!(message.contains("socket.ping_interval"), "{message}");
         assert!(message.contains("at most 1day"), "{message}");
-    }
-
-    #[test]
-    fn a_namespace_is_a_path_without_separators() {
-        assert_eq!(ServerProfile::default().socket.namespace, "/");
-        assert_eq!(
-            ServerProfile::default().socket.snapshot_wait,
-            Duration::from_secs(1)
-        );
-        for bad in ["", "presence", "/a,b", "/a b", "/a\\u0007", "/ä"] {
-            assert_eq!(
-                invalid_field(&format!("[socket]\nnamespace = \"{bad}\"")),
-                "socket.namespace",
-                "{bad}"
-            );
-        }
-        let long = format!("/{}", "a".repeat(MAX_NAMESPACE_BYTES));
-        assert_eq!(
-            invalid_field(&format!("[socket]\nnamespace = \"{long}\"")),
-            "socket.namespace"
-        );
-        let profile = ServerProfile::from_toml("[socket]\nnamespace = \"/presence-v2\"").unwrap();
-        assert_eq!(profile.socket.namespace, "/presence-v2");
     }
 
     #[test]
@@ -1626,35 +1012,6 @@ mod tests {
     }
 
     #[test]
-    fn refresh_timeout_and_session_end_statuses() {
-        let profile = ServerProfile::default();
-        assert_eq!(profile.auth.refresh_timeout, Duration::from_secs(30));
-        assert!(profile.auth.session_end_statuses.is_empty());
-        assert!(profile.refresh_ends_session(400));
-        assert!(profile.refresh_ends_session(401));
-        assert!(!profile.refresh_ends_session(403));
-        let profile = ServerProfile::from_toml(
-            "[auth]\nrefresh_timeout = \"1m\"\nsession_end_statuses = [403, 419, 302]",
-        )
-        .unwrap();
-        assert_eq!(profile.auth.refresh_timeout, Duration::from_secs(60));
-        assert!(profile.refresh_ends_session(403));
-        assert!(profile.refresh_ends_session(401));
-        assert!(!profile.refresh_ends_session(500));
-        assert_eq!(
-            ServerProfile::from_toml(&profile.to_toml()).unwrap(),
-            profile
-        );
-        for status in [200, 204, 429, 500, 503, 100, 0, 99, 600, 65535] {
-            assert_eq!(
-                invalid_field(&format!("[auth]\nsession_end_statuses = [403, {status}]")),
-                "auth.session_end_statuses",
-                "{status}"
-            );
-        }
-    }
-
-    #[test]
     fn a_parse_error_gives_the_place_but_not_the_text() {
         let secret = "hunter2-sk-live-0123456789";
         for text in [
@@ -1683,26 +1040,6 @@ mod tests {
         assert_eq!(line_and_column("ab\ncdé\nf", 7), (2, 4));
         assert_eq!(line_and_column("ab\ncdé\nf", 6), (2, 3));
         assert_eq!(line_and_column("ab", 99), (1, 3));
-    }
-
-    #[test]
-    fn messages_leave_out_what_they_quote() {
-        assert_eq!(
-            unquoted("unknown field `sk-123`, expected one of `name`, `auth`"),
-            "unknown field `…`, expected one of `name`, `auth`"
-        );
-        assert_eq!(unquoted("expected `\"`, `'`"), "expected `\"`, `'`");
-        assert_eq!(unquoted("unknown field `server_`"), "unknown field `…`");
-        assert_eq!(unquoted("found `$$$`"), "found `…`");
-        assert_eq!(
-            unquoted("invalid type: string \"pw\", expected"),
-            "invalid type: string \"…\", expected"
-        );
-        assert_eq!(unquoted("dangling `quote"), "dangling `…");
-        assert_eq!(
-            shown_text("https://user:pw@host/x?token=1"),
-            "https://…@host/x"
-        );
     }
 
     #[test]
