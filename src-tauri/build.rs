@@ -10,6 +10,8 @@ const COMMANDS: &[&str] = &[
     "save_settings",
     "close_window",
     "choose_profile_file",
+    "sign_in_with_browser",
+    "cancel_browser_sign_in",
 ];
 
 fn main() {

@@ -40,6 +40,9 @@ export const getView = () => invoke("get_view");
 export const signIn = (request) => invoke("sign_in", { request });
 
 export const tryDemo = () => invoke("try_demo");
+/** Signs in through the system browser; resolves once signed in (or rejects: cancelled, timed out, refused). */
+export const signInWithBrowser = (request) => invoke("sign_in_with_browser", { request });
+export const cancelBrowserSignIn = () => invoke("cancel_browser_sign_in");
 
 /** Opens the native file dialog; resolves to the chosen file's path, or null. */
 export const chooseProfileFile = () => invoke("choose_profile_file");

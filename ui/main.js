@@ -49,6 +49,9 @@ const signin = new SignInForm(
     allowInsecure: $("allow-insecure"),
     submit: $("signin-submit"),
     demo: $("try-demo"),
+    browser: $("signin-browser"),
+    browserWaiting: $("browser-waiting"),
+    browserCancel: $("browser-cancel"),
     error: $("signin-error"),
     reason: $("signin-reason"),
   },
@@ -68,6 +71,13 @@ function showSession(session) {
   $("view-signin").hidden = signedIn;
   $("view-main").hidden = !signedIn;
   settings.setSession(session);
+  // Kith-core's words for a sign-in that will not be remembered (no keyring running,
+  // or one that refused it), under the banner and in settings, while it lasts.
+  const notSaved = signedIn && typeof session.not_saved === "string" ? session.not_saved : "";
+  for (const id of ["not-saved", "settings-not-saved"]) {
+    $(id).textContent = notSaved;
+    $(id).hidden = notSaved === "";
+  }
 
   if (signedIn) {
     $("account-name").textContent = session.username ?? "";

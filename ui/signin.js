@@ -8,7 +8,8 @@ import * as ipc from "./ipc.js";
 export class SignInForm {
   /**
    * @param {object} els { form, server, backend, profileFile, username, password,
-   *                       allowInsecure, submit, demo, error, reason }
+   *                       allowInsecure, submit, demo, browser, browserWaiting,
+   *                       browserCancel, error, reason }
    * @param {object} hooks { onSignedIn(): void } called after sign_in or try_demo resolves
    */
   constructor(els, { onSignedIn }) {
@@ -29,6 +30,37 @@ export class SignInForm {
       this.signIn();
     });
     this.demo.addEventListener("click", () => this.tryDemo());
+    this.browser?.addEventListener("click", () => this.signInWithBrowser());
+    this.browserCancel?.addEventListener("click", () => ipc.cancelBrowserSignIn().catch(() => {}));
+    this.browserLabel = this.browser?.textContent;
+  }
+
+  /**
+   * "Sign in with browser": the Rust side opens the system browser at the identity
+   * provider and waits for it to come back; the page only shows that it waits, with
+   * Cancel. No credential passes through the page.
+   */
+  async signInWithBrowser() {
+    if (this.pending) return;
+    const request = {
+      server: this.server.value.trim() || null,
+      backend: this.backend.value || null,
+      allowInsecure: this.allowInsecure.checked,
+    };
+    this.setPending(this.browser, "Signing in…");
+    this.browserWaiting.hidden = false;
+    this.browserCancel.focus();
+    let failed = null;
+    try {
+      await ipc.signInWithBrowser(request);
+    } catch (error) {
+      failed = error;
+    } finally {
+      this.browserWaiting.hidden = true;
+      this.setPending(null);
+    }
+    if (failed) return this.fail(failed.message, this.browser);
+    this.succeeded();
   }
 
   /**
@@ -175,6 +207,10 @@ export class SignInForm {
     this.demo.disabled = this.pending;
     this.submit.textContent = button === this.submit ? label : this.submitLabel;
     this.demo.textContent = button === this.demo ? label : this.demoLabel;
+    if (this.browser) {
+      this.browser.disabled = this.pending;
+      this.browser.textContent = button === this.browser ? label : this.browserLabel;
+    }
     if (this.pending) this.showError("");
   }
 }

@@ -1,4 +1,4 @@
-//! Entry point of the Kith desktop app; everything is in the library (`kith_app`).
+//! Entry point of Kith's window role; everything is in the library (`kith_app`).
 
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]

@@ -1,22 +1,19 @@
 //! The server profile file a user signs in with, chosen through the OS's own file
 //! dialog (tauri-plugin-dialog). The dialog is opened from Rust, on a command, so the
 //! window is granted no dialog or file-system permission of its own; and the path it
-//! returns stays here: the window's sign-in only says "the chosen file", so a page can
-//! never make Kith read a path it names.
+//! returns goes from here to the tray role (which signs in with it), never through the
+//! page: the window's sign-in only says "the chosen file", so a page can never make
+//! Kith read a path it names.
 
-use std::path::PathBuf;
-use std::sync::Mutex;
-
-use tauri::{AppHandle, Manager, Runtime};
+use kith_shell::ipc::Request;
+use tauri::{AppHandle, Runtime};
 use tauri_plugin_dialog::DialogExt;
 
-/// The profile file chosen in this run, if any: managed as Tauri state.
-#[derive(Default)]
-pub struct ChosenProfile(Mutex<Option<PathBuf>>);
+use crate::link::Link;
 
 /// Opens the file dialog and keeps what the user picked; returns the file's path to
 /// show, or `None` when the dialog was cancelled (the earlier choice then stays).
-pub async fn choose<R: Runtime>(app: &AppHandle<R>) -> Result<Option<String>, String> {
+pub async fn choose<R: Runtime>(app: &AppHandle<R>, link: &Link) -> Result<Option<String>, String> {
     let (sender, receiver) = tokio::sync::oneshot::channel();
     app.dialog()
         .file()
@@ -36,15 +33,6 @@ pub async fn choose<R: Runtime>(app: &AppHandle<R>) -> Result<Option<String>, St
         .map_err(|error| format!("Kith cannot use that file: {error}"))?;
     let shown = path.display().to_string();
     tracing::info!(path = %shown, "server profile file chosen");
-    if let Some(state) = app.try_state::<ChosenProfile>() {
-        *state.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(path);
-    }
+    link.request(Request::ProfileChosen(path)).await?;
     Ok(Some(shown))
-}
-
-/// The file chosen in this run, if one was.
-pub fn chosen<R: Runtime>(app: &AppHandle<R>) -> Option<PathBuf> {
-    let state = app.try_state::<ChosenProfile>()?;
-    let chosen = state.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    chosen
 }

@@ -1,5 +1,6 @@
-//! The one window. Closing it destroys the webview (and with it WebKit's processes);
-//! the tray and the session keep running, and opening it creates it again. Its size
+//! The one window. Closing it destroys the webview and ends the window role's process
+//! (and with it WebKit's processes); the tray and the session keep running in the tray
+//! role, which starts a new window process when the window is wanted again. Its size
 //! and position are kept by tauri-plugin-window-state: the plugin restores them when
 //! the window is created, and this module writes them to disk before every close,
 //! since a destroyed window leaves nothing to read them from.
@@ -98,18 +99,4 @@ pub fn toggle<R: Runtime>(app: &AppHandle<R>) {
             open(app);
         }
     }
-}
-
-/// After the webview is gone, hands the memory it used back to the OS. glibc keeps
-/// freed heap pages in its arenas; without a trim, a tray-idle Kith would keep the
-/// window's peak footprint. Runs once WebKit has finished tearing down.
-pub fn release_memory_soon() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    std::thread::spawn(|| {
-        std::thread::sleep(std::time::Duration::from_secs(2));
-        // SAFETY: malloc_trim only returns free heap pages to the OS.
-        unsafe {
-            libc::malloc_trim(0);
-        }
-    });
 }

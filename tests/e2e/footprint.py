@@ -1,29 +1,50 @@
-"""Measures the desktop app's memory: the app plus its WebKit child processes, with
-the window open, after the window is closed (the webview is destroyed), and after a
-`--hidden` start (tray only). When KITH_FOOTPRINT_BARE names a bare Tauri 2 app
-(tools/bare-tauri), it measures the same three cases of that app, the baseline.
-Prints a table and writes target/e2e/footprint.json.
-A measurement, not a test: it never fails on a number, only when it cannot measure.
-Run by `cargo xtask footprint` inside the same desktop session as the WebDriver test.
+"""Measures Kith's memory in the tray and with its window, as issue 19 asks, from
+/proc/PID/smaps_rollup (RSS, PSS, private clean and private dirty, summed over a
+process tree):
+
+1. tray only: the tray role (`kith-tray --hidden`, a login launch), signed in;
+2. window open: a tray host clicks the icon as a panel does (tests/e2e/sni_host.py),
+   the tray role starts the window role (kith-app) and WebKit's processes under it;
+3. window closed again: a second click; the window role exits with WebKit's processes;
+4. after 10 more open/close cycles: the tray role's growth.
+
+Signed in to a kith-server running as a process of its own (not `--demo`) with 50
+friends, a third of them online: `kith login` stores the session in the keyring, and
+the tray role resumes it at start, as it does after a reboot. When KITH_FOOTPRINT_BARE
+names a bare Tauri 2 app (tools/bare-tauri), its window-open, window-closed and hidden
+cases are measured too, the baseline. Prints a table and writes
+target/e2e/footprint.json. A measurement, not a test: it never fails on a number,
+only when it cannot measure. Run by `cargo xtask footprint` inside the same desktop
+session as the WebDriver test.
 """
 
 import json
 import os
-import shutil
 import socket
 import subprocess
-import threading
+import sys
 import time
+import urllib.request
 from pathlib import Path
 
-from selenium import webdriver
-from selenium.webdriver.common.options import ArgOptions
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sni_host import SniHost  # noqa: E402
 
-APP = os.environ.get("KITH_FOOTPRINT_APP", os.environ["KITH_APP"])
+TRAY = os.environ.get("KITH_FOOTPRINT_TRAY", os.environ["KITH_TRAY"])
+CLI = os.environ.get("KITH_FOOTPRINT_CLI", os.environ["KITH_CLI"])
+SERVER = os.environ.get("KITH_FOOTPRINT_SERVER", os.environ["KITH_SERVER"])
 BARE = os.environ.get("KITH_FOOTPRINT_BARE")
 OUT = Path(os.environ["KITH_E2E_OUT"])
 WORK = Path(os.environ["KITH_E2E_WORK"])
 SETTLE = float(os.environ.get("KITH_FOOTPRINT_SETTLE", "10"))
+CYCLES = int(os.environ.get("KITH_FOOTPRINT_CYCLES", "10"))
+FRIENDS = 50
+ADMIN = "footprint-admin"
+PASSWORD = "footprint-pw-4417"
+SETTINGS = Path(os.environ["XDG_CONFIG_HOME"]) / "dev.kith.desktop" / "settings.json"
+# The web process's name as /proc/PID/status gives it: cut to 15 characters.
+WEB_PROCESS = "WebKitWebProcess"[:15]
+FIELDS = ("Rss", "Pss", "Private_Clean", "Private_Dirty")
 
 
 def free_port():
@@ -32,72 +53,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def private_kib(pid):
-    """Memory only this process holds (Private_Clean + Private_Dirty from smaps_rollup):
-    unlike RSS it leaves out the shared libraries' pages (WebKit, GTK), which stay
-    mapped after the webview is gone and cost nothing extra per process."""
-    try:
-        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        return 0
-    total = 0
-    for line in text.splitlines():
-        if line.startswith(("Private_Clean:", "Private_Dirty:")):
-            total += int(line.split()[1])
-    return total
-
-
-def processes():
-    """pid -> (ppid, name, rss KiB) for every process."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        rss = int(fields.get("VmRSS", "0 kB").split()[0])
-        table[int(entry.name)] = (int(fields["PPid"]), fields["Name"].strip(), rss)
-    return table
-
-
-def app_pids():
-    real = os.path.realpath(APP)
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.path.realpath(entry / "exe") == real:
-                    pids.append(int(entry.name))
-            except OSError:
-                pass
-    return pids
-
-
-def tree_rss(root):
-    """Total RSS (KiB) of `root` and all its descendants, and a per-name breakdown."""
-    table = processes()
-    members, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        for pid, (ppid, _, _) in table.items():
-            if ppid == parent and pid not in members:
-                members.add(pid)
-                frontier.append(pid)
-    breakdown = {}
-    private = 0
-    for pid in members:
-        if pid in table:
-            _, name, rss = table[pid]
-            breakdown[name] = breakdown.get(name, 0) + rss
-            private += private_kib(pid)
-    breakdown["private (all processes)"] = private
-    return sum(v for k, v in breakdown.items() if not k.startswith("private")), breakdown
-
-
-def wait_for(what, check, timeout=30):
+def wait_for(what, check, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = check()
@@ -107,105 +63,233 @@ def wait_for(what, check, timeout=30):
     raise SystemExit(f"footprint: timed out waiting for {what}")
 
 
-def measure_window_open_then_closed():
-    driver_bin = shutil.which("tauri-driver") or str(Path.home() / ".cargo/bin/tauri-driver")
+def rollup(pid):
+    """{field: KiB} from /proc/PID/smaps_rollup; zeros for a process that is gone."""
+    out = dict.fromkeys(FIELDS, 0)
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        name, _, rest = line.partition(":")
+        if name in out:
+            out[name] = int(rest.split()[0])
+    return out
+
+
+def processes():
+    """pid -> (ppid, name) for every process."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        table[int(entry.name)] = (int(fields["PPid"]), fields["Name"].strip())
+    return table
+
+
+def tree(root):
+    """Totals over `root` and its descendants, per field, with a per-process breakdown
+    and the thread count of the root."""
+    table = processes()
+    members, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, _) in table.items():
+            if ppid == parent and pid not in members:
+                members.add(pid)
+                frontier.append(pid)
+    total = dict.fromkeys(FIELDS, 0)
+    by_name = {}
+    for pid in sorted(members):
+        if pid not in table:
+            continue
+        name = table[pid][1]
+        numbers = rollup(pid)
+        for field in FIELDS:
+            total[field] += numbers[field]
+        by_name[name] = by_name.get(name, 0) + numbers["Rss"]
+    try:
+        threads = int(next(line.split()[1] for line in Path(f"/proc/{root}/status").read_text().splitlines()
+                           if line.startswith("Threads:")))
+    except (OSError, StopIteration):
+        threads = 0
+    return {"kib": total, "rss_by_process_kib": by_name, "threads": threads}
+
+
+def names_below(root):
+    table = processes()
+    members, frontier = set(), [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, name) in table.items():
+            if ppid == parent and pid not in members:
+                members.add(pid)
+                frontier.append(pid)
+    return {table[pid][1] for pid in members if pid in table}
+
+
+def start_server():
     port = free_port()
-    log = open(WORK / "footprint-driver.log", "ab")
-    driver_proc = subprocess.Popen([driver_bin, "--port", str(port)], stdout=log, stderr=log)
-    try:
-        wait_for("tauri-driver", lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0)
-        options = ArgOptions()
-        options.set_capability("browserName", "wry")
-        options.set_capability("tauri:options", {"application": APP, "args": ["--demo"]})
-        drv = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
-        wait_for("the demo friend list",
-                 lambda: drv.execute_script("return document.querySelectorAll('#friends li.friend').length") > 0)
-        pid = wait_for("the app process", lambda: app_pids())[0]
-        time.sleep(SETTLE)
-        window_open = tree_rss(pid)
-        # Close the window as Ctrl+W does; the WebDriver session dies with the webview.
-        threading.Thread(
-            target=lambda: drv.execute_script("window.__TAURI__.core.invoke('close_window')"),
-            daemon=True).start()
-        wait_for("the web process to go",
-                 lambda: WEB_PROCESS not in tree_rss(pid)[1], timeout=20)
-        time.sleep(SETTLE)
-        window_closed = tree_rss(pid)
-        os.kill(pid, 15)
-        return window_open, window_closed
-    finally:
-        driver_proc.kill()
-        driver_proc.wait(10)
-        for pid in app_pids():
-            os.kill(pid, 9)
+    log = open(WORK / "footprint-server.log", "ab")
+    proc = subprocess.Popen([SERVER, "--bind", f"127.0.0.1:{port}", "--admin-token", ADMIN,
+                             "--db", str(WORK / "footprint.sqlite"), "--access-ttl", "300s",
+                             "--fast-password-hashing"], stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    wait_for("kith-server", lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0)
+
+    def admin(path, body):
+        request = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Authorization": f"Bearer {ADMIN}",
+                                                  "Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=10).read()
+
+    admin("/admin/users", {"username": "me", "password": PASSWORD})
+    for i in range(FRIENDS):
+        admin("/admin/users", {"username": f"friend{i:02}", "password": "pw"})
+        admin("/admin/friends", {"a": "me", "b": f"friend{i:02}"})
+        if i % 3 == 0:
+            admin("/admin/status", {"username": f"friend{i:02}", "status": "online"})
+    return proc, url
 
 
-def measure_hidden_start():
-    log = open(WORK / "footprint-hidden.log", "ab")
-    proc = subprocess.Popen([APP, "--hidden", "--demo"], stdout=log, stderr=log)
+def sign_in(url):
+    """`kith login` stores the session in the keyring; the tray role resumes it."""
+    subprocess.run([CLI, "--server", url, "login", "--username", "me", "--password-stdin"],
+                   input=PASSWORD.encode(), check=True, capture_output=True, timeout=60)
+    SETTINGS.parent.mkdir(parents=True, exist_ok=True)
+    SETTINGS.write_text(json.dumps({"server": url, "preset": "django-simplejwt",
+                                    "notify_online": False, "notify_offline": False}))
+
+
+def measure_kith():
+    host = SniHost()
+    host.start()
+    log_path = WORK / "footprint-tray.log"
+    log = open(log_path, "ab")
+    tray = subprocess.Popen([TRAY, "--hidden"], stdout=log, stderr=log,
+                            env={**os.environ, "RUST_LOG": "info"})
+    cases = {}
     try:
-        time.sleep(SETTLE + 5)
-        return tree_rss(proc.pid)
+        wait_for("the signed-in, connected tray role",
+                 lambda: 'state="connected"' in log_path.read_text(errors="replace")
+                 or "connected" in (host.tooltip()[1] if host.items() else ""), timeout=90)
+        wait_for("the tray registered", host.items)
+        time.sleep(SETTLE)
+        cases["tray only"] = tree(tray.pid)
+
+        def open_window():
+            host.activate()
+            wait_for("the window's web process", lambda: WEB_PROCESS in names_below(tray.pid))
+
+        def close_window():
+            host.activate()
+            wait_for("the window role to exit",
+                     lambda: not ({"kith-app", WEB_PROCESS} & names_below(tray.pid)))
+
+        open_window()
+        time.sleep(SETTLE)
+        cases["window open"] = tree(tray.pid)
+        close_window()
+        time.sleep(SETTLE)
+        cases["window closed"] = tree(tray.pid)
+        for _ in range(CYCLES):
+            open_window()
+            time.sleep(1)
+            close_window()
+        time.sleep(SETTLE)
+        cases[f"after {CYCLES} more cycles"] = tree(tray.pid)
     finally:
-        proc.kill()
-        proc.wait(10)
+        tray.terminate()
+        try:
+            tray.wait(15)
+        except subprocess.TimeoutExpired:
+            tray.kill()
+        host.stop()
+    return cases
 
 
 def measure_bare(bare):
-    """The bare app's three cases, each a fresh process: a window with a page; the
-    window destroyed after SETTLE seconds, measured SETTLE seconds later; no window."""
+    """The bare app's cases, each a fresh process: a window with a page; the window
+    destroyed after SETTLE seconds, measured SETTLE seconds later; no window."""
     cases = {}
     for case, args, wait in [
         ("window open", [], SETTLE),
         ("window closed", ["--close-after", str(SETTLE)], 2 * SETTLE + 2),
-        ("--hidden start", ["--hidden"], SETTLE + 5),
+        ("tray only", ["--hidden"], SETTLE + 5),
     ]:
         log = open(WORK / "footprint-bare.log", "ab")
         proc = subprocess.Popen([bare, *args], stdout=log, stderr=log)
         try:
             if case == "window open":
-                wait_for("the bare app's web process",
-                         lambda: WEB_PROCESS in tree_rss(proc.pid)[1], timeout=30)
+                wait_for("the bare app's web process", lambda: WEB_PROCESS in names_below(proc.pid), timeout=30)
             time.sleep(wait)
             if proc.poll() is not None:
                 raise SystemExit(f"footprint: the bare app exited ({proc.returncode}) in {case!r}")
-            cases[case] = tree_rss(proc.pid)
+            cases[case] = tree(proc.pid)
         finally:
             proc.kill()
             proc.wait(10)
     return cases
 
 
-# The web process's name as /proc/PID/status gives it: cut to 15 characters.
-WEB_PROCESS = "WebKitWebProcess"[:15]
-
-
 def mib(kib):
-    return f"{kib / 1024:.0f} MiB"
+    return f"{kib / 1024:.1f}"
 
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
-    open_, closed = measure_window_open_then_closed()
-    time.sleep(2)
-    hidden = measure_hidden_start()
-    rows = [("window open", open_), ("window closed", closed), ("--hidden start", hidden)]
-    print(f"\nKith desktop footprint ({APP})")
-    print(f"{'case':<16} {'total RSS':>10}  breakdown")
-    for name, (total, breakdown) in rows:
-        parts = ", ".join(f"{k} {mib(v)}" for k, v in breakdown.items())
-        print(f"{name:<16} {mib(total):>10}  {parts}")
-    result = {name: {"total_kib": total, "breakdown_kib": breakdown} for name, (total, breakdown) in rows}
-    result["app"] = APP
+    # Pages of a file written moments ago (a binary just linked or installed) are dirty
+    # in the page cache until written back, and smaps counts them as the process's
+    # private dirty memory: write them back first.
+    os.sync()
+    server, url = start_server()
+    try:
+        sign_in(url)
+        kith = measure_kith()
+    finally:
+        server.kill()
+        server.wait(10)
+    result = {"kith": kith, "tray": TRAY, "friends": FRIENDS}
+    print(f"\nKith footprint ({TRAY}, {FRIENDS} friends, kith-server in its own process), MiB")
+    print(f"{'case':<24} {'RSS':>7} {'PSS':>7} {'private':>8} {'priv dirty':>10}  threads  RSS by process")
+    for name, case in kith.items():
+        k = case["kib"]
+        parts = ", ".join(f"{p} {mib(v)}" for p, v in case["rss_by_process_kib"].items())
+        print(f"{name:<24} {mib(k['Rss']):>7} {mib(k['Pss']):>7} "
+              f"{mib(k['Private_Clean'] + k['Private_Dirty']):>8} {mib(k['Private_Dirty']):>10}"
+              f"  {case['threads']:>7}  {parts}")
+    tray_only = kith["tray only"]["kib"]
+    closed = kith["window closed"]["kib"]
+    cycled = kith[f"after {CYCLES} more cycles"]["kib"]
+    goals = {
+        "tray only <= 40 MiB RSS": tray_only["Rss"] <= 40 * 1024,
+        "tray only <= 12 MiB private dirty": tray_only["Private_Dirty"] <= 12 * 1024,
+        "window closed within 2 MiB private dirty of tray only":
+            abs(closed["Private_Dirty"] - tray_only["Private_Dirty"]) <= 2 * 1024,
+        "window closed within 5 MiB RSS of tray only": abs(closed["Rss"] - tray_only["Rss"]) <= 5 * 1024,
+        f"{CYCLES} cycles grow the tray role by under 1 MiB (private dirty)":
+            cycled["Private_Dirty"] - closed["Private_Dirty"] < 1024,
+    }
     if BARE:
         bare = measure_bare(BARE)
-        print(f"\nBare Tauri 2 app ({BARE})")
-        for name, (total, breakdown) in bare.items():
-            kith_total = result[name]["total_kib"]
-            print(f"{name:<16} {mib(total):>10}  Kith ÷ bare {kith_total / total:.2f}×")
-        result["bare"] = {name: {"total_kib": total, "breakdown_kib": breakdown}
-                          for name, (total, breakdown) in bare.items()}
+        result["bare"] = bare
         result["bare_app"] = BARE
+        print(f"\nBare Tauri 2 app ({BARE}), MiB")
+        for name, case in bare.items():
+            k = case["kib"]
+            print(f"{name:<24} {mib(k['Rss']):>7} {mib(k['Pss']):>7} "
+                  f"{mib(k['Private_Clean'] + k['Private_Dirty']):>8} {mib(k['Private_Dirty']):>10}")
+        goals["window open <= 1.1x the bare app (RSS)"] = (
+            kith["window open"]["kib"]["Rss"] <= 1.1 * bare["window open"]["kib"]["Rss"])
+    result["goals"] = goals
+    print("\nGoals (issue 19):")
+    for goal, met in goals.items():
+        print(f"  {'met    ' if met else 'NOT met'}  {goal}")
     (OUT / "footprint.json").write_text(json.dumps(result, indent=2))
 
 

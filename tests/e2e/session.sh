@@ -5,6 +5,8 @@
 # app a throwaway HOME and XDG dirs, an unlocked gnome-keyring, dunst as notification
 # daemon and a dbus-monitor log of Notify calls, then runs the WebDriver test and the
 # tray test (or, with the argument `footprint`, the memory footprint measurement).
+# Kith is two processes: the tray role (kith-tray, KITH_TRAY) and the window role it
+# starts (kith-app, KITH_APP); XDG_RUNTIME_DIR below holds the socket between them.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d /tmp/kith-e2e.XXXXXX)"
@@ -26,6 +28,7 @@ export KITH_E2E_NOTIFY_LOG="$work/notify.log"
 target="${CARGO_TARGET_DIR:-$root/target}"
 export KITH_E2E_OUT="$target/e2e"
 export KITH_APP="$target/debug/kith-app"
+export KITH_TRAY="$target/debug/kith-tray"
 export KITH_SERVER="$target/debug/kith-server"
 export KITH_CLI="$target/debug/kith"
 mkdir -p "$KITH_E2E_OUT"

@@ -1,5 +1,11 @@
 """The real Kith app, driven through WebDriver (tauri-driver + WebKitWebDriver).
 
+Kith is two processes: the tray role (kith-tray), which owns the session, and the
+window role (kith-app), which it starts on demand and which forwards the page's
+commands to it over a local socket. Here the tray role is started first (`--hidden`,
+as a login launch does), then tauri-driver starts the window role, which connects to
+it: WebDriver drives the real window of a real two-process Kith.
+
 Against a reference server with an admin token, on 127.0.0.1, it signs in, sees the
 friend list, sees a status flip in the UI and as a D-Bus Notify call, sees the banner
 go to reconnecting when the server dies and back to connected when it returns, signs
@@ -34,11 +40,13 @@ ADMIN = "e2e-admin"
 PASSWORD = "e2e-Pa55-7f3a91"
 WAIT = 20.0
 APP = os.environ["KITH_APP"]
+TRAY = os.environ["KITH_TRAY"]
 SERVER = os.environ["KITH_SERVER"]
 CLI = os.environ["KITH_CLI"]
 # Kith's own code at trace, and the targets that would log secrets asked for at trace
 # too: their cap must hold whatever RUST_LOG says.
-TRACE = "info,kith_core=trace,kith_app=trace,kith=trace,tungstenite=trace,tokio_tungstenite=trace,reqwest=trace"
+TRACE = ("info,kith_core=trace,kith_app=trace,kith_shell=trace,kith_tray=trace,kith=trace,"
+         "tungstenite=trace,tokio_tungstenite=trace,reqwest=trace")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.")
 WORK = Path(os.environ["KITH_E2E_WORK"])
 OUT = Path(os.environ["KITH_E2E_OUT"])
@@ -137,7 +145,22 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def driver():
+def tray():
+    """The tray role, started as a login launch does; the window role connects to it."""
+    if not Path(TRAY).exists():
+        raise AssertionError(f"{TRAY} is missing: build it with `cargo build -p kith-tray`")
+    log = open(WORK / "tray.log", "ab")
+    proc = subprocess.Popen([TRAY, "--hidden"], stdout=log, stderr=log,
+                            env={**os.environ, "RUST_LOG": TRACE})
+    socket_path = Path(os.environ["XDG_RUNTIME_DIR"]) / "kith" / "tray.sock"
+    until("the tray role's socket", lambda: socket_path.exists())
+    yield proc
+    proc.terminate()
+    proc.wait(15)
+
+
+@pytest.fixture(scope="module")
+def driver(tray):
     tauri_driver = shutil.which("tauri-driver") or str(Path.home() / ".cargo/bin/tauri-driver")
     cargo_bin = Path(os.environ.get("CARGO_HOME", "/root/.cargo")) / "bin" / "tauri-driver"
     if not Path(tauri_driver).exists() and cargo_bin.exists():
@@ -390,8 +413,8 @@ def test_8_five_thousand_friends_render(server, driver):
     assert [name for name, _, _ in rows[:10]] == expected[:10], rows[:10]
     assert [pos for _, pos, _ in rows[:10]] == list(range(1, 11)), rows[:10]
     assert all(size == 5000 for _, _, size in rows), rows[:3]
-    driver_log = (WORK / "tauri-driver.log").read_text(errors="replace")
-    assert re.search(r'signing in profile=auth-message', driver_log), "signed in with the chosen preset"
+    tray_log = (WORK / "tray.log").read_text(errors="replace")
+    assert re.search(r'signing in profile=auth-message', tray_log), "signed in with the chosen preset"
     result = {"friends": 5000, "full_render_ms": render_ms, "first_paint_ms": paint_ms,
               "sign_in_to_list_s": round(shown_after, 2), "script_roundtrip_ms": round(ping_ms, 1),
               "rows_in_page": len(rows), "in_page_ms": marks}
@@ -485,13 +508,19 @@ def test_9_sign_in_over_tls_with_a_private_ca(driver):
 
 
 def test_10_logs_hold_no_password_and_no_token(driver):
-    """At trace level, the app's log file and stderr, and the CLI's stderr, hold neither
-    the password nor any JWT; the app's log file is private to its owner."""
+    """At trace level, the tray role's log file and stderr, the window role's log file and
+    stderr, and the CLI's stderr, hold neither the password (which crossed the socket
+    from the window role to the tray role) nor any JWT; the log files are private to
+    their owner."""
     log_dir = Path(os.environ["XDG_DATA_HOME"]) / "dev.kith.desktop" / "logs"
     app_log = log_dir / "kith.log"
     assert app_log.exists(), f"no app log in {log_dir}"
     assert (app_log.stat().st_mode & 0o777) == 0o600, oct(app_log.stat().st_mode)
-    logs = [app_log, WORK / "tauri-driver.log"] + [WORK / f"kith-watch-{i}.log" for i in range(2)]
+    window_log = log_dir / "window" / "kith.log"
+    assert window_log.exists(), f"no window log in {log_dir / 'window'}"
+    assert (window_log.stat().st_mode & 0o777) == 0o600, oct(window_log.stat().st_mode)
+    logs = [app_log, window_log, WORK / "tray.log", WORK / "tauri-driver.log"] + [
+        WORK / f"kith-watch-{i}.log" for i in range(2)]
     for path in logs:
         text = path.read_text(errors="replace")
         assert PASSWORD not in text, f"the password is in {path.name}"

@@ -1,14 +1,18 @@
 """Kith's Linux tray as a panel sees it, over D-Bus, with no WebDriver.
 
-The real app starts with `--demo` on a session bus where nothing owns
+Kith is two processes: the tray role (kith-tray), which owns the session and the tray
+and never loads WebKit, and the window role (kith-app), a process it starts when the
+window is wanted and which exits when the window closes. The real tray role starts
+with `--demo` on a session bus where nothing owns
 `org.kde.StatusNotifierWatcher` yet: it must run on, window open, and log that it has
 no tray. Then a StatusNotifierWatcher and host (tests/e2e/sni_host.py) appears, and the
 app's StatusNotifierItem must register with it; its `ToolTip` must name the connection
 state, `Activate` (a left click) must close and reopen the window, and the menu,
 exported over com.canonical.dbusmenu, must carry Kith's items and act on their
-`clicked` events (Open Kith, Do not disturb, Quit Kith). Toggling destroys the webview,
-which would end a WebDriver session, so this module runs its own app and checks the
-window through the X server with xdotool. Run by tests/e2e/session.sh after
+`clicked` events (Open Kith, Do not disturb, Quit Kith). A closed window is a window
+process gone and an open one a new process: the window is checked through the X server
+with xdotool, as the window of a kith-app process the tray role started. Killing the
+window process leaves the tray role running, and the next click opens a fresh window. Run by tests/e2e/session.sh after
 test_app.py (one app at a time: a second one would only hand over to the first).
 """
 
@@ -25,7 +29,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sni_host import SniHost  # noqa: E402
 
-APP = os.environ["KITH_APP"]
+TRAY = os.environ["KITH_TRAY"]
 WORK = Path(os.environ["KITH_E2E_WORK"])
 WAIT = 20.0
 # Kith's tray retries every 5 s, and a debug build starts slowly.
@@ -37,6 +41,7 @@ WINDOW_STATE = SETTINGS.parent / ".window-state.json"
 RESIZED = (452, 611)
 CONNECTED_TOOLTIP = re.compile(r"^Kith — connected · \d+ of \d+ friends? online$")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.")
+LOG_LEVELS = "info,kith_app=debug,kith_shell=debug,kith_tray=debug"
 
 
 def until(what, check, timeout=WAIT):
@@ -64,22 +69,42 @@ def host():
 @pytest.fixture(scope="module")
 def app():
     log = open(APP_LOG, "ab")
-    proc = subprocess.Popen([APP, "--demo"], stdout=log, stderr=log,
-                            env={**os.environ, "RUST_LOG": "info,kith_app=debug"})
+    proc = subprocess.Popen([TRAY, "--demo"], stdout=log, stderr=log,
+                            env={**os.environ, "RUST_LOG": LOG_LEVELS})
     yield proc
     if proc.poll() is None:
         proc.kill()
     proc.wait(10)
 
 
-def windows(app):
-    """X windows titled "Kith" that the app's process has on screen."""
-    result = subprocess.run(["xdotool", "search", "--all", "--onlyvisible", "--pid", str(app.pid),
-                             "--name", "^Kith$"], capture_output=True, text=True)
-    # 1 is "no window found"; anything else is xdotool failing, which must not pass for
-    # a closed window.
-    assert result.returncode in (0, 1), result.stderr
-    return result.stdout.split()
+def window_processes(tray):
+    """Pids of the window processes (kith-app) the tray role has started and that run."""
+    pids = []
+    for task in Path(f"/proc/{tray.pid}/task").iterdir():
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for pid in children:
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "kith-app":
+                    pids.append(int(pid))
+            except OSError:
+                pass
+    return pids
+
+
+def windows(tray):
+    """X windows titled "Kith" that the tray role's window processes have on screen."""
+    found = []
+    for pid in window_processes(tray):
+        result = subprocess.run(["xdotool", "search", "--all", "--onlyvisible", "--pid", str(pid),
+                                 "--name", "^Kith$"], capture_output=True, text=True)
+        # 1 is "no window found"; anything else is xdotool failing, which must not pass
+        # for a closed window.
+        assert result.returncode in (0, 1), result.stderr
+        found.extend(result.stdout.split())
+    return found
 
 
 def log_text():
@@ -117,11 +142,31 @@ def test_3_tooltip_names_the_connection_state(host, app):
 
 def test_4_activate_toggles_the_window(host, app):
     assert windows(app), "the window is open before the first click"
+    [first] = window_processes(app)
     host.activate()
     until("the window closed by a left click", lambda: not windows(app))
-    assert app.poll() is None, "closing the window leaves the app running"
+    until("the window process gone with its window", lambda: not window_processes(app))
+    assert app.poll() is None, "closing the window leaves the tray role running"
     host.activate()
     until("the window open again after a second left click", lambda: windows(app))
+    assert window_processes(app) != [first], "a new window process"
+    # A second launch of Kith while the window is open raises it; no second window.
+    subprocess.run([TRAY], check=True, env={**os.environ, "RUST_LOG": LOG_LEVELS}, timeout=30)
+    time.sleep(1)
+    assert len(window_processes(app)) == 1 and len(windows(app)) == 1
+
+
+def test_4c_a_killed_window_process_leaves_the_tray_and_the_next_click_opens_a_fresh_one(host, app):
+    [window] = until("the window process", lambda: window_processes(app))
+    os.kill(window, 9)
+    until("the window gone", lambda: not windows(app))
+    time.sleep(1)
+    assert app.poll() is None, "the tray role carries on"
+    title, text = host.tooltip()
+    assert title == "Kith" and text, "the tray still answers"
+    host.activate()
+    until("a fresh window after a click", lambda: windows(app))
+    assert window not in window_processes(app)
 
 
 def window_geometry(window_id):
@@ -196,8 +241,8 @@ def test_6_quit_from_the_menu_ends_the_app(host, app):
 
 def test_7_a_new_start_opens_the_window_at_its_last_size():
     log = open(APP_LOG, "ab")
-    proc = subprocess.Popen([APP, "--demo"], stdout=log, stderr=log,
-                            env={**os.environ, "RUST_LOG": "info,kith_app=debug"})
+    proc = subprocess.Popen([TRAY, "--demo"], stdout=log, stderr=log,
+                            env={**os.environ, "RUST_LOG": LOG_LEVELS})
     try:
         [window] = until("the window of the new start", lambda: windows(proc), timeout=60)
         until("the window at the size it had when Kith quit",

@@ -75,6 +75,7 @@ stop_all() {
 
 expected_files=(
     /usr/bin/kith-app
+    /usr/bin/kith-tray
     /usr/bin/kith
     /usr/share/applications/Kith.desktop
     /usr/share/metainfo/dev.kith.desktop.metainfo.xml
@@ -108,59 +109,68 @@ for file in "${expected_files[@]}"; do
     grep -qxF "$file" <<<"$listing" || fail "dpkg -L $package lacks $file"
     [ -s "$file" ] || fail "$file is missing or empty"
 done
-[ -x /usr/bin/kith-app ] && [ -x /usr/bin/kith ] || fail "the binaries are not executable"
-ok "dpkg -L lists both binaries, the desktop entry, the metainfo and ${#expected_files[@]} files in all"
+[ -x /usr/bin/kith-app ] && [ -x /usr/bin/kith-tray ] && [ -x /usr/bin/kith ] || fail "the binaries are not executable"
+ok "dpkg -L lists the three binaries, the desktop entry, the metainfo and ${#expected_files[@]} files in all"
 
 depends=$(dpkg-query -W -f='${Depends}' "$package")
 for dep in "${depends_required[@]}"; do
     grep -Eq "(^|, )$dep( |,|$)" <<<"$depends" || fail "Depends ($depends) lacks $dep"
 done
 # Every library the binaries link must come from a package (none bundled, none missing).
-for bin in /usr/bin/kith-app /usr/bin/kith; do
+for bin in /usr/bin/kith-app /usr/bin/kith-tray /usr/bin/kith; do
     if ldd "$bin" | grep -q 'not found'; then
         fail "$bin links a library that is not installed: $(ldd "$bin" | grep 'not found')"
     fi
 done
 ok "Depends: $depends"
+# The tray role never links WebKit: that is what keeps Kith light in the tray.
+if ldd /usr/bin/kith-tray | grep -i -E 'webkit|javascriptcore'; then
+    fail "/usr/bin/kith-tray links WebKit"
+fi
+ok "/usr/bin/kith-tray links no WebKit"
 
 desktop-file-validate /usr/share/applications/Kith.desktop || fail "desktop-file-validate"
-grep -qx 'Exec=kith-app' /usr/share/applications/Kith.desktop || fail "the desktop entry does not start kith-app"
+grep -qx 'Exec=kith-tray' /usr/share/applications/Kith.desktop || fail "the desktop entry does not start kith-tray"
 appstreamcli validate --no-net /usr/share/metainfo/dev.kith.desktop.metainfo.xml >/dev/null ||
     fail "appstreamcli validate --no-net: $(appstreamcli validate --no-net /usr/share/metainfo/dev.kith.desktop.metainfo.xml)"
 ok "the desktop entry passes desktop-file-validate, the metainfo appstreamcli validate --no-net"
 
-# --- /usr/bin/kith-app --demo in a headless desktop session, with launch at login on.
+# --- /usr/bin/kith-tray --demo in a headless desktop session, with launch at login on:
+# the tray role, which starts the window role (/usr/bin/kith-app) next to it.
 home="$work/home"
 mkdir -p "$home/.config/dev.kith.desktop"
 echo '{"launch_at_login": true}' >"$home/.config/dev.kith.desktop/settings.json"
 app_env=(env -u XDG_CONFIG_HOME -u XDG_DATA_HOME -u XDG_CACHE_HOME HOME="$home"
-    RUST_LOG=kith_core=debug,kith_app=debug,warn)
-start "$work/app.log" "${app_env[@]}" xvfb-run -a dbus-run-session -- /usr/bin/kith-app --demo
+    RUST_LOG=kith_core=debug,kith_app=debug,kith_shell=debug,kith_tray=debug,warn)
+start "$work/app.log" "${app_env[@]}" xvfb-run -a dbus-run-session -- /usr/bin/kith-tray --demo
 # Its log file (stderr has colours): the Linux log directory under the test's HOME.
 app_log="$home/.local/share/dev.kith.desktop/logs/kith.log"
 wait_for "$app_log" 'connection state state="connected"' 60 ||
-    fail "kith-app --demo never connected: $(tail -n 20 "$work/app.log")"
-ok "/usr/bin/kith-app --demo connected to its demo server"
-# Its window is open, so WebKit's web process runs: what the login launch must not start.
-wait_for_process "${pids[-1]}" WebKitWeb 30 || fail "the window of kith-app --demo has no web process"
+    fail "kith-tray --demo never connected: $(tail -n 20 "$work/app.log")"
+ok "/usr/bin/kith-tray --demo connected to its demo server"
+# Its window is open: the window role runs, and WebKit's web process under it, which
+# is what the login launch must not start.
+wait_for_process "${pids[-1]}" kith-app 30 || fail "kith-tray --demo started no window (kith-app)"
+wait_for_process "${pids[-1]}" WebKitWeb 30 || fail "the window of kith-tray --demo has no web process"
+ok "/usr/bin/kith-tray --demo opened its window: /usr/bin/kith-app with a web process"
 
 autostart="$home/.config/autostart/Kith.desktop"
 [ -f "$autostart" ] || fail "launch at login wrote no $autostart"
 exec_line=$(grep '^Exec=' "$autostart")
-[ "$exec_line" = "Exec=/usr/bin/kith-app --hidden" ] || fail "the autostart entry says $exec_line"
+[ "$exec_line" = "Exec=/usr/bin/kith-tray --hidden" ] || fail "the autostart entry says $exec_line"
 ok "the autostart entry: $exec_line"
 stop_all
 
 # What a login launch runs: the autostart entry's command, tray only.
 read -r -a login_command <<<"${exec_line#Exec=}"
 start "$work/hidden.log" "${app_env[@]}" xvfb-run -a dbus-run-session -- "${login_command[@]}"
-wait_for_process "${pids[-1]}" kith-app 30 || fail "the login launch did not start: $(tail -n 20 "$work/hidden.log")"
+wait_for_process "${pids[-1]}" kith-tray 30 || fail "the login launch did not start: $(tail -n 20 "$work/hidden.log")"
 sleep 5
-descendants "${pids[-1]}" | grep -q " kith-app" || fail "the login launch exited: $(tail -n 20 "$work/hidden.log")"
-if descendants "${pids[-1]}" | grep -q " WebKitWeb"; then
-    fail "the login launch (--hidden) started a web process"
+descendants "${pids[-1]}" | grep -q " kith-tray" || fail "the login launch exited: $(tail -n 20 "$work/hidden.log")"
+if descendants "${pids[-1]}" | grep -q -E " WebKitWeb| kith-app"; then
+    fail "the login launch (--hidden) started a window or a web process"
 fi
-ok "the login launch runs in the tray with no web process"
+ok "the login launch runs the tray role alone, with no window and no web process"
 stop_all
 
 # --- /usr/bin/kith demo prints presence events.

@@ -106,13 +106,17 @@ fn workspace_root() -> Result<PathBuf> {
         .context("xtask lives inside the workspace")
 }
 
-/// The desktop app with the demo. Without a display (a bare server), it says so.
+/// The desktop app with the demo (`kith-tray --demo`, which opens the window).
+/// Without a display (a bare server), it says so.
 fn run(extra: &[String]) -> Result<()> {
     ensure_debian_packages(BUILD_PACKAGES)?;
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
         eprintln!("xtask: no display; `cargo xtask run-cli` runs the same demo in the terminal");
     }
-    let mut args = vec!["run", "--package", "kith-app", "--", "--demo"];
+    // The tray role runs the demo and starts the window role (kith-app) from next to
+    // itself, so both are built first.
+    cargo(&["build", "--package", "kith-app", "--package", "kith-tray"])?;
+    let mut args = vec!["run", "--package", "kith-tray", "--", "--demo"];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args)
 }
@@ -223,10 +227,13 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Memory of the installed release package (`/usr/bin/kith-app`) with its window
-/// open, closed, and started `--hidden`, next to a bare Tauri 2 app (tools/bare-tauri)
-/// built in the same run. The .deb is installed with apt for the measurement and
-/// removed afterwards, whether it succeeded or not (root, or sudo).
+/// Memory of the installed release package in issue 19's four cases: the tray role
+/// alone (`/usr/bin/kith-tray --hidden`, signed in), the window open (a tray click
+/// starts `/usr/bin/kith-app`), the window closed again, and after ten more
+/// open/close cycles; signed in to a release kith-server in its own process, next to a
+/// bare Tauri 2 app (tools/bare-tauri) built in the same run. The .deb is installed
+/// with apt for the measurement and removed afterwards, whether it succeeded or not
+/// (root, or sudo).
 fn footprint() -> Result<()> {
     let mut packages = BUILD_PACKAGES.to_vec();
     packages.extend(TEST_PACKAGES);
@@ -239,11 +246,15 @@ fn footprint() -> Result<()> {
     let built = package::build(&root, &target, package::Profile::Release)?;
     // Alone, so the bare app's Tauri has only its own features, not Kith's.
     cargo(&["build", "--release", "--package", "bare-tauri-app"])?;
+    // The server the measured Kith signs in to, in a process of its own.
+    cargo(&["build", "--release", "--package", "kith-server"])?;
     let deb = built.deb.to_string_lossy().into_owned();
     as_root(&["apt-get", "install", "-y", "--no-install-recommends", &deb])?;
     let measured = status(
         desktop_session(&["footprint"])
-            .env("KITH_FOOTPRINT_APP", "/usr/bin/kith-app")
+            .env("KITH_FOOTPRINT_TRAY", "/usr/bin/kith-tray")
+            .env("KITH_FOOTPRINT_CLI", "/usr/bin/kith")
+            .env("KITH_FOOTPRINT_SERVER", target.join("release/kith-server"))
             .env("KITH_FOOTPRINT_BARE", target.join("release/bare-tauri-app")),
         "the footprint measurement",
     );

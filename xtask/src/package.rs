@@ -30,8 +30,20 @@ use tauri_bundler::{
 };
 use tauri_utils::config::Config;
 
-/// The binaries the packages install in /usr/bin; the first is the app.
-pub const BINARIES: &[(&str, &str)] = &[("kith-app", "kith-app"), ("kith", "kith-cli")];
+/// The binaries the packages install in /usr/bin, and their Cargo packages. The first
+/// is the bundler's main binary (the icons are named after it); the desktop entry and
+/// the launch-at-login entry start the tray role, `kith-tray`, which starts `kith-app`
+/// (the window) from next to itself when the window is wanted.
+pub const BINARIES: &[(&str, &str)] = &[
+    ("kith-app", "kith-app"),
+    ("kith", "kith-cli"),
+    ("kith-tray", "kith-tray"),
+];
+
+/// The tray role, built in a release build of its own: built with the window role,
+/// Cargo would unify muda's features with Tauri's (`gtk3`) and link GTK into a process
+/// that never shows a GTK widget (and it never links WebKit either way).
+pub const TRAY: &str = "kith-tray";
 
 /// Which Cargo profile the packaged binaries come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,10 +85,11 @@ pub fn build(root: &Path, target: &Path, profile: Profile) -> Result<Packages> {
     match profile {
         Profile::Release => {
             let mut args = vec!["build", "--release"];
-            for (bin, package) in BINARIES {
+            for (bin, package) in BINARIES.iter().filter(|(bin, _)| *bin != TRAY) {
                 args.extend(["--package", package, "--bin", bin]);
             }
             crate::cargo(&args)?;
+            crate::cargo(&["build", "--release", "--package", TRAY, "--bin", TRAY])?;
         }
         Profile::Debug => crate::cargo(DEBUG_BUILD)?,
     }

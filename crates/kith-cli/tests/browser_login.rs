@@ -107,7 +107,10 @@ fn login_through_the_browser_then_status_and_logout_with_revocation() {
         "stdout: {stdout}\nstderr: {stderr}\nbrowser: {}",
         std::fs::read_to_string(dir.path().join("browser.log")).unwrap_or_default()
     );
-    assert!(stdout.contains("\"logged_in\"") && stdout.contains("\"me\""), "{stdout}");
+    assert!(
+        stdout.contains("\"logged_in\"") && stdout.contains("\"me\""),
+        "{stdout}"
+    );
     // The address is printed for a machine with no browser; no code or token is.
     assert!(stderr.contains(&format!("{issuer}/auth?")), "{stderr}");
     assert!(!stderr.contains("code="), "{stderr}");

@@ -729,12 +729,18 @@ async fn wait_event(
         match tokio::time::timeout_at(deadline, events.recv()).await {
             Ok(Some(event)) if pred(&event) => return,
             Ok(Some(event)) => seen.push(format!("{event:?}")),
-            _ => panic!("no {what}; seen: {:#?}", &seen[seen.len().saturating_sub(10)..]),
+            _ => panic!(
+                "no {what}; seen: {:#?}",
+                &seen[seen.len().saturating_sub(10)..]
+            ),
         }
     }
 }
 
-fn presence_is(friend: &'static str, status: &'static str) -> impl Fn(&kith_core::SessionEvent) -> bool {
+fn presence_is(
+    friend: &'static str,
+    status: &'static str,
+) -> impl Fn(&kith_core::SessionEvent) -> bool {
     move |e| {
         matches!(e, kith_core::SessionEvent::Presence(c)
             if c.username == friend && c.to.as_deref() == Some(status))
@@ -776,7 +782,11 @@ async fn a_browser_session_refreshes_resumes_and_signs_out_with_revocation() {
     )
     .await
     .unwrap_or_else(|error| panic!("browser sign-in: {error}\n{}", provider.log_tail()));
-    let run = browser.lock().unwrap().take().expect("the browser was opened");
+    let run = browser
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the browser was opened");
     assert_eq!(run.await.expect("browser").code, Some(0));
     assert_eq!(username, "me");
     let stored = store
@@ -784,12 +794,17 @@ async fn a_browser_session_refreshes_resumes_and_signs_out_with_revocation() {
         .unwrap()
         .expect("the refresh token is stored");
     let mut events = session.take_events().expect("events");
-    wait_event(&mut events, "connected", |e| {
-        matches!(e, SessionEvent::State(c) if c.to.name() == "connected")
-    })
+    wait_event(
+        &mut events,
+        "connected",
+        |e| matches!(e, SessionEvent::State(c) if c.to.name() == "connected"),
+    )
     .await;
     provider
-        .control("status", Some(json!({"username": "alice", "status": "online"})))
+        .control(
+            "status",
+            Some(json!({"username": "alice", "status": "online"})),
+        )
         .await;
     wait_event(&mut events, "alice online", presence_is("alice", "online")).await;
 
@@ -804,9 +819,19 @@ async fn a_browser_session_refreshes_resumes_and_signs_out_with_revocation() {
             .await;
         wait_event(&mut events, "bob's change", presence_is("bob", status)).await;
     }
-    let rotated = store.load(&profile.account_key()).unwrap().expect("stored").refresh;
-    assert_ne!(rotated, stored.refresh, "the rotated refresh token is saved");
-    assert!(!provider.refresh_active(&stored.refresh).await, "the first one is spent");
+    let rotated = store
+        .load(&profile.account_key())
+        .unwrap()
+        .expect("stored")
+        .refresh;
+    assert_ne!(
+        rotated, stored.refresh,
+        "the rotated refresh token is saved"
+    );
+    assert!(
+        !provider.refresh_active(&stored.refresh).await,
+        "the first one is spent"
+    );
     session.stop().await;
 
     // A restart resumes from the stored refresh token, without the browser.
@@ -814,17 +839,26 @@ async fn a_browser_session_refreshes_resumes_and_signs_out_with_revocation() {
         .await
         .expect("resumes");
     let mut events = session.take_events().expect("events");
-    wait_event(&mut events, "connected again", |e| {
-        matches!(e, SessionEvent::State(c) if c.to.name() == "connected")
-    })
+    wait_event(
+        &mut events,
+        "connected again",
+        |e| matches!(e, SessionEvent::State(c) if c.to.name() == "connected"),
+    )
     .await;
 
     // Sign-out revokes the refresh token at the provider.
-    let held = store.load(&profile.account_key()).unwrap().expect("stored").refresh;
+    let held = store
+        .load(&profile.account_key())
+        .unwrap()
+        .expect("stored")
+        .refresh;
     assert!(provider.refresh_active(&held).await);
     session.logout().await.expect("signed out");
     assert!(store.load(&profile.account_key()).unwrap().is_none());
-    assert!(!provider.refresh_active(&held).await, "revoked at the provider");
+    assert!(
+        !provider.refresh_active(&held).await,
+        "revoked at the provider"
+    );
 
     // A refresh token the provider revoked ends the session at the next refresh,
     // and only then; the store is cleared.
@@ -838,7 +872,11 @@ async fn a_browser_session_refreshes_resumes_and_signs_out_with_revocation() {
     )
     .await
     .expect("signs in again");
-    let run = browser.lock().unwrap().take().expect("the browser was opened");
+    let run = browser
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the browser was opened");
     assert_eq!(run.await.expect("browser").code, Some(0));
     let mut events = session.take_events().expect("events");
     provider

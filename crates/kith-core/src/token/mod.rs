@@ -7,8 +7,8 @@ pub mod claims;
 mod keyring_errors;
 pub mod lock;
 pub mod manager;
-pub mod oidc;
 mod nextauth;
+pub mod oidc;
 pub mod schedule;
 pub mod store;
 

@@ -7,19 +7,21 @@
 
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use kith_core::{ChangeCause, SessionEvent};
-use tauri::{AppHandle, Manager, Runtime};
 use tokio::sync::mpsc;
 
 use crate::batcher::PresenceBatcher;
 use crate::notify_rules::Notifier;
-use crate::state::{AppState, ConnectionView, FriendView};
+use crate::shell::Shell;
+use crate::view::{ConnectionView, FriendView};
 use crate::view_update::{update_view, Friends};
 
 /// The most events taken from the session at a time: a burst is handled in one go.
 const EVENT_BURST: usize = 1024;
 
-pub async fn run<R: Runtime>(app: AppHandle<R>, mut events: mpsc::UnboundedReceiver<SessionEvent>) {
+pub async fn run(shell: Arc<Shell>, mut events: mpsc::UnboundedReceiver<SessionEvent>) {
     let mut notifier = Notifier::new();
     let mut batcher = PresenceBatcher::new();
     let mut burst = Vec::with_capacity(EVENT_BURST);
@@ -41,26 +43,26 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, mut events: mpsc::UnboundedRecei
                 }
                 let now = Instant::now();
                 for event in burst.drain(..) {
-                    on_event(&app, event, &mut batcher, &mut notifier, now);
+                    on_event(&shell, event, &mut batcher, &mut notifier, now);
                 }
             }
             _ = sleep => {}
         }
         let now = Instant::now();
         if let Some(batch) = batcher.take(now) {
-            update_view(&app, |_| Friends::from(batch));
+            update_view(&shell, |_| Friends::from(batch));
         }
         if notifier.next_deadline().is_some_and(|at| now >= at) {
-            let prefs = app.state::<AppState>().settings().notify_prefs();
+            let prefs = shell.settings().notify_prefs();
             for notice in notifier.poll(now, prefs) {
-                crate::notifications::show(&app, &notice);
+                shell.surface().notify(&notice);
             }
         }
     }
 }
 
-fn on_event<R: Runtime>(
-    app: &AppHandle<R>,
+fn on_event(
+    shell: &Arc<Shell>,
     event: SessionEvent,
     batcher: &mut PresenceBatcher,
     notifier: &mut Notifier,
@@ -68,7 +70,7 @@ fn on_event<R: Runtime>(
 ) {
     match event {
         SessionEvent::State(change) => {
-            update_view(app, |v| {
+            update_view(shell, |v| {
                 v.connection = ConnectionView::from_change(&change);
                 v.refresh_stale();
                 v.state = change.to.clone();
@@ -77,7 +79,7 @@ fn on_event<R: Runtime>(
             });
             batcher.connection_changed(now);
             if change.retry_at.is_some() {
-                crate::tray::tick_until_retry(app);
+                crate::view_update::tick_until_retry(shell);
             }
         }
         SessionEvent::Presence(change) => match change.cause {
@@ -89,29 +91,37 @@ fn on_event<R: Runtime>(
         },
         SessionEvent::Resynced { .. } => {
             batcher.resynced(now);
-            send_stale(app);
+            send_stale(shell);
         }
-        SessionEvent::PresenceStale { .. } | SessionEvent::PresenceFresh => send_stale(app),
+        SessionEvent::PresenceStale { .. } | SessionEvent::PresenceFresh => send_stale(shell),
         SessionEvent::ResyncFailed { reason } => {
             tracing::warn!(%reason, "the friend list could not be resynced after connecting");
         }
         SessionEvent::TokenRefreshed { .. } | SessionEvent::RefreshDeferred { .. } => {}
         SessionEvent::CredentialsUnsaved { reason } => {
             tracing::warn!(%reason, "the sign-in is not saved");
-            crate::notifications::show(
-                app,
-                &crate::notify_rules::Notice {
-                    title: "Kith could not save your sign-in".into(),
-                    body: "The keyring refused it (locked?). Kith stays signed in, but this \
+            let text = reason.to_string();
+            update_view(shell, |v| {
+                v.session.not_saved = Some(text);
+                Friends::Unchanged
+            });
+            shell.surface().notify(&crate::notify_rules::Notice {
+                title: "Kith could not save your sign-in".into(),
+                body: "The keyring refused it (locked?). Kith stays signed in, but this \
                            session will not survive a restart until the keyring accepts it."
-                        .into(),
-                    friend: None,
-                },
-            );
+                    .into(),
+                friend: None,
+            });
         }
-        SessionEvent::CredentialsSaved => tracing::info!("the sign-in is saved again"),
+        SessionEvent::CredentialsSaved => {
+            tracing::info!("the sign-in is saved again");
+            update_view(shell, |v| {
+                v.session.not_saved = None;
+                Friends::Unchanged
+            });
+        }
         // The one terminal event: no state change to signed out comes before it.
-        SessionEvent::SessionEnded { reason } => update_view(app, |v| {
+        SessionEvent::SessionEnded { reason } => update_view(shell, |v| {
             v.signed_out(Some(reason));
             Friends::Unchanged
         }),
@@ -120,8 +130,8 @@ fn on_event<R: Runtime>(
 
 /// Takes the friends' stale marker into the connection view, so the banner says (or
 /// stops saying) that statuses may be out of date.
-fn send_stale<R: Runtime>(app: &AppHandle<R>) {
-    update_view(app, |v| {
+fn send_stale(shell: &Shell) {
+    update_view(shell, |v| {
         v.refresh_stale();
         Friends::Unchanged
     });

@@ -18,10 +18,10 @@ pub enum TrayIcon {
 impl TrayIcon {
     pub fn png(self) -> &'static [u8] {
         match self {
-            TrayIcon::Connected => include_bytes!("../../icons/tray-connected.png"),
-            TrayIcon::Connecting => include_bytes!("../../icons/tray-connecting.png"),
-            TrayIcon::Offline => include_bytes!("../../icons/tray-offline.png"),
-            TrayIcon::SignedOut => include_bytes!("../../icons/tray-signed-out.png"),
+            TrayIcon::Connected => include_bytes!("../../../icons/tray-connected.png"),
+            TrayIcon::Connecting => include_bytes!("../../../icons/tray-connecting.png"),
+            TrayIcon::Offline => include_bytes!("../../../icons/tray-offline.png"),
+            TrayIcon::SignedOut => include_bytes!("../../../icons/tray-signed-out.png"),
         }
     }
 }
@@ -288,8 +288,15 @@ mod tests {
 
     /// Which pixels of an icon are drawn (alpha above half), whatever their colour.
     fn shape(icon: TrayIcon) -> Vec<bool> {
-        let image = tauri::image::Image::from_bytes(icon.png()).unwrap();
-        image.rgba().chunks(4).map(|pixel| pixel[3] > 127).collect()
+        let decoder = png::Decoder::new(std::io::Cursor::new(icon.png()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut rgba = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut rgba).unwrap();
+        assert_eq!(info.color_type, png::ColorType::Rgba);
+        rgba[..info.buffer_size()]
+            .chunks(4)
+            .map(|pixel| pixel[3] > 127)
+            .collect()
     }
 
     #[test]

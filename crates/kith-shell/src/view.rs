@@ -1,17 +1,14 @@
-//! The app's state shared by session control, the tray and the session bridge, and
-//! the shapes sent to the UI. The view is read here and changed only through
-//! [`update_view`](crate::view_update::update_view), which tells the window and the
-//! tray. No payload here ever holds a token or a password.
+//! The view model: what the window and the tray show, and the shapes sent to the page
+//! (the payloads of the `kith://` events and of `get_view`). The tray role keeps it;
+//! it is changed only through [`update_view`](crate::view_update::update_view), which
+//! tells the window and the tray. No payload here ever holds a token or a password.
 
-use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use kith_core::{
     ConnectionState, ConnectionSummary, EndReason, Friend, FriendsReader, LastSeen, PresenceChange,
-    Session, StateChange,
+    StateChange,
 };
-use kith_server::RunningServer;
 use serde::Serialize;
 
 use crate::settings::Settings;
@@ -120,6 +117,9 @@ pub struct SessionView {
     pub reason: Option<&'static str>,
     /// Why the session ended, in kith-core's words, when the user needs telling.
     pub reason_text: Option<&'static str>,
+    /// While this sign-in is not saved in the keyring (none is running, or it refused):
+    /// kith-core's `UnsavedReason` text, which the banner and settings show as is.
+    pub not_saved: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -160,6 +160,7 @@ impl Default for View {
                 demo: false,
                 reason: None,
                 reason_text: None,
+                not_saved: None,
             },
             connection: ConnectionView::idle(),
             state: ConnectionState::Idle,
@@ -214,6 +215,7 @@ impl View {
 
     pub fn signed_out(&mut self, reason: Option<EndReason>) {
         self.session.signed_in = false;
+        self.session.not_saved = None;
         self.session.reason = reason.map(EndReason::as_str);
         self.session.reason_text = reason
             .filter(|r| r.needs_explaining())
@@ -223,61 +225,5 @@ impl View {
         if let Some(reason) = reason {
             self.state = ConnectionState::SignedOut { reason };
         }
-    }
-}
-
-/// A running session and what belongs to it.
-pub struct Running {
-    pub session: Session,
-    pub bridge: tauri::async_runtime::JoinHandle<()>,
-    /// The in-process demo server, when this is the demo.
-    pub demo_server: Option<RunningServer>,
-}
-
-pub struct AppState {
-    pub settings_path: PathBuf,
-    /// Changed through [`update_settings`](crate::view_update::update_settings).
-    pub settings: Mutex<Settings>,
-    /// Changed through [`update_view`](crate::view_update::update_view).
-    pub view: Mutex<View>,
-    pub running: tokio::sync::Mutex<Option<Running>>,
-}
-
-impl AppState {
-    pub fn new(settings_path: PathBuf) -> Self {
-        let settings = Settings::load(&settings_path);
-        AppState {
-            settings_path,
-            settings: Mutex::new(settings),
-            view: Mutex::new(View::default()),
-            running: tokio::sync::Mutex::new(None),
-        }
-    }
-
-    pub fn settings(&self) -> Settings {
-        self.settings.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Reads the view; to change it, see [`update_view`](crate::view_update::update_view).
-    pub fn read_view<T>(&self, f: impl FnOnce(&View) -> T) -> Option<T> {
-        self.view.lock().ok().map(|view| f(&view))
-    }
-
-    pub fn full_view(&self) -> FullView {
-        let settings = self.settings();
-        self.read_view(|view| FullView {
-            session: view.session.clone(),
-            connection: view.connection.clone(),
-            friends: view.friend_list(),
-            settings: settings.clone(),
-            presets: kith_core::protocol::PRESETS,
-        })
-        .unwrap_or_else(|| FullView {
-            session: View::default().session,
-            connection: ConnectionView::idle(),
-            friends: Vec::new(),
-            settings,
-            presets: kith_core::protocol::PRESETS,
-        })
     }
 }

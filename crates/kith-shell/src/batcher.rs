@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::state::FriendView;
+use crate::view::FriendView;
 
 /// Minimum spacing of presence events to the UI.
 pub const UI_FRAME: Duration = Duration::from_millis(33);

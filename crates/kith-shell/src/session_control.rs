@@ -1,7 +1,8 @@
 //! The one owner of the running [`Session`]: sign in, resume at startup, the demo,
-//! reconnect, sign out, stop. The window's commands, the tray's menu and startup all
-//! come here, so one session replaces another in one place, under one lock. Errors
-//! reach the user as readable text; no token or password is ever in one.
+//! reconnect, sign out, stop. It lives in the tray role: the window role's requests
+//! (over the IPC), the tray's menu and startup all come here, so one session replaces
+//! another in one place, under one lock. Errors reach the user as readable text; no
+//! token or password is ever in one.
 
 use std::sync::Arc;
 
@@ -10,34 +11,42 @@ use kith_core::{
     CredentialStore, EndReason, KeyringStore, ProfileSource, Secret, ServerProfile, Session,
     SessionError, TokenError,
 };
-use serde::Deserialize;
-use tauri::{AppHandle, Manager, Runtime};
+use serde::{Deserialize, Serialize, Serializer};
 
-use crate::state::{AppState, Running, View};
+use crate::shell::{Running, Shell};
+use crate::view::View;
 use crate::view_update::{update_settings, update_view, Friends};
 
-/// A sign-in as the window sends it.
-#[derive(Debug, Deserialize)]
+/// A sign-in as the window sends it. It crosses the IPC once, from the window role to
+/// the tray role, password included (a socket only this user can reach); Debug never
+/// shows the password.
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignInRequest {
     pub server: Option<String>,
     /// A built-in preset's name (the default one when absent), or `"file"`: the
-    /// profile file chosen through the native dialog ([`crate::profile_choice`]).
+    /// profile file chosen through the window role's native dialog ([`Shell::choose_profile`]).
     /// The window never names a path itself.
     #[serde(default)]
     pub backend: Option<String>,
     pub username: String,
     /// Held as a [`Secret`] from the moment it is deserialized, so a logged or
     /// debug-printed request shows `[redacted]`.
+    #[serde(serialize_with = "expose")]
     pub password: Secret,
     #[serde(default)]
     pub allow_insecure: bool,
 }
 
+/// Writes the password into the one message that carries it to the tray role.
+fn expose<S: Serializer>(secret: &Secret, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose())
+}
+
 type OpenStore = dyn Fn() -> Result<Arc<dyn CredentialStore>, String> + Send + Sync;
 
-/// Opens the store that keeps a sign-in across restarts, managed as Tauri state: the
-/// app manages [`CredentialStores::keyring`]; the command-flow tests a memory store.
+/// Opens the store that keeps a sign-in across restarts: the tray role uses
+/// [`CredentialStores::keyring`]; the command-flow tests a memory store.
 /// The demo never uses it: its session lives in memory.
 pub struct CredentialStores {
     opener: Arc<OpenStore>,
@@ -57,8 +66,7 @@ impl CredentialStores {
         }
     }
 
-    /// One store in memory, shared with the caller, who can look into it.
-    #[cfg(test)]
+    /// One store in memory, shared with the caller, who can look into it (tests).
     pub fn memory(store: kith_core::MemoryStore) -> Self {
         CredentialStores {
             opener: Arc::new(move || {
@@ -70,12 +78,9 @@ impl CredentialStores {
 
     /// Opens the app's store; opening may block (D-Bus, Keychain), so it runs on a
     /// blocking thread.
-    async fn open<R: Runtime>(app: &AppHandle<R>) -> Result<Arc<dyn CredentialStore>, String> {
-        let Some(stores) = app.try_state::<CredentialStores>() else {
-            return Err("Kith has no credential store to keep your sign-in in.".into());
-        };
-        let opener = stores.opener.clone();
-        tauri::async_runtime::spawn_blocking(move || opener())
+    async fn open(shell: &Shell) -> Result<Arc<dyn CredentialStore>, String> {
+        let opener = shell.stores.opener.clone();
+        tokio::task::spawn_blocking(move || opener())
             .await
             .map_err(|_| "the keyring check failed".to_string())?
     }
@@ -83,7 +88,7 @@ impl CredentialStores {
 
 /// Signs in with a password, replacing any running session, and remembers the server
 /// (not the password: that goes to the core once and is dropped after login).
-pub async fn sign_in<R: Runtime>(app: &AppHandle<R>, request: SignInRequest) -> Result<(), String> {
+pub async fn sign_in(shell: &Arc<Shell>, request: SignInRequest) -> Result<(), String> {
     let SignInRequest {
         server,
         backend,
@@ -98,29 +103,15 @@ pub async fn sign_in<R: Runtime>(app: &AppHandle<R>, request: SignInRequest) -> 
     let server = server
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());
-    let backend = match backend.as_deref() {
-        Some(FILE_BACKEND) => {
-            let chosen = crate::profile_choice::chosen(app)
-                .or_else(|| {
-                    app.state::<AppState>()
-                        .settings()
-                        .profile_path
-                        .map(Into::into)
-                })
-                .ok_or("Choose a server profile file.")?;
-            Backend::File(chosen.to_string_lossy().into_owned())
-        }
-        Some(name) => Backend::Preset(name.to_string()),
-        None => Backend::Preset(PRESETS[0].name.to_string()),
-    };
+    let backend = chosen_backend(shell, backend.as_deref())?;
     let profile = build_profile(server.as_deref(), &backend, allow_insecure)?;
     tracing::info!(profile = %profile.name, "signing in");
-    let store = CredentialStores::open(app).await?;
-    stop_running(app).await;
+    let store = CredentialStores::open(shell).await?;
+    stop_running(shell).await;
     let session = Session::login(profile.clone(), store, &username, password)
         .await
         .map_err(describe)?;
-    update_settings(app, |settings| {
+    update_settings(shell, |settings| {
         settings.server = server.or_else(|| Some(profile.server.clone()));
         (settings.preset, settings.profile_path) = match backend {
             Backend::Preset(name) => (Some(name), None),
@@ -128,14 +119,138 @@ pub async fn sign_in<R: Runtime>(app: &AppHandle<R>, request: SignInRequest) -> 
         };
         settings.allow_insecure = allow_insecure;
     });
-    attach(app, session, None, username, profile.server, false).await;
+    attach(shell, session, None, username, profile.server, false).await;
     Ok(())
+}
+
+/// A sign-in through the system browser, as the window asks for it: the backend and
+/// server as for a password sign-in, and no credentials (the browser has them).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowserSignInRequest {
+    pub server: Option<String>,
+    /// As [`SignInRequest::backend`]: a preset's name or `"file"`.
+    #[serde(default)]
+    pub backend: Option<String>,
+    #[serde(default)]
+    pub allow_insecure: bool,
+}
+
+/// Starts a sign-in through the system browser (`auth.kind = "oidc"`): returns the
+/// address for the window role to open in the browser. The loopback redirect then
+/// waits in this process, the running session (if any) carrying on meanwhile; the
+/// outcome comes from [`finish_browser_sign_in`]. A sign-in already waiting is
+/// cancelled first.
+pub async fn begin_browser_sign_in(
+    shell: &Arc<Shell>,
+    request: BrowserSignInRequest,
+) -> Result<String, String> {
+    let BrowserSignInRequest {
+        server,
+        backend,
+        allow_insecure,
+    } = request;
+    let server = server
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let backend = chosen_backend(shell, backend.as_deref())?;
+    let profile = build_profile(server.as_deref(), &backend, allow_insecure)?;
+    if profile.auth.kind != kith_core::protocol::AuthKind::Oidc {
+        return Err("This backend signs in with a username and password.".into());
+    }
+    cancel_browser_sign_in(shell);
+    let store = CredentialStores::open(shell).await?;
+    let (url_tx, url_rx) = tokio::sync::oneshot::channel::<String>();
+    let (cancel, cancelled) = tokio::sync::oneshot::channel::<()>();
+    let (outcome_tx, outcome) = tokio::sync::oneshot::channel();
+    let task_shell = shell.clone();
+    tokio::spawn(async move {
+        tracing::info!(profile = %profile.name, "signing in through the browser");
+        let signed_in = Session::login_with_browser(
+            profile.clone(),
+            store,
+            |url| {
+                let _ = url_tx.send(url.to_string());
+            },
+            async {
+                let _ = cancelled.await;
+            },
+        )
+        .await;
+        let result = match signed_in {
+            Ok((session, username)) => {
+                stop_running(&task_shell).await;
+                update_settings(&task_shell, |settings| {
+                    settings.server = server.or_else(|| Some(profile.server.clone()));
+                    (settings.preset, settings.profile_path) = match backend {
+                        Backend::Preset(name) => (Some(name), None),
+                        Backend::File(path) => (None, Some(path)),
+                    };
+                    settings.allow_insecure = allow_insecure;
+                });
+                attach(&task_shell, session, None, username, profile.server, false).await;
+                Ok(())
+            }
+            Err(error) => Err(describe(error)),
+        };
+        let _ = outcome_tx.send(result);
+    });
+    *lock(&shell.browser_cancel) = Some(cancel);
+    *lock(&shell.browser_outcome) = Some(outcome);
+    match url_rx.await {
+        Ok(url) => Ok(url),
+        // The sign-in ended before it had an address (discovery failed): say why.
+        Err(_) => match finish_browser_sign_in(shell).await {
+            Err(error) => Err(error),
+            Ok(()) => Err("The sign-in ended before the browser was needed.".into()),
+        },
+    }
+}
+
+/// Waits for the browser sign-in begun last: `Ok` once signed in (the session is
+/// attached, the window told), the reason otherwise (cancelled, timed out, refused).
+pub async fn finish_browser_sign_in(shell: &Shell) -> Result<(), String> {
+    let outcome = lock(&shell.browser_outcome).take();
+    let Some(outcome) = outcome else {
+        return Err("No sign-in through the browser is waiting.".into());
+    };
+    match outcome.await {
+        Ok(result) => result,
+        Err(_) => Err("The sign-in through the browser stopped.".into()),
+    }
+}
+
+/// Cancels the browser sign-in that is waiting, if any; its outcome says so.
+pub fn cancel_browser_sign_in(shell: &Shell) {
+    if let Some(cancel) = lock(&shell.browser_cancel).take() {
+        let _ = cancel.send(());
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The backend a sign-in names: a preset, or the profile file chosen in this run (or
+/// the one saved).
+fn chosen_backend(shell: &Shell, backend: Option<&str>) -> Result<Backend, String> {
+    Ok(match backend {
+        Some(FILE_BACKEND) => {
+            let chosen = shell
+                .chosen_profile()
+                .or_else(|| shell.settings().profile_path.map(Into::into))
+                .ok_or("Choose a server profile file.")?;
+            Backend::File(chosen.to_string_lossy().into_owned())
+        }
+        Some(name) => Backend::Preset(name.to_string()),
+        None => Backend::Preset(PRESETS[0].name.to_string()),
+    })
 }
 
 /// Starts kith-server in-process on 127.0.0.1 with demo friends, and signs in.
 /// The demo's session lives in memory: there is nothing to keep.
-pub async fn start_demo<R: Runtime>(app: &AppHandle<R>) -> Result<(), String> {
-    stop_running(app).await;
+pub async fn start_demo(shell: &Arc<Shell>) -> Result<(), String> {
+    stop_running(shell).await;
     let mut config = kith_server::ServerConfig::in_process();
     config.demo = true;
     config.admin_token = None;
@@ -153,7 +268,7 @@ pub async fn start_demo<R: Runtime>(app: &AppHandle<R>) -> Result<(), String> {
     .map_err(describe)?;
     let url = server.http_url();
     attach(
-        app,
+        shell,
         session,
         Some(server),
         kith_server::DEMO_USER.into(),
@@ -165,8 +280,8 @@ pub async fn start_demo<R: Runtime>(app: &AppHandle<R>) -> Result<(), String> {
 }
 
 /// At startup: resume the stored session for the last server, if there is one.
-pub async fn resume_at_startup<R: Runtime>(app: &AppHandle<R>) {
-    let settings = app.state::<AppState>().settings();
+pub async fn resume_at_startup(shell: &Arc<Shell>) {
+    let settings = shell.settings();
     if settings.server.is_none() && settings.profile_path.is_none() {
         return;
     }
@@ -186,7 +301,7 @@ pub async fn resume_at_startup<R: Runtime>(app: &AppHandle<R>) {
             return;
         }
     };
-    let store = match CredentialStores::open(app).await {
+    let store = match CredentialStores::open(shell).await {
         Ok(store) => store,
         Err(error) => {
             tracing::warn!(%error, "no keyring; staying signed out");
@@ -195,7 +310,7 @@ pub async fn resume_at_startup<R: Runtime>(app: &AppHandle<R>) {
     };
     match Session::resume(profile.clone(), store).await {
         Ok((session, username)) => {
-            attach(app, session, None, username, profile.server, false).await;
+            attach(shell, session, None, username, profile.server, false).await;
         }
         Err(SessionError::Token(TokenError::NotSignedIn)) => {}
         Err(error) => tracing::warn!(%error, "cannot resume the stored session"),
@@ -203,16 +318,16 @@ pub async fn resume_at_startup<R: Runtime>(app: &AppHandle<R>) {
 }
 
 /// Tries to connect at once, ending a wait to retry.
-pub async fn reconnect_now<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(running) = app.state::<AppState>().running.lock().await.as_ref() {
+pub async fn reconnect_now(shell: &Shell) {
+    if let Some(running) = shell.running.lock().await.as_ref() {
         running.session.reconnect_now();
     }
 }
 
 /// Signs out: the server revokes the session, the stored sign-in is removed, and the
 /// view says signed out even when the server could not be reached.
-pub async fn sign_out<R: Runtime>(app: &AppHandle<R>) {
-    let running = app.state::<AppState>().running.lock().await.take();
+pub async fn sign_out(shell: &Shell) {
+    let running = shell.running.lock().await.take();
     if let Some(Running {
         session,
         bridge,
@@ -229,7 +344,7 @@ pub async fn sign_out<R: Runtime>(app: &AppHandle<R>) {
             server.shutdown().await;
         }
     }
-    update_view(app, |view| {
+    update_view(shell, |view| {
         view.signed_out(Some(EndReason::LoggedOut));
         view.friends = None;
         Friends::All
@@ -240,14 +355,13 @@ pub async fn sign_out<R: Runtime>(app: &AppHandle<R>) {
 /// sign-in stays, so the next start resumes it. The view then says signed out, with
 /// none of the stopped session's friends: a sign-in or demo that stopped it and then
 /// fails leaves nothing of it shown.
-pub async fn stop_running<R: Runtime>(app: &AppHandle<R>) {
-    let state = app.state::<AppState>();
+pub async fn stop_running(shell: &Shell) {
     // Held until the view is updated, so a session attached meanwhile is not shown
     // as signed out.
-    let mut running = state.running.lock().await;
+    let mut running = shell.running.lock().await;
     if let Some(stopped) = running.take() {
         stop(stopped).await;
-        update_view(app, |view| {
+        update_view(shell, |view| {
             // A session that ended by itself already says signed out, and why.
             if view.session.signed_in {
                 *view = View::default();
@@ -258,10 +372,11 @@ pub async fn stop_running<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
-/// Stops the session and ends the app.
-pub async fn quit<R: Runtime>(app: &AppHandle<R>) {
-    stop_running(app).await;
-    app.exit(0);
+/// Stops the session, closes the window and ends the tray role.
+pub async fn quit(shell: &Shell) {
+    stop_running(shell).await;
+    shell.windows.close();
+    shell.surface.quit();
 }
 
 /// Stops a session and its bridge. The bridge is waited for, so no event of the
@@ -279,8 +394,8 @@ async fn stop(running: Running) {
 /// Wires a started session to the view (and so the window and the tray). A session
 /// still running (a sign-in that raced another) is stopped first, so only one bridge
 /// ever writes to the view.
-async fn attach<R: Runtime>(
-    app: &AppHandle<R>,
+async fn attach(
+    shell: &Arc<Shell>,
     mut session: Session,
     demo_server: Option<kith_server::RunningServer>,
     username: String,
@@ -290,13 +405,12 @@ async fn attach<R: Runtime>(
     let Some(events) = session.take_events() else {
         return;
     };
-    let state = app.state::<AppState>();
-    let mut running = state.running.lock().await;
+    let mut running = shell.running.lock().await;
     if let Some(replaced) = running.take() {
         stop(replaced).await;
     }
     let friends = session.friends_reader();
-    update_view(app, |view| {
+    update_view(shell, |view| {
         *view = View::default();
         view.session.signed_in = true;
         view.session.username = Some(username);
@@ -305,7 +419,7 @@ async fn attach<R: Runtime>(
         view.friends = Some(friends);
         Friends::All
     });
-    let bridge = tauri::async_runtime::spawn(crate::bridge::run(app.clone(), events));
+    let bridge = tokio::spawn(crate::bridge::run(shell.clone(), events));
     *running = Some(Running {
         session,
         bridge,

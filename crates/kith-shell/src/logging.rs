@@ -12,7 +12,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use tauri::{AppHandle, Manager, Runtime};
 use tracing::{Metadata, Subscriber};
 use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterFn};
 use tracing_subscriber::fmt::MakeWriter;
@@ -26,14 +25,15 @@ pub const LOG_FILE: &str = "kith.log";
 /// How many daily log files are kept, today's included.
 pub const KEEP_LOG_FILES: usize = 7;
 
-pub fn init<R: Runtime>(app: &AppHandle<R>) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("kith_app=info,kith_core=info,warn"));
-    let file = app
-        .path()
-        .app_log_dir()
-        .ok()
-        .and_then(|dir| match open_log_writer(&dir) {
+/// Starts logging to stderr and to the rolling log in `log_dir` (the tray role uses the
+/// OS log directory; the window role its `window/` subdirectory, so two processes
+/// never share one rolling file). Once per process; a second call does nothing.
+pub fn init(log_dir: Option<&Path>) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("kith_tray=info,kith_app=info,kith_shell=info,kith_core=info,warn")
+    });
+    let file = log_dir
+        .and_then(|dir| match open_log_writer(dir) {
             Ok(writer) => Some(writer),
             Err(error) => {
                 eprintln!(
@@ -315,7 +315,7 @@ mod tests {
             tracing::trace!(target: "tungstenite::protocol", "Sending frame: {token}");
             log::info!(target: "tungstenite::handshake::client", "info-from-tungstenite");
             tracing::trace!(target: "kith_core::socket::driver", "trace-from-kith-core");
-            log::debug!(target: "kith_app::bridge", "debug-through-log");
+            log::debug!(target: "kith_shell::bridge", "debug-through-log");
         });
         let text = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
         assert_eq!(text.matches("eyJ").count(), 0, "a token was logged");
