@@ -102,14 +102,13 @@ fn on_event(
             tracing::warn!(%reason, "the sign-in is not saved");
             let text = reason.to_string();
             update_view(shell, |v| {
-                v.session.not_saved = Some(text);
+                v.session.not_saved = Some(text.clone());
                 Friends::Unchanged
             });
+            // kith-core's words, which tell no keyring apart from locked and refused.
             shell.surface().notify(&crate::notify_rules::Notice {
                 title: "Kith could not save your sign-in".into(),
-                body: "The keyring refused it (locked?). Kith stays signed in, but this \
-                           session will not survive a restart until the keyring accepts it."
-                    .into(),
+                body: text,
                 friend: None,
             });
         }
