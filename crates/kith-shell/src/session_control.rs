@@ -179,7 +179,7 @@ pub async fn begin_browser_sign_in(
         .await;
         let result = match signed_in {
             Ok((session, username)) => {
-                stop_running(&task_shell).await;
+                // `attach` replaces the running session, which carried on meanwhile.
                 update_settings(&task_shell, |settings| {
                     settings.server = server.or_else(|| Some(profile.server.clone()));
                     (settings.preset, settings.profile_path) = match backend {
