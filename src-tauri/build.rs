@@ -8,6 +8,7 @@ const COMMANDS: &[&str] = &[
     "sign_out",
     "reconnect_now",
     "save_settings",
+    "change_alerts",
     "close_window",
     "choose_profile_file",
     "sign_in_with_browser",

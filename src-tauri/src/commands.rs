@@ -5,6 +5,7 @@
 //! are done here. Errors go back to the UI as readable text; no token or password ever
 //! does.
 
+use kith_shell::alert_change::AlertChange;
 use kith_shell::ipc::{Reply, Request};
 use kith_shell::session_control::{BrowserSignInRequest, SignInRequest};
 use kith_shell::settings::Settings;
@@ -83,6 +84,16 @@ pub fn close_window<R: Runtime>(app: AppHandle<R>) {
 #[tauri::command]
 pub async fn save_settings(link: State<'_, Link>, settings: Settings) -> Result<Settings, String> {
     match link.request(Request::SaveSettings(settings)).await? {
+        Reply::Settings(settings) => Ok(settings),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Stars a friend, sets a friend's rule or one-shot, or snoozes alerts; returns the
+/// settings as saved.
+#[tauri::command]
+pub async fn change_alerts(link: State<'_, Link>, change: AlertChange) -> Result<Settings, String> {
+    match link.request(Request::ChangeAlerts(change)).await? {
         Reply::Settings(settings) => Ok(settings),
         other => Err(unexpected(&other)),
     }

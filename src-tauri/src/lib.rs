@@ -80,6 +80,7 @@ pub fn run() {
             commands::sign_out,
             commands::reconnect_now,
             commands::save_settings,
+            commands::change_alerts,
             commands::close_window,
             commands::choose_profile_file,
             commands::sign_in_with_browser,

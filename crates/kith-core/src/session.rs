@@ -60,6 +60,12 @@ impl FriendsReader {
         friends
     }
 
+    /// Runs `f` on the friends map as it is now, under its read lock (keep `f` short);
+    /// `None` if a writer panicked.
+    pub fn inspect<T>(&self, f: impl FnOnce(&PresenceStore) -> T) -> Option<T> {
+        self.read(f)
+    }
+
     /// The names of the friends who are online, in no particular order.
     pub fn online_names(&self) -> Vec<SmolStr> {
         self.read(|store| {

@@ -123,6 +123,12 @@ mod tests {
             sort_key: kith_core::protocol::collation_key(&format!("f{id}")),
             last_seen_ms: None,
             stale: false,
+            class: if status == "offline" {
+                "offline"
+            } else {
+                "online"
+            },
+            since: None,
         }
     }
 

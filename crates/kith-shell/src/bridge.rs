@@ -13,10 +13,10 @@ use kith_core::{ChangeCause, SessionEvent};
 use tokio::sync::mpsc;
 
 use crate::batcher::PresenceBatcher;
-use crate::notify_rules::Notifier;
-use crate::shell::Shell;
+use crate::shell::{lock, Shell};
 use crate::view::{ConnectionView, FriendView};
 use crate::view_update::{update_view, Friends};
+use kith_core::alerts::{Notice, Notifier};
 
 /// The most events taken from the session at a time: a burst is handled in one go.
 const EVENT_BURST: usize = 1024;
@@ -53,11 +53,29 @@ pub async fn run(shell: Arc<Shell>, mut events: mpsc::UnboundedReceiver<SessionE
             update_view(&shell, |_| Friends::from(batch));
         }
         if notifier.next_deadline().is_some_and(|at| now >= at) {
-            let prefs = shell.settings().notify_prefs();
-            for notice in notifier.poll(now, prefs) {
-                shell.surface().notify(&notice);
-            }
+            announce_settled(&shell, &mut notifier, now);
         }
+    }
+}
+
+/// Decides the changes that have settled, with the settings and the wall clock as they
+/// are now, shows what alerts, and saves the settings when a one-shot fired.
+fn announce_settled(shell: &Shell, notifier: &mut Notifier, now: Instant) {
+    let wall = jiff::Zoned::now();
+    let mut settings = shell.settings();
+    let server = settings.server.clone().unwrap_or_default();
+    let polled = notifier.poll(now, &wall, &server, &mut settings.alerts);
+    for decided in &polled.decided {
+        tracing::debug!(friend = %decided.friend, transition = ?decided.transition, alert = ?decided.alert, "alert decided");
+    }
+    if polled.settings_changed {
+        // Only what the poll changed (a fired one-shot) is taken, onto the settings as
+        // they are now.
+        let servers = settings.alerts.servers;
+        crate::view_update::update_settings(shell, |current| current.alerts.servers = servers);
+    }
+    for notice in &polled.notices {
+        shell.surface().notify(notice);
     }
 }
 
@@ -71,6 +89,7 @@ fn on_event(
     match event {
         SessionEvent::State(change) => {
             update_view(shell, |v| {
+                v.record_state(&change, now);
                 v.connection = ConnectionView::from_change(&change);
                 v.refresh_stale();
                 v.state = change.to.clone();
@@ -82,13 +101,21 @@ fn on_event(
                 crate::view_update::tick_until_retry(shell);
             }
         }
-        SessionEvent::Presence(change) => match change.cause {
-            ChangeCause::Resync => batcher.resync_change(),
-            ChangeCause::Live => {
-                notifier.push(&change, now);
-                batcher.live(FriendView::of_change(&change), now);
+        SessionEvent::Presence(change) => {
+            let friend = {
+                let mut view = lock(&shell.view);
+                view.since.on_presence(&change, jiff::Timestamp::now());
+                (change.cause == ChangeCause::Live)
+                    .then(|| FriendView::of_change(&change, &view.since))
+            };
+            match friend {
+                None => batcher.resync_change(),
+                Some(friend) => {
+                    notifier.push(&change, now);
+                    batcher.live(friend, now);
+                }
             }
-        },
+        }
         SessionEvent::Resynced { .. } => {
             batcher.resynced(now);
             send_stale(shell);
@@ -106,7 +133,7 @@ fn on_event(
                 Friends::Unchanged
             });
             // kith-core's words, which tell no keyring apart from locked and refused.
-            shell.surface().notify(&crate::notify_rules::Notice {
+            shell.surface().notify(&Notice {
                 title: "Kith could not save your sign-in".into(),
                 body: text,
                 friend: None,
@@ -121,6 +148,7 @@ fn on_event(
         }
         // The one terminal event: no state change to signed out comes before it.
         SessionEvent::SessionEnded { reason } => update_view(shell, |v| {
+            v.record_session_ended(reason);
             v.signed_out(Some(reason));
             Friends::Unchanged
         }),

@@ -196,6 +196,9 @@ async fn answer(shell: &Arc<Shell>, role: Role, request: Request) -> Answer {
         Request::SaveSettings(settings) => Ok(Reply::Settings(update_settings(shell, |current| {
             current.take_preferences(&settings)
         }))),
+        Request::ChangeAlerts(change) => {
+            crate::view_update::change_alerts(shell, &change).map(Reply::Settings)
+        }
         Request::ProfileChosen(path) => {
             shell.choose_profile(path);
             Ok(Reply::Done)

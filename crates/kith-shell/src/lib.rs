@@ -18,13 +18,15 @@
 //!                            └─> view_update <┘
 //!                                  ├──> windows ──> the window role: kith:// events
 //!                                  └──> Surface: tray icon and items; launch at login
-//! pure, used throughout: view, settings, batcher, tray_view, notify_rules, display
+//! pure, used throughout: view, settings, batcher, tray_view, display
+//! (who is alerted for what is kith-core's `alerts`)
 //! ```
 //!
 //! The three doors into the session (startup, the window's requests, the tray's menu)
 //! go through [`session_control`], the one owner of the running session. Every change
 //! to what is shown goes through [`view_update`], which tells the window and the tray.
 
+pub mod alert_change;
 pub mod batcher;
 pub mod bridge;
 pub mod display;
@@ -32,7 +34,6 @@ pub mod host;
 pub mod ipc;
 pub mod logging;
 pub mod menu;
-pub mod notify_rules;
 pub mod paths;
 pub mod session_control;
 pub mod settings;

@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
+use crate::alert_change::{AlertChange, SnoozeFor};
 use crate::session_control;
 use crate::shell::Shell;
-use crate::view_update::update_settings;
+use crate::view_update::{change_alerts, update_settings};
 
 /// The ids of the menu's items that do something.
 pub mod item {
@@ -15,6 +16,10 @@ pub mod item {
     pub const OPEN: &str = "open";
     pub const RECONNECT: &str = "reconnect";
     pub const DO_NOT_DISTURB: &str = "dnd";
+    pub const SNOOZE_HALF_HOUR: &str = "snooze_half_hour";
+    pub const SNOOZE_HOUR: &str = "snooze_hour";
+    pub const SNOOZE_UNTIL_MORNING: &str = "snooze_until_morning";
+    pub const UNSNOOZE: &str = "unsnooze";
     pub const LAUNCH_AT_LOGIN: &str = "autostart";
     pub const SIGN_OUT: &str = "sign_out";
     pub const QUIT: &str = "quit";
@@ -31,8 +36,28 @@ pub fn on_menu(shell: &Arc<Shell>, id: &str) {
         }
         item::DO_NOT_DISTURB => {
             update_settings(&shell, |settings| {
-                settings.do_not_disturb = !settings.do_not_disturb;
+                settings.alerts.do_not_disturb = !settings.alerts.do_not_disturb;
             });
+        }
+        item::SNOOZE_HALF_HOUR
+        | item::SNOOZE_HOUR
+        | item::SNOOZE_UNTIL_MORNING
+        | item::UNSNOOZE => {
+            let change = match id {
+                item::SNOOZE_HALF_HOUR => AlertChange::Snooze {
+                    choice: SnoozeFor::HalfHour,
+                },
+                item::SNOOZE_HOUR => AlertChange::Snooze {
+                    choice: SnoozeFor::Hour,
+                },
+                item::SNOOZE_UNTIL_MORNING => AlertChange::Snooze {
+                    choice: SnoozeFor::UntilMorning,
+                },
+                _ => AlertChange::Unsnooze,
+            };
+            if let Err(error) = change_alerts(&shell, &change) {
+                tracing::warn!(%error, "the tray's snooze was refused");
+            }
         }
         item::LAUNCH_AT_LOGIN => {
             update_settings(&shell, |settings| {

@@ -411,7 +411,13 @@ async fn attach(
     }
     let friends = session.friends_reader();
     update_view(shell, |view| {
+        // A new session starts from nothing but the connection timeline, which tells
+        // what happened across sessions.
+        let timeline = std::mem::take(&mut view.timeline);
+        let timeline_records = view.timeline_records;
         *view = View::default();
+        view.timeline = timeline;
+        view.timeline_records = timeline_records;
         view.session.signed_in = true;
         view.session.username = Some(username);
         view.session.server = Some(server);

@@ -1,13 +1,17 @@
 //! The user's settings, persisted as JSON in the OS app-config directory.
 //! Never holds a secret: the refresh token lives in the keyring only.
+//!
+//! The alert fields are kith-core's [`AlertSettings`], flattened into the same JSON
+//! object, so a file written before favourites and quiet hours existed loads with
+//! every value kept (`notify_online`, `notify_offline` and `do_not_disturb` keep their
+//! names).
 
 use std::path::{Path, PathBuf};
 
+use kith_core::alerts::AlertSettings;
 use serde::{Deserialize, Serialize};
 
-use crate::notify_rules::NotifyPrefs;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     /// Server base URL of the last sign-in.
@@ -16,56 +20,82 @@ pub struct Settings {
     pub preset: Option<String>,
     /// Server profile file of the last sign-in, if one was used.
     pub profile_path: Option<String>,
-    pub notify_online: bool,
-    pub notify_offline: bool,
-    pub do_not_disturb: bool,
+    /// Who is alerted for what: the global switches, Do not disturb, quiet hours,
+    /// snooze, and each server's favourites, per-friend rules and one-shots.
+    #[serde(flatten)]
+    pub alerts: AlertSettings,
     pub launch_at_login: bool,
     /// The user opted in to plaintext to a non-loopback server.
     pub allow_insecure: bool,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            server: None,
-            preset: None,
-            profile_path: None,
-            notify_online: true,
-            notify_offline: true,
-            do_not_disturb: false,
-            launch_at_login: false,
-            allow_insecure: false,
-        }
-    }
-}
-
 impl Settings {
-    pub fn notify_prefs(&self) -> NotifyPrefs {
-        NotifyPrefs {
-            online: self.notify_online,
-            offline: self.notify_offline,
-            do_not_disturb: self.do_not_disturb,
-        }
-    }
-
-    /// Takes from `from` the preferences the window may change (notifications, Do not
-    /// disturb, launch at login); the server fields belong to sign-in and stay.
+    /// Takes from `from` the preferences the window's settings panel may change (the
+    /// alert switches, quiet hours, Do not disturb, launch at login). The server fields
+    /// belong to sign-in; the snooze and each friend's star, rules and one-shot have
+    /// requests of their own, so a panel holding an older copy cannot undo them.
     pub fn take_preferences(&mut self, from: &Settings) {
-        self.notify_online = from.notify_online;
-        self.notify_offline = from.notify_offline;
-        self.do_not_disturb = from.do_not_disturb;
+        let servers = std::mem::take(&mut self.alerts.servers);
+        let snoozed_until = self.alerts.snoozed_until;
+        self.alerts = from.alerts.clone();
+        self.alerts.servers = servers;
+        self.alerts.snoozed_until = snoozed_until;
         self.launch_at_login = from.launch_at_login;
     }
 
-    /// Loads settings; a missing or unreadable file gives the defaults (and a warning
-    /// for an unreadable one), never an error that would keep the app from starting.
+    /// Loads settings; a missing file gives the defaults, and an unreadable one keeps
+    /// every value that reads (with a warning naming what did not), never an error that
+    /// would keep the app from starting.
     pub fn load(path: &Path) -> Settings {
-        match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).unwrap_or_else(|error| {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Settings::default();
+        };
+        let value: serde_json::Value = match serde_json::from_str(&text) {
+            Ok(value) => value,
+            Err(error) => {
                 tracing::warn!(%error, path = %path.display(), "settings unreadable; using defaults");
-                Settings::default()
-            }),
-            Err(_) => Settings::default(),
+                return Settings::default();
+            }
+        };
+        if let Ok(settings) = serde_json::from_value(value.clone()) {
+            return settings;
+        }
+        // Some field does not read: the alert part keeps what it can, field by field,
+        // and so do the app's own fields.
+        let migrated = AlertSettings::migrate(&value);
+        let mut settings = Settings {
+            alerts: migrated.settings,
+            ..Settings::default()
+        };
+        let mut dropped = migrated.dropped;
+        if let Some(object) = value.as_object() {
+            for (key, field) in object {
+                if !settings.take_app_field(key, field) {
+                    dropped.push(key.clone());
+                }
+            }
+        }
+        dropped.sort();
+        dropped.dedup();
+        tracing::warn!(?dropped, path = %path.display(), "some settings were unreadable and use their defaults");
+        settings
+    }
+
+    /// Reads one of the app's own (non-alert) fields; false when `key` is one of them
+    /// and its value does not read. Other keys are the alert part's and pass.
+    fn take_app_field(&mut self, key: &str, field: &serde_json::Value) -> bool {
+        fn read<T: serde::de::DeserializeOwned>(field: &serde_json::Value, into: &mut T) -> bool {
+            serde_json::from_value(field.clone())
+                .map(|value| *into = value)
+                .is_ok()
+        }
+        match key {
+            "server" => read(field, &mut self.server),
+            "preset" => read(field, &mut self.preset),
+            "profile_path" => read(field, &mut self.profile_path),
+            "launch_at_login" => read(field, &mut self.launch_at_login),
+            "allow_insecure" => read(field, &mut self.allow_insecure),
+            _ => true,
         }
     }
 
@@ -84,24 +114,73 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kith_core::FriendId;
 
     #[test]
     fn round_trip_and_tolerant_load() {
         let dir = std::env::temp_dir().join(format!("kith-settings-{}", std::process::id()));
         let path = dir.join("settings.json");
         assert_eq!(Settings::load(&path), Settings::default());
-        let settings = Settings {
+        let mut settings = Settings {
             server: Some("http://127.0.0.1:8000".into()),
-            do_not_disturb: true,
             ..Settings::default()
         };
+        settings.alerts.do_not_disturb = true;
         settings.save(&path).unwrap();
         assert_eq!(Settings::load(&path), settings);
         std::fs::write(&path, "{not json").unwrap();
         assert_eq!(Settings::load(&path), Settings::default());
         std::fs::write(&path, r#"{"notify_online": false}"#).unwrap();
-        assert!(!Settings::load(&path).notify_online);
+        assert!(!Settings::load(&path).alerts.notify_online);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A file written before favourites and quiet hours existed: every value is kept,
+    /// and one field of the wrong type costs only itself.
+    #[test]
+    fn a_file_in_the_old_format_keeps_every_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        let old = r#"{
+  "server": "https://presence.example.com",
+  "preset": "socketio",
+  "profile_path": null,
+  "notify_online": false,
+  "notify_offline": true,
+  "do_not_disturb": true,
+  "launch_at_login": true,
+  "allow_insecure": false
+}"#;
+        std::fs::write(&path, old).unwrap();
+        let loaded = Settings::load(&path);
+        assert_eq!(
+            loaded.server.as_deref(),
+            Some("https://presence.example.com")
+        );
+        assert_eq!(loaded.preset.as_deref(), Some("socketio"));
+        assert!(!loaded.alerts.notify_online);
+        assert!(loaded.alerts.notify_offline);
+        assert!(loaded.alerts.do_not_disturb);
+        assert!(loaded.launch_at_login);
+        assert!(loaded.alerts.servers.is_empty());
+
+        let damaged = old.replace(r#""notify_offline": true"#, r#""notify_offline": "yes""#);
+        std::fs::write(&path, damaged).unwrap();
+        let loaded = Settings::load(&path);
+        assert_eq!(
+            loaded.server.as_deref(),
+            Some("https://presence.example.com")
+        );
+        assert!(!loaded.alerts.notify_online, "kept");
+        assert!(loaded.alerts.notify_offline, "unreadable: the default");
+        assert!(loaded.alerts.do_not_disturb, "kept");
+        assert!(loaded.launch_at_login, "kept");
+
+        let damaged = old.replace(r#""launch_at_login": true"#, r#""launch_at_login": 7"#);
+        std::fs::write(&path, damaged).unwrap();
+        let loaded = Settings::load(&path);
+        assert!(!loaded.launch_at_login, "unreadable: the default");
+        assert!(loaded.alerts.do_not_disturb, "kept");
     }
 
     #[test]
@@ -112,17 +191,28 @@ mod tests {
             allow_insecure: true,
             ..Settings::default()
         };
-        let from_window = Settings {
+        let alice = FriendId::from("2");
+        current
+            .alerts
+            .set_favourite("https://presence.example.com", &alice, true);
+        let snoozed = jiff::Timestamp::from_second(2_000_000_000).unwrap();
+        current.alerts.snoozed_until = Some(snoozed);
+        let mut from_window = Settings {
             server: Some("http://elsewhere.example.com".into()),
             preset: Some("socketio".into()),
             profile_path: None,
             allow_insecure: false,
-            notify_online: false,
-            notify_offline: false,
-            do_not_disturb: true,
             launch_at_login: true,
+            ..Settings::default()
         };
+        from_window.alerts.notify_online = false;
+        from_window.alerts.notify_offline = false;
+        from_window.alerts.do_not_disturb = true;
+        from_window.alerts.favourites_break_through = true;
         current.take_preferences(&from_window);
+        let mut expected_alerts = from_window.alerts.clone();
+        expected_alerts.set_favourite("https://presence.example.com", &alice, true);
+        expected_alerts.snoozed_until = Some(snoozed);
         assert_eq!(
             current,
             Settings {
@@ -130,11 +220,10 @@ mod tests {
                 preset: None,
                 profile_path: Some("/etc/kith/work.toml".into()),
                 allow_insecure: true,
-                notify_online: false,
-                notify_offline: false,
-                do_not_disturb: true,
+                alerts: expected_alerts,
                 launch_at_login: true,
-            }
+            },
+            "the panel's copy neither drops a star nor undoes a snooze"
         );
     }
 }

@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 
 use kith_server::RunningServer;
 
-use crate::notify_rules::Notice;
 use crate::session_control::CredentialStores;
 use crate::settings::Settings;
 use crate::tray_view::TrayView;
 use crate::view::{ConnectionView, FullView, View};
 use crate::windows::Windows;
+use kith_core::alerts::Notice;
 
 /// What the tray role shows outside the window. Called from any thread; an
 /// implementation hands the work to whichever thread owns the platform's objects.
@@ -128,6 +128,7 @@ impl Shell {
             session: view.session.clone(),
             connection: view.connection.clone(),
             friends: view.friend_list(),
+            timeline: crate::view::TimelineView::of(&view.timeline, &jiff::Zoned::now()),
             settings,
             presets: kith_core::protocol::PRESETS,
         })
@@ -135,7 +136,8 @@ impl Shell {
 
     /// What the tray shows now.
     pub fn tray_view(&self) -> TrayView {
-        self.read_view(crate::view_update::tray_shown)
+        let settings = self.settings();
+        self.read_view(|view| crate::view_update::tray_shown(view, &settings))
     }
 
     /// The connection as the window shows it.

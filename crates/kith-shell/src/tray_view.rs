@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use kith_core::alerts::Counts;
 use kith_core::ConnectionState;
 
 /// One tray icon per kind of state.
@@ -31,12 +32,22 @@ impl TrayIcon {
 pub struct TrayView {
     pub icon: TrayIcon,
     pub tooltip: String,
-    /// Online friends for the menu, at most [`MENU_FRIENDS`], by name.
+    /// Online friends for the menu, at most [`MENU_FRIENDS`]: favourites first, each
+    /// part by name.
     pub online_friends: Vec<String>,
     /// "and 3 more" when more friends are online than the menu lists.
     pub more_online: usize,
     pub can_reconnect: bool,
     pub signed_in: bool,
+    /// Whether alerts are snoozed, so the menu offers "Resume alerts".
+    pub snoozed: bool,
+}
+
+/// An online friend as the menu lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MenuFriend {
+    pub name: String,
+    pub favourite: bool,
 }
 
 /// How many online friends the tray menu lists.
@@ -48,20 +59,33 @@ pub struct TrayInput<'a> {
     pub state: &'a ConnectionState,
     /// Time left until the next attempt, while reconnecting.
     pub retry_in: Option<Duration>,
-    /// Names of the friends currently online (any status but "offline").
-    pub online: &'a [String],
-    pub total_friends: usize,
+    /// The friends currently online (any status but "offline").
+    pub online: &'a [MenuFriend],
+    /// Present, away and offline friends, counted apart.
+    pub counts: Counts,
+    /// Why alerts are held back ("Alerts snoozed until 14:30"), if they are.
+    pub alerts_held: Option<String>,
+    /// Whether alerts are snoozed.
+    pub snoozed: bool,
 }
 
 pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
-    let mut online: Vec<String> = input.online.to_vec();
-    online.sort_by_cached_key(|name| kith_core::protocol::collation_key(name));
+    let mut online: Vec<&MenuFriend> = input.online.iter().collect();
+    online.sort_by_cached_key(|f| (!f.favourite, kith_core::protocol::collation_key(&f.name)));
     let more_online = online.len().saturating_sub(MENU_FRIENDS);
     online.truncate(MENU_FRIENDS);
-    // Menu labels come from the server: plain text, capped.
-    for name in &mut online {
-        *name = crate::display::plain_text(name, crate::display::NAME_MAX);
-    }
+    // Menu labels come from the server: plain text, capped. A star marks favourites.
+    let online: Vec<String> = online
+        .iter()
+        .map(|f| {
+            let name = crate::display::plain_text(&f.name, crate::display::NAME_MAX);
+            if f.favourite {
+                format!("★ {name}")
+            } else {
+                name
+            }
+        })
+        .collect();
     let (icon, tooltip) = if !input.signed_in {
         let tooltip = match input.state {
             ConnectionState::SignedOut { reason } => {
@@ -74,16 +98,7 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
         match input.state {
             ConnectionState::Connected => (
                 TrayIcon::Connected,
-                format!(
-                    "Kith — connected · {} of {} {} online",
-                    input.online.len(),
-                    input.total_friends,
-                    if input.total_friends == 1 {
-                        "friend"
-                    } else {
-                        "friends"
-                    }
-                ),
+                format!("Kith — connected · {}", input.counts),
             ),
             ConnectionState::Idle
             | ConnectionState::Connecting { .. }
@@ -111,6 +126,10 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
             ConnectionState::Stopped => (TrayIcon::Offline, "Kith — stopped".to_string()),
         }
     };
+    let tooltip = match &input.alerts_held {
+        Some(held) if input.signed_in => format!("{tooltip} · {held}"),
+        _ => tooltip,
+    };
     // Offered exactly where the machine acts on it.
     let can_reconnect = input.signed_in && input.state.can_reconnect_now();
     let connected = icon == TrayIcon::Connected;
@@ -121,6 +140,7 @@ pub fn tray_view(input: &TrayInput<'_>) -> TrayView {
         more_online: if connected { more_online } else { 0 },
         can_reconnect,
         signed_in: input.signed_in,
+        snoozed: input.snoozed,
     }
 }
 
@@ -133,31 +153,56 @@ mod tests {
         list.iter().map(|s| s.to_string()).collect()
     }
 
+    fn menu(list: &[&str]) -> Vec<MenuFriend> {
+        list.iter()
+            .map(|s| MenuFriend {
+                name: s.to_string(),
+                favourite: false,
+            })
+            .collect()
+    }
+
+    /// `online` present friends (none away) of `total`.
+    fn counts(online: usize, total: usize) -> Counts {
+        Counts {
+            online,
+            away: 0,
+            offline: total - online,
+        }
+    }
+
     #[test]
     fn connected_shows_who_is_online() {
-        let online = names(&["carol", "Alice", "bob"]);
+        let online = menu(&["carol", "Alice", "bob"]);
         let view = tray_view(&TrayInput {
             signed_in: true,
             state: &ConnectionState::Connected,
             retry_in: None,
             online: &online,
-            total_friends: 12,
+            counts: counts(3, 12),
+            alerts_held: None,
+            snoozed: false,
         });
         assert_eq!(view.icon, TrayIcon::Connected);
-        assert_eq!(view.tooltip, "Kith — connected · 3 of 12 friends online");
+        assert_eq!(
+            view.tooltip,
+            "Kith — connected · 3 online · 0 away · 12 friends"
+        );
         assert_eq!(view.online_friends, names(&["Alice", "bob", "carol"]));
         assert!(!view.can_reconnect);
     }
 
     #[test]
     fn the_menu_orders_names_as_kith_core_collates_them() {
-        let online = names(&["Émile", "friend10", "zoë", "friend9", "alice"]);
+        let online = menu(&["Émile", "friend10", "zoë", "friend9", "alice"]);
         let view = tray_view(&TrayInput {
             signed_in: true,
             state: &ConnectionState::Connected,
             retry_in: None,
             online: &online,
-            total_friends: 5,
+            counts: counts(5, 5),
+            alerts_held: None,
+            snoozed: false,
         });
         assert_eq!(
             view.online_friends,
@@ -167,13 +212,15 @@ mod tests {
 
     #[test]
     fn menu_names_are_plain_text() {
-        let online = names(&["\x1b[2JMallory\u{202E}", &"n".repeat(10_000)]);
+        let online = menu(&["\x1b[2JMallory\u{202E}", &"n".repeat(10_000)]);
         let view = tray_view(&TrayInput {
             signed_in: true,
             state: &ConnectionState::Connected,
             retry_in: None,
             online: &online,
-            total_friends: 2,
+            counts: counts(2, 2),
+            alerts_held: None,
+            snoozed: false,
         });
         assert_eq!(view.online_friends[0], "[2JMallory");
         assert_eq!(
@@ -184,13 +231,20 @@ mod tests {
 
     #[test]
     fn the_menu_lists_at_most_ten() {
-        let online: Vec<String> = (0..14).map(|i| format!("f{i:02}")).collect();
+        let online: Vec<MenuFriend> = (0..14)
+            .map(|i| MenuFriend {
+                name: format!("f{i:02}"),
+                favourite: false,
+            })
+            .collect();
         let view = tray_view(&TrayInput {
             signed_in: true,
             state: &ConnectionState::Connected,
             retry_in: None,
             online: &online,
-            total_friends: 20,
+            counts: counts(14, 20),
+            alerts_held: None,
+            snoozed: false,
         });
         assert_eq!(view.online_friends.len(), 10);
         assert_eq!(view.more_online, 4);
@@ -202,7 +256,9 @@ mod tests {
             state: &ConnectionState::Reconnecting { attempt: 3 },
             retry_in,
             online: &[],
-            total_friends: 5,
+            counts: counts(0, 5),
+            alerts_held: None,
+            snoozed: false,
         })
     }
 
@@ -248,7 +304,9 @@ mod tests {
                 state: &state,
                 retry_in: None,
                 online: &[],
-                total_friends: 0,
+                counts: counts(0, 0),
+                alerts_held: None,
+                snoozed: false,
             });
             assert_eq!(view.can_reconnect, offered, "{state:?}");
         }
@@ -280,7 +338,9 @@ mod tests {
                 state: &state,
                 retry_in: None,
                 online: &[],
-                total_friends: 0,
+                counts: counts(0, 0),
+                alerts_held: None,
+                snoozed: false,
             });
             assert_eq!(view.icon, icon, "{state:?}");
         }
@@ -327,8 +387,10 @@ mod tests {
             signed_in: true,
             state: &ConnectionState::Offline,
             retry_in: None,
-            online: &names(&["alice"]),
-            total_friends: 3,
+            online: &menu(&["alice"]),
+            counts: counts(1, 3),
+            alerts_held: None,
+            snoozed: false,
         });
         assert_eq!(view.icon, TrayIcon::Offline);
         assert_eq!(view.tooltip, "Offline: no network");
@@ -348,7 +410,9 @@ mod tests {
             },
             retry_in: None,
             online: &[],
-            total_friends: 0,
+            counts: counts(0, 0),
+            alerts_held: None,
+            snoozed: false,
         });
         assert_eq!(view.icon, TrayIcon::SignedOut);
         assert_eq!(
@@ -360,8 +424,51 @@ mod tests {
             state: &ConnectionState::Idle,
             retry_in: None,
             online: &[],
-            total_friends: 0,
+            counts: counts(0, 0),
+            alerts_held: None,
+            snoozed: false,
         });
         assert_eq!(never.tooltip, "Kith — not signed in");
+    }
+
+    #[test]
+    fn favourites_come_first_and_a_snooze_shows_in_the_tooltip() {
+        let mut online = menu(&["carol", "alice", "zoë", "bob"]);
+        online[2].favourite = true;
+        online[3].favourite = true;
+        let counts = Counts {
+            online: 3,
+            away: 1,
+            offline: 4,
+        };
+        let view = tray_view(&TrayInput {
+            signed_in: true,
+            state: &ConnectionState::Connected,
+            retry_in: None,
+            online: &online,
+            counts,
+            alerts_held: Some("Alerts snoozed until 14:30".into()),
+            snoozed: true,
+        });
+        assert_eq!(
+            view.online_friends,
+            names(&["★ bob", "★ zoë", "alice", "carol"])
+        );
+        assert_eq!(
+            view.tooltip,
+            "Kith — connected · 3 online · 1 away · 8 friends · Alerts snoozed until 14:30"
+        );
+        assert!(view.snoozed);
+        // Signed out, there are no alerts to speak of.
+        let view = tray_view(&TrayInput {
+            signed_in: false,
+            state: &ConnectionState::Idle,
+            retry_in: None,
+            online: &[],
+            counts: Counts::default(),
+            alerts_held: Some("Alerts snoozed until 14:30".into()),
+            snoozed: true,
+        });
+        assert_eq!(view.tooltip, "Kith — not signed in");
     }
 }

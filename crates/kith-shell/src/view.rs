@@ -5,9 +5,10 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use kith_core::alerts::{presence_class, ConnectionTimeline, PresenceClass, Since, SinceTracker};
 use kith_core::{
-    ConnectionState, ConnectionSummary, EndReason, Friend, FriendsReader, LastSeen, PresenceChange,
-    StateChange,
+    ConnectionState, ConnectionSummary, EndReason, Friend, FriendId, FriendsReader, LastSeen,
+    PresenceChange, StateChange,
 };
 use serde::Serialize;
 
@@ -18,6 +19,7 @@ pub const EVENT_CONNECTION: &str = "kith://connection";
 pub const EVENT_PRESENCE: &str = "kith://presence";
 pub const EVENT_SESSION: &str = "kith://session";
 pub const EVENT_SETTINGS: &str = "kith://settings";
+pub const EVENT_TIMELINE: &str = "kith://timeline";
 
 /// The connection as the window shows it: kith-core's summary of the last state
 /// change, plus the stale marker, which the app reads from the friends map.
@@ -77,10 +79,46 @@ pub struct FriendView {
     pub last_seen_ms: Option<u64>,
     /// Whether this friend's status may be out of date (see `stale_since_ms`).
     pub stale: bool,
+    /// "online", "away" or "offline": kith-core's classification, which counts away
+    /// apart (`online` above is true for both online and away).
+    pub class: &'static str,
+    /// Since when the friend has been online (or offline), as far as Kith saw.
+    pub since: Option<SinceView>,
+}
+
+/// "online since 14:02", or "since at least 09:41" where Kith did not see it begin.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct SinceView {
+    pub online: bool,
+    pub at_ms: u64,
+    pub at_least: bool,
+}
+
+impl SinceView {
+    fn of(tracker: &SinceTracker, friend: &FriendId) -> Option<SinceView> {
+        let known = tracker.get(friend)?;
+        let (at, at_least) = match known.since {
+            Since::Exactly(at) => (at, false),
+            Since::AtLeast(at) => (at, true),
+        };
+        Some(SinceView {
+            online: known.online,
+            at_ms: u64::try_from(at.as_millisecond()).unwrap_or(0),
+            at_least,
+        })
+    }
+}
+
+fn class_name(status: &str) -> &'static str {
+    match presence_class(status) {
+        PresenceClass::Present => "online",
+        PresenceClass::Away => "away",
+        PresenceClass::Offline => "offline",
+    }
 }
 
 impl FriendView {
-    pub fn of_friend(friend: &Friend) -> Self {
+    pub fn of_friend(friend: &Friend, since: &SinceTracker) -> Self {
         FriendView {
             user_id: friend.user_id.to_string(),
             username: friend.username.to_string(),
@@ -90,11 +128,13 @@ impl FriendView {
             sort_key: friend.collation_key(),
             last_seen_ms: friend.last_seen.as_ref().and_then(LastSeen::unix_ms),
             stale: friend.is_stale(),
+            class: class_name(friend.status.as_str()),
+            since: SinceView::of(since, &friend.user_id),
         }
     }
 
     /// The friend as a live change leaves them: just heard from, so not stale.
-    pub fn of_change(change: &PresenceChange) -> Self {
+    pub fn of_change(change: &PresenceChange, since: &SinceTracker) -> Self {
         FriendView {
             user_id: change.user_id.to_string(),
             username: change.username.to_string(),
@@ -104,6 +144,54 @@ impl FriendView {
             sort_key: change.collation_key(),
             last_seen_ms: change.last_seen.as_ref().and_then(LastSeen::unix_ms),
             stale: false,
+            class: change
+                .to
+                .as_ref()
+                .map_or("offline", |s| class_name(s.as_str())),
+            since: SinceView::of(since, &change.user_id),
+        }
+    }
+}
+
+/// The connection timeline as the window shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TimelineView {
+    /// One plain line: "Connected since 14:02.", "Not connected since 14:20 — …".
+    pub why: String,
+    /// Up to the last 100 events, oldest first.
+    pub entries: Vec<TimelineEntryView>,
+    /// The whole timeline as text for the clipboard; redacted like the entries.
+    pub clipboard: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TimelineEntryView {
+    pub at_ms: u64,
+    pub state: &'static str,
+    pub reason: &'static str,
+    /// Why, in words, redacted when recorded.
+    pub detail: String,
+    pub attempt: Option<u32>,
+    pub retry_at_ms: Option<u64>,
+}
+
+impl TimelineView {
+    pub fn of(timeline: &ConnectionTimeline, now: &jiff::Zoned) -> Self {
+        let ms = |at: jiff::Timestamp| u64::try_from(at.as_millisecond()).unwrap_or(0);
+        TimelineView {
+            why: timeline.why_not_connected(now),
+            entries: timeline
+                .entries()
+                .map(|e| TimelineEntryView {
+                    at_ms: ms(e.at),
+                    state: e.state,
+                    reason: e.reason,
+                    detail: e.detail.clone(),
+                    attempt: e.attempt,
+                    retry_at_ms: e.retry_at.map(ms),
+                })
+                .collect(),
+            clipboard: timeline.clipboard_text(now),
         }
     }
 }
@@ -133,6 +221,7 @@ pub struct FullView {
     pub session: SessionView,
     pub connection: ConnectionView,
     pub friends: Vec<FriendView>,
+    pub timeline: TimelineView,
     pub settings: Settings,
     /// The built-in backends the sign-in form offers, the default first.
     pub presets: &'static [kith_core::protocol::Preset],
@@ -148,6 +237,12 @@ pub struct View {
     pub retry_at: Option<Instant>,
     /// The running session's friends map (kith-core owns it), while there is one.
     pub friends: Option<FriendsReader>,
+    /// Since when each friend has been online or offline, from what Kith saw.
+    pub since: SinceTracker,
+    /// The last connection events, kept across sign-outs.
+    pub timeline: ConnectionTimeline,
+    /// Counts the timeline's records, so a view change knows to send it.
+    pub timeline_records: u64,
 }
 
 impl Default for View {
@@ -166,6 +261,9 @@ impl Default for View {
             state: ConnectionState::Idle,
             retry_at: None,
             friends: None,
+            since: SinceTracker::new(),
+            timeline: ConnectionTimeline::new(),
+            timeline_records: 0,
         }
     }
 }
@@ -196,7 +294,7 @@ impl View {
                 friends
                     .friends()
                     .iter()
-                    .map(FriendView::of_friend)
+                    .map(|friend| FriendView::of_friend(friend, &self.since))
                     .collect()
             })
             .unwrap_or_default()
@@ -213,7 +311,23 @@ impl View {
         std::mem::replace(&mut self.connection.stale_since_ms, stale) != stale
     }
 
+    /// Records a connection state change in the timeline and the since tracker.
+    pub fn record_state(&mut self, change: &StateChange, now: Instant) {
+        let at = jiff::Timestamp::now();
+        self.since.on_connection(change, at);
+        self.timeline.record(change, at, now);
+        self.timeline_records += 1;
+    }
+
+    /// Records the end of the session in the timeline.
+    pub fn record_session_ended(&mut self, reason: EndReason) {
+        self.timeline
+            .record_session_ended(reason, jiff::Timestamp::now());
+        self.timeline_records += 1;
+    }
+
     pub fn signed_out(&mut self, reason: Option<EndReason>) {
+        self.since.clear();
         self.session.signed_in = false;
         self.session.not_saved = None;
         self.session.reason = reason.map(EndReason::as_str);

@@ -12,14 +12,16 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::alert_change::AlertChange;
 use crate::batcher::Batch;
 use crate::settings::Settings;
 use crate::shell::{lock, Shell};
-use crate::tray_view::{tray_view, TrayInput, TrayView};
+use crate::tray_view::{tray_view, MenuFriend, TrayInput, TrayView};
 use crate::view::{
-    FriendView, PresencePayload, View, EVENT_CONNECTION, EVENT_PRESENCE, EVENT_SESSION,
-    EVENT_SETTINGS,
+    FriendView, PresencePayload, TimelineView, View, EVENT_CONNECTION, EVENT_PRESENCE,
+    EVENT_SESSION, EVENT_SETTINGS, EVENT_TIMELINE,
 };
+use kith_core::alerts::{snooze_status, Counts};
 
 /// Which friends a view change sends to the window. Friends live in kith-core's map,
 /// which the view only reads, so a change says what it did to them; the session and
@@ -54,7 +56,12 @@ pub fn update_view(shell: &Shell, change: impl FnOnce(&mut View) -> Friends) {
         let mut view = lock(&shell.view);
         let session = view.session.clone();
         let connection = view.connection.clone();
+        let timeline_records = view.timeline_records;
         let friends = change(&mut view);
+        if view.timeline_records != timeline_records {
+            let timeline = TimelineView::of(&view.timeline, &jiff::Zoned::now());
+            emit(shell, EVENT_TIMELINE, &timeline);
+        }
         if view.connection != connection {
             emit(shell, EVENT_CONNECTION, &view.connection);
         }
@@ -101,6 +108,7 @@ pub fn update_settings(shell: &Shell, change: impl FnOnce(&mut Settings)) -> Set
         next
     };
     shell.surface.show_checks(&settings);
+    refresh_tray(shell);
     settings
 }
 
@@ -115,9 +123,35 @@ pub fn refresh_tray(shell: &Shell) {
     *shown = Some(view);
 }
 
-/// What the tray shows for `view`, now.
-pub fn tray_shown(view: &View) -> TrayView {
-    let online = view.online_names();
+/// What the tray shows for `view` and `settings`, now.
+pub fn tray_shown(view: &View, settings: &Settings) -> TrayView {
+    let server = settings.server.as_deref().unwrap_or_default();
+    let alerts = &settings.alerts;
+    let (online, counts) = view
+        .friends
+        .as_ref()
+        .and_then(|friends| {
+            friends.inspect(|store| {
+                let online: Vec<MenuFriend> = store
+                    .friends()
+                    .filter(|f| f.is_online())
+                    .map(|f| MenuFriend {
+                        name: f.display_name().to_owned(),
+                        favourite: alerts.is_favourite(server, &f.user_id),
+                    })
+                    .collect();
+                (online, Counts::of_friends(store.friends()))
+            })
+        })
+        .unwrap_or_default();
+    let now = jiff::Zoned::now();
+    // Do not disturb and the snooze; quiet hours come and go by the clock, so the
+    // tray, which is redrawn only on changes, does not claim them.
+    let alerts_held = if alerts.do_not_disturb {
+        Some("Do not disturb is on".to_string())
+    } else {
+        snooze_status(alerts, &now)
+    };
     tray_view(&TrayInput {
         signed_in: view.session.signed_in,
         state: &view.state,
@@ -125,8 +159,53 @@ pub fn tray_shown(view: &View) -> TrayView {
             .retry_at
             .map(|at| at.saturating_duration_since(Instant::now())),
         online: &online,
-        total_friends: view.friend_count(),
+        counts,
+        alerts_held,
+        snoozed: alerts.snoozed_at(now.timestamp()).is_some(),
     })
+}
+
+/// Applies a star, a friend's rule, a one-shot or a snooze at the wall clock's now.
+/// A refused change leaves the settings as they were and says why.
+pub fn change_alerts(shell: &Arc<Shell>, change: &AlertChange) -> Result<Settings, String> {
+    let now = jiff::Zoned::now();
+    change.apply(&mut shell.settings(), &now)?;
+    let settings = update_settings(shell, |current| {
+        // Checked on a copy just above; only a sign-out in between can refuse it now.
+        if let Err(error) = change.apply(current, &now) {
+            tracing::info!(%error, "an alert change was refused");
+        }
+    });
+    wake_at_snooze_end(shell);
+    Ok(settings)
+}
+
+/// While alerts are snoozed, one timer to the snooze's end: then the snooze is
+/// forgotten (and saved), and the tray stops saying it. A later snooze or unsnooze
+/// makes the earlier timer's wake a no-op.
+pub fn wake_at_snooze_end(shell: &Arc<Shell>) {
+    let Some(until) = shell.settings().alerts.snoozed_at(jiff::Timestamp::now()) else {
+        refresh_tray(shell);
+        return;
+    };
+    let shell = shell.clone();
+    tokio::spawn(async move {
+        let left = jiff::Timestamp::now().duration_until(until);
+        let left = Duration::try_from(left).unwrap_or_default();
+        tokio::time::sleep(left).await;
+        let now = jiff::Timestamp::now();
+        let expired = shell
+            .settings()
+            .alerts
+            .snoozed_until
+            .is_some_and(|u| u <= now);
+        if expired {
+            update_settings(&shell, |settings| {
+                settings.alerts.clear_expired_snooze(jiff::Timestamp::now());
+            });
+        }
+        refresh_tray(&shell);
+    });
 }
 
 /// While a retry is pending, refreshes the tray once a second so its countdown ticks.

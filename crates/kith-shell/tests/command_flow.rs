@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use kith_core::MemoryStore;
 use kith_server::{AdminHandle, RunningServer};
+use kith_shell::alert_change::AlertChange;
 use kith_shell::host;
 use kith_shell::ipc::client::{self, Inbound, TrayClient};
 use kith_shell::ipc::socket::{self, Bound, Endpoint};
@@ -21,7 +22,9 @@ use kith_shell::session_control::{self, CredentialStores, SignInRequest};
 use kith_shell::settings::Settings;
 use kith_shell::shell::{Headless, Shell};
 use kith_shell::tray_view::{TrayIcon, TrayView};
-use kith_shell::view::{EVENT_CONNECTION, EVENT_PRESENCE, EVENT_SESSION, EVENT_SETTINGS};
+use kith_shell::view::{
+    EVENT_CONNECTION, EVENT_PRESENCE, EVENT_SESSION, EVENT_SETTINGS, EVENT_TIMELINE,
+};
 use kith_shell::windows::Windows;
 use serde_json::{json, Value};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -74,10 +77,8 @@ struct App {
 async fn app(dir: &Path, store: &MemoryStore) -> (App, Heard) {
     let settings_path = dir.join("settings.json");
     if !settings_path.exists() {
-        let quiet = Settings {
-            do_not_disturb: true,
-            ..Settings::default()
-        };
+        let mut quiet = Settings::default();
+        quiet.alerts.do_not_disturb = true;
         quiet.save(&settings_path).expect("settings saved");
     }
     let surface = Arc::new(Headless::default());
@@ -238,7 +239,8 @@ impl Heard {
                             EVENT_SESSION,
                             EVENT_CONNECTION,
                             EVENT_PRESENCE,
-                            EVENT_SETTINGS
+                            EVENT_SETTINGS,
+                            EVENT_TIMELINE
                         ]
                         .contains(&name.as_str()),
                         "{name}"
@@ -596,4 +598,188 @@ async fn signing_in_through_the_browser_and_cancelling_one() {
         "{refused}"
     );
     sign_out(&app, &mut heard).await;
+}
+
+/// The notices the headless surface was asked to show, as "title: body".
+fn notices(app: &App) -> Vec<String> {
+    app.surface
+        .notices
+        .lock()
+        .expect("the surface's record")
+        .iter()
+        .map(|n| format!("{}: {}", n.title, n.body))
+        .collect()
+}
+
+/// Waits for a notice ending in `body` after the first `after` notices.
+async fn wait_for_notice(app: &App, after: usize, body: &str) -> Vec<String> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let shown = notices(app);
+        if shown.iter().skip(after).any(|n| n.ends_with(body)) {
+            return shown;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no notice {body:?}; shown: {shown:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn alert_change(json: Value) -> Request {
+    Request::ChangeAlerts(serde_json::from_value::<AlertChange>(json).expect("a change"))
+}
+
+/// Per-friend rules, the snooze from the tray's menu and a one-shot, through the
+/// window's request and the real bridge: "always" beats a global switch that is off,
+/// "never" beats one that is on, a snooze holds everything back, and a one-shot fires
+/// and is gone. The tray shows favourites first, the counts and the snooze; the
+/// timeline says since when Kith is connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_friend_rules_the_snooze_and_a_one_shot_decide_the_notifications() {
+    let world = World::start().await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut settings = Settings::default();
+    settings.alerts.notify_online = true;
+    settings.alerts.notify_offline = false;
+    settings
+        .save(&dir.path().join("settings.json"))
+        .expect("settings saved");
+    let store = MemoryStore::new();
+    let (app, mut heard) = app(dir.path(), &store).await;
+    app.invoke(sign_in(&world.url(), PASSWORD))
+        .await
+        .expect("signed in");
+    heard.wait_for_connected().await;
+    heard
+        .wait_for("alice online", EVENT_PRESENCE, |p| {
+            friend(&p["friends"], "alice").is_some_and(|f| f["online"] == true)
+        })
+        .await;
+    let view = app.get_view().await;
+    let id = |name: &str| {
+        friend(&view["friends"], name).expect("a friend")["user_id"]
+            .as_str()
+            .expect("an id")
+            .to_owned()
+    };
+    let (alice, bob) = (id("alice"), id("bob"));
+    assert_eq!(
+        friend(&view["friends"], "alice").unwrap()["class"],
+        "online"
+    );
+    assert!(
+        view["timeline"]["why"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("Connected since")),
+        "{:#}",
+        view["timeline"]
+    );
+
+    // Rules: bob never when he comes online (the global switch is on), alice always
+    // when she goes offline (the global switch is off).
+    app.invoke(alert_change(
+        json!({"kind": "rule", "friend": bob, "transition": "came_online", "rule": "never"}),
+    ))
+    .await
+    .expect("a rule");
+    let saved = app
+        .invoke(alert_change(json!({"kind": "rule", "friend": alice, "transition": "went_offline", "rule": "always"})))
+        .await
+        .expect("a rule");
+    let server = saved["server"].as_str().expect("a server").to_owned();
+    assert_eq!(
+        saved["servers"][&server]["rules"][&alice]["offline"], "always",
+        "{saved:#}"
+    );
+    let star = app
+        .invoke(alert_change(
+            json!({"kind": "star", "friend": bob, "on": true}),
+        ))
+        .await
+        .expect("a star");
+    assert_eq!(star["servers"][&server]["favourites"], json!([bob]));
+
+    world.admin.set_status("bob", "online").expect("bob online");
+    world
+        .admin
+        .set_status("alice", "offline")
+        .expect("alice offline");
+    let shown = wait_for_notice(&app, 0, "alice went offline").await;
+    assert!(
+        !shown.iter().any(|n| n.contains("bob")),
+        "never means never: {shown:?}"
+    );
+    let tray = app.tray_shown();
+    assert_eq!(tray.online_friends, ["★ bob"], "{tray:?}");
+    assert_eq!(
+        tray.tooltip, "Kith — connected · 1 online · 0 away · 2 friends",
+        "{tray:?}"
+    );
+
+    // Snoozed from the tray's menu: nothing, and the tray says until when.
+    kith_shell::menu::on_menu(&app.shell, kith_shell::menu::item::SNOOZE_HOUR);
+    heard
+        .wait_for("a snooze", EVENT_SETTINGS, |s| {
+            s["snoozed_until"].is_string()
+        })
+        .await;
+    let tray = app.tray_shown();
+    assert!(
+        tray.snoozed && tray.tooltip.contains("· Alerts snoozed until "),
+        "{tray:?}"
+    );
+    let before = notices(&app).len();
+    world
+        .admin
+        .set_status("alice", "online")
+        .expect("alice online");
+    heard
+        .wait_for("alice back", EVENT_PRESENCE, |p| {
+            friend(&p["friends"], "alice").is_some_and(|f| f["online"] == true)
+        })
+        .await;
+    // Past the settle period and its grouping slack (3 s + 1 s).
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    assert_eq!(notices(&app).len(), before, "{:?}", notices(&app));
+    kith_shell::menu::on_menu(&app.shell, kith_shell::menu::item::UNSNOOZE);
+    heard
+        .wait_for("no snooze", EVENT_SETTINGS, |s| {
+            s["snoozed_until"].is_null()
+        })
+        .await;
+    assert!(!app.tray_shown().snoozed);
+
+    // A one-shot for alice: it fires when she comes online and is gone.
+    let before = notices(&app).len();
+    world
+        .admin
+        .set_status("alice", "offline")
+        .expect("alice offline");
+    wait_for_notice(&app, before, "alice went offline").await;
+    let before = notices(&app).len();
+    let armed = app
+        .invoke(alert_change(
+            json!({"kind": "once_online", "friend": alice, "armed": true}),
+        ))
+        .await
+        .expect("armed");
+    assert_eq!(armed["servers"][&server]["once_online"], json!([alice]));
+    heard.forget();
+    world
+        .admin
+        .set_status("alice", "online")
+        .expect("alice online");
+    heard
+        .wait_for("the one-shot gone", EVENT_SETTINGS, |s| {
+            s["servers"][&server]["once_online"]
+                .as_array()
+                .is_none_or(Vec::is_empty)
+        })
+        .await;
+    wait_for_notice(&app, before, "alice is online").await;
+
+    sign_out(&app, &mut heard).await;
+    world.shut_down().await;
 }

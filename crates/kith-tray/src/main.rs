@@ -107,6 +107,8 @@ fn main() -> ExitCode {
     );
     let _guard = runtime.enter();
     surface.show_initial(&shell);
+    // A snooze saved by an earlier run still ends on time.
+    kith_shell::view_update::wake_at_snooze_end(&shell);
     runtime.spawn(host::serve(listener, shell.clone()));
     {
         let shell = shell.clone();

@@ -13,8 +13,8 @@
 //! the connection that sent it). On macOS and Windows, notify-rust shows it and waits
 //! on a thread of its own for the user's response.
 
+use kith_core::alerts::Notice;
 use kith_shell::display;
-use kith_shell::notify_rules::Notice;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::surface::TrayEvent;

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use kith_shell::notify_rules::Notice;
+use kith_core::alerts::Notice;
 use kith_shell::settings::Settings;
 use kith_shell::shell::{Shell, Surface};
 use kith_shell::tray_view::TrayView;
@@ -59,7 +59,7 @@ impl Surface for TraySurface {
 
     fn show_checks(&self, settings: &Settings) {
         self.tray.send(TrayCommand::Checks {
-            do_not_disturb: settings.do_not_disturb,
+            do_not_disturb: settings.alerts.do_not_disturb,
             launch_at_login: settings.launch_at_login,
         });
     }

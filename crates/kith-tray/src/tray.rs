@@ -1,6 +1,7 @@
 //! The tray as a surface: one icon per connection state, a tooltip (also the status
 //! line atop the menu, for hosts that show no tooltips) and the menu: Open Kith, the
-//! online friends, Reconnect now, Do not disturb, Launch at login, Sign out, Quit. What
+//! online friends (favourites first), Reconnect now, Do not disturb, Snooze alerts and
+//! Resume alerts, Launch at login, Sign out, Quit. What
 //! to show is decided by kith-shell's pure `tray_view`; this module builds the tray
 //! with `tray-icon` and `muda` and applies each [`TrayCommand`] on the one thread that
 //! owns them (their objects are not `Send`): on Linux the main thread, which does
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use kith_shell::menu::item;
 use kith_shell::tray_view::{TrayIcon as IconKind, TrayView};
-use muda::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
+use muda::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tokio::sync::mpsc::UnboundedSender;
 use tray_icon::{Icon, MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
 
@@ -55,6 +56,8 @@ struct Tray {
     status: MenuItem,
     reconnect: MenuItem,
     dnd: CheckMenuItem,
+    /// Undoes "Snooze alerts" (30 minutes, 1 hour, until tomorrow morning).
+    unsnooze: MenuItem,
     autostart: CheckMenuItem,
     sign_out: MenuItem,
     friends: Vec<MenuItem>,
@@ -73,6 +76,22 @@ impl Tray {
             wanted.do_not_disturb,
             None,
         );
+        let snooze = Submenu::with_items(
+            "Snooze alerts",
+            true,
+            &[
+                &MenuItem::with_id(item::SNOOZE_HALF_HOUR, "For 30 minutes", true, None),
+                &MenuItem::with_id(item::SNOOZE_HOUR, "For 1 hour", true, None),
+                &MenuItem::with_id(
+                    item::SNOOZE_UNTIL_MORNING,
+                    "Until tomorrow morning",
+                    true,
+                    None,
+                ),
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+        let unsnooze = MenuItem::with_id(item::UNSNOOZE, "Resume alerts", false, None);
         let autostart = CheckMenuItem::with_id(
             item::LAUNCH_AT_LOGIN,
             "Launch at login",
@@ -90,6 +109,8 @@ impl Tray {
             &PredefinedMenuItem::separator(),
             &reconnect,
             &dnd,
+            &snooze,
+            &unsnooze,
             &autostart,
             &sign_out,
             &PredefinedMenuItem::separator(),
@@ -116,6 +137,7 @@ impl Tray {
             status,
             reconnect,
             dnd,
+            unsnooze,
             autostart,
             sign_out,
             friends: Vec::new(),
@@ -143,6 +165,7 @@ impl Tray {
         }
         self.reconnect.set_enabled(view.can_reconnect);
         self.sign_out.set_enabled(view.signed_in);
+        self.unsnooze.set_enabled(view.snoozed);
         let same_friends = last.is_some_and(|l| {
             l.online_friends == view.online_friends && l.more_online == view.more_online
         });

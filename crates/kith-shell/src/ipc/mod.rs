@@ -26,6 +26,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::alert_change::AlertChange;
 use crate::session_control::{BrowserSignInRequest, SignInRequest};
 use crate::settings::Settings;
 
@@ -99,6 +100,8 @@ pub enum Request {
     ReconnectNow,
     /// The preferences the window may change: [`Reply::Settings`], as saved.
     SaveSettings(Settings),
+    /// A star, a friend's rule, a one-shot or a snooze: [`Reply::Settings`], as saved.
+    ChangeAlerts(AlertChange),
     /// The server profile file the user picked in the window role's native dialog.
     ProfileChosen(PathBuf),
     /// Open the window (or raise it), optionally at a friend: [`Reply::Done`].
@@ -133,6 +136,7 @@ impl Request {
             Request::SignOut => "sign_out",
             Request::ReconnectNow => "reconnect_now",
             Request::SaveSettings(_) => "save_settings",
+            Request::ChangeAlerts(_) => "change_alerts",
             Request::ProfileChosen(_) => "profile_chosen",
             Request::OpenWindow { .. } => "open_window",
         }
