@@ -1,13 +1,18 @@
-//! The clients that read the blaster: two baselines and Kith itself, plus an event
+//! The clients that read the blaster: three baselines and Kith itself, plus an event
 //! recorder for the benchmarks that watch a session's states over time.
 //!
 //! - Baseline (a), [`raw_client`]: a tokio-tungstenite read loop that counts text
 //!   frames and parses nothing; the ceiling of the transport.
-//! - Baseline (b), [`serde_client`]: tokio-tungstenite + serde_json into one flat
-//!   struct + a `HashMap`, applying an update only when its `seq` is newer; what a
-//!   minimal hand-written client does.
+//! - Baseline (b), [`baseline_client`] with [`FlatFrames`]: tokio-tungstenite +
+//!   serde_json into one flat struct + a `HashMap`, applying an update only when its
+//!   `seq` is newer; what a minimal hand-written client does.
+//! - Baseline (c), [`baseline_client`] with [`TaggedFrames`]: the same, but serde_json
+//!   into a `#[serde(tag = "type")]` enum, the usual way to model a protocol whose
+//!   messages carry a `type` field.
 //! - Kith, [`kith_client`]: a real `kith_core::Session` (driver, machine, presence
-//!   store, diffs, event channel) whose consumer drains `take_events()`.
+//!   store, diffs, event channel) whose consumer drains `take_events()`; with
+//!   [`profile`], frames go through Kith's fast reader, with [`mapped_profile`] through
+//!   a `[messages]` mapping of the same vocabulary.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,7 +69,8 @@ pub async fn raw_client(blast: &mut Blast, n: u64) -> Result<Duration> {
     Ok(started.elapsed())
 }
 
-/// One friend in a snapshot, flat, as baseline (b) reads it.
+/// One friend in a snapshot, flat, as baselines (b) and (c) read it; also one update,
+/// once read.
 #[derive(Deserialize)]
 pub struct FlatFriend {
     pub user_id: u64,
@@ -95,7 +101,78 @@ struct FlatUpdate<'a> {
     seq: u64,
 }
 
-/// Baseline (b)'s state: friends by id.
+/// Every message as baseline (c) reads it: serde's internally tagged enum, the way a
+/// hand-written client usually models a protocol with a `type` field.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum TaggedMessage {
+    StatusUpdate(FlatFriend),
+    PresenceSnapshot {
+        friends: Vec<FlatFriend>,
+    },
+    #[serde(other)]
+    Other,
+}
+
+/// How a hand-written baseline turns a frame's text into friends: (b) [`FlatFrames`]
+/// or (c) [`TaggedFrames`]. Both apply what they read to the same [`FlatStore`].
+pub trait FrameReader {
+    /// The baseline's name in error messages.
+    const NAME: &'static str;
+    /// The friends of a `presence_snapshot`; an error for any other message.
+    fn snapshot(text: &str) -> Result<Vec<FlatFriend>>;
+    /// The update a `status_update` carries; `None` for any other message.
+    fn update(text: &str) -> Result<Option<FlatFriend>>;
+}
+
+/// Baseline (b): serde_json into one flat struct, the `type` field compared by hand.
+pub struct FlatFrames;
+
+impl FrameReader for FlatFrames {
+    const NAME: &'static str = "baseline (b)";
+
+    fn snapshot(text: &str) -> Result<Vec<FlatFriend>> {
+        let snapshot: FlatSnapshot<'_> = serde_json::from_str(text)?;
+        if snapshot.kind != "presence_snapshot" {
+            bail!("expected a snapshot, got {}", snapshot.kind);
+        }
+        Ok(snapshot.friends)
+    }
+
+    fn update(text: &str) -> Result<Option<FlatFriend>> {
+        let update: FlatUpdate<'_> = serde_json::from_str(text)?;
+        Ok((update.kind == "status_update").then_some(FlatFriend {
+            user_id: update.user_id,
+            username: update.username,
+            status: update.status,
+            last_seen: update.last_seen,
+            seq: update.seq,
+        }))
+    }
+}
+
+/// Baseline (c): serde_json into a `#[serde(tag = "type")]` enum.
+pub struct TaggedFrames;
+
+impl FrameReader for TaggedFrames {
+    const NAME: &'static str = "baseline (c)";
+
+    fn snapshot(text: &str) -> Result<Vec<FlatFriend>> {
+        match serde_json::from_str(text)? {
+            TaggedMessage::PresenceSnapshot { friends } => Ok(friends),
+            _ => bail!("expected a snapshot, got another message"),
+        }
+    }
+
+    fn update(text: &str) -> Result<Option<FlatFriend>> {
+        Ok(match serde_json::from_str(text)? {
+            TaggedMessage::StatusUpdate(update) => Some(update),
+            _ => None,
+        })
+    }
+}
+
+/// Baselines (b) and (c)'s state: friends by id.
 #[derive(Default)]
 pub struct FlatStore {
     pub friends: HashMap<u64, FlatFriend>,
@@ -126,31 +203,32 @@ impl FlatStore {
         changes + previous.len()
     }
 
-    /// Parses one frame and applies it if it is a newer `status_update`; gives the
-    /// change's `last_seen` when the status changed.
-    pub fn apply_text(&mut self, text: &str) -> Result<Option<&str>> {
-        let update: FlatUpdate<'_> = serde_json::from_str(text)?;
-        if update.kind != "status_update" {
-            return Ok(None);
-        }
-        let Some(held) = self.friends.get_mut(&update.user_id) else {
-            return Ok(None);
-        };
+    /// Applies an update to a known friend if its `seq` is newer; gives the change's
+    /// `last_seen` when the status changed.
+    pub fn apply_update(&mut self, update: FlatFriend) -> Option<&str> {
+        let held = self.friends.get_mut(&update.user_id)?;
         if update.seq <= held.seq {
-            return Ok(None);
+            return None;
         }
         let changed = held.status != update.status;
-        held.status = update.status;
-        held.username = update.username;
-        held.last_seen = update.last_seen;
-        held.seq = update.seq;
-        Ok(changed.then_some(held.last_seen.as_str()))
+        *held = update;
+        changed.then_some(held.last_seen.as_str())
+    }
+
+    /// Reads one frame with `R` and applies it if it is a newer `status_update`; gives
+    /// the change's `last_seen` when the status changed.
+    pub fn apply_text<R: FrameReader>(&mut self, text: &str) -> Result<Option<&str>> {
+        Ok(match R::update(text)? {
+            Some(update) => self.apply_update(update),
+            None => None,
+        })
     }
 }
 
-/// Baseline (b): parses and applies `n` updates after the snapshot; `observe` sees the
-/// `last_seen` of every applied change. Returns the time from go to the last frame.
-pub async fn serde_client(
+/// Baselines (b) and (c): reads the snapshot, then parses and applies `n` updates with
+/// `R`; `observe` sees the `last_seen` of every applied change. Returns the time from
+/// go to the last frame.
+pub async fn baseline_client<R: FrameReader>(
     blast: &mut Blast,
     n: u64,
     mut observe: impl FnMut(&str),
@@ -159,11 +237,7 @@ pub async fn serde_client(
     let mut store = FlatStore::default();
     match ws.next().await {
         Some(Ok(Message::Text(text))) => {
-            let snapshot: FlatSnapshot<'_> = serde_json::from_str(text.as_str())?;
-            if snapshot.kind != "presence_snapshot" {
-                bail!("expected a snapshot, got {}", snapshot.kind);
-            }
-            store.apply_snapshot(snapshot.friends);
+            store.apply_snapshot(R::snapshot(text.as_str())?);
         }
         other => bail!("expected the snapshot, got {other:?}"),
     }
@@ -178,14 +252,14 @@ pub async fn serde_client(
             None => bail!("the blaster closed after {count} frames"),
         };
         count += 1;
-        if let Some(last_seen) = store.apply_text(text.as_str())? {
+        if let Some(last_seen) = store.apply_text::<R>(text.as_str())? {
             changes += 1;
             observe(last_seen);
         }
     }
     let took = started.elapsed();
     if changes != n {
-        bail!("baseline (b) saw {changes} changes in {n} frames");
+        bail!("{} saw {changes} changes in {n} frames", R::NAME);
     }
     Ok(took)
 }
@@ -198,6 +272,56 @@ pub fn profile(http_url: &str, ws_url: Option<&str>) -> ServerProfile {
         profile.ws_url = ws_url.to_owned();
     }
     profile
+}
+
+/// A `[messages]` mapping that says in the mapping's words what Kith's own vocabulary
+/// already is: `status_update` and `presence_snapshot` told apart by `/type`, every
+/// field where kith-server writes it, statuses mapped to themselves.
+pub const OWN_VOCABULARY_MAPPING: &str = r#"
+[messages]
+discriminator = "/type"
+
+[messages.update]
+match = ["status_update"]
+user_id = "/user_id"
+username = "/username"
+status = "/status"
+last_seen = "/last_seen"
+last_seen_format = "rfc3339"
+seq = "/seq"
+
+[messages.snapshot]
+match = ["presence_snapshot"]
+list = "/friends"
+user_id = "/user_id"
+username = "/username"
+status = "/status"
+last_seen = "/last_seen"
+last_seen_format = "rfc3339"
+seq = "/seq"
+
+[messages.status]
+online = ["online"]
+away = ["away"]
+offline = ["offline"]
+"#;
+
+/// [`profile`] with [`OWN_VOCABULARY_MAPPING`] as its `[messages]`, the mapping read
+/// as a profile file is: a session with it reads every frame through the mapping's
+/// reader instead of the fast one, and nothing else about it differs.
+pub fn mapped_profile(http_url: &str) -> Result<ServerProfile> {
+    let text = format!(
+        "server = {}\n{OWN_VOCABULARY_MAPPING}",
+        serde_json::to_string(http_url)?
+    );
+    let read = ServerProfile::from_toml(&text).context("the benchmark's [messages] mapping")?;
+    let mut profile = profile(http_url, None);
+    profile.messages = Some(
+        read.messages
+            .context("the mapping text has no [messages]")?,
+    );
+    profile.validate()?;
+    Ok(profile)
 }
 
 /// Logs `me` in with a memory credential store and takes the event stream.
@@ -219,17 +343,18 @@ pub async fn login(
 /// The most events the Kith consumer takes from the session at a time.
 const EVENT_BURST: usize = 1024;
 
-/// Kith: a session whose socket is the blaster's. Waits for the snapshot of `friends`,
-/// says go, and counts `n` live changes; `observe` sees each. Returns the time from go
-/// to the last change the consumer saw.
+/// Kith: a session with `profile` (its socket pointed at the blaster's). Waits for the
+/// snapshot of `friends`, says go, and counts `n` live changes; `observe` sees each.
+/// Returns the time from go to the last change the consumer saw.
 pub async fn kith_client(
-    http_url: &str,
+    mut profile: ServerProfile,
     blast: &mut Blast,
     friends: usize,
     n: u64,
     mut observe: impl FnMut(&PresenceChange),
 ) -> Result<Duration> {
-    let (session, mut events) = login(profile(http_url, Some(&blast.url))).await?;
+    profile.ws_url = blast.url.clone();
+    let (session, mut events) = login(profile).await?;
     loop {
         match events.recv().await {
             Some(SessionEvent::Resynced { friends: got, .. }) if got == friends => break,
@@ -351,4 +476,127 @@ pub async fn wait_count(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frames::{self, LAST_SEEN};
+    use crate::rig::{long_lived_config, spawn_server, stop_server};
+    use kith_core::protocol::{parse_server_message, MappedReader, ServerMessage, WireProtocol};
+
+    /// An update whose status the benchmark mapping's status map does not name: the
+    /// fast reader takes it as written, the mapping refuses it.
+    const UNMAPPED_STATUS: &str = r#"{"type":"status_update","user_id":0,"username":"user0","status":"dnd","last_seen":"2026-11-22T10:00:00Z","seq":1}"#;
+
+    /// Applies the snapshot and `count` updates with `R`; the `last_seen` of each change.
+    fn changes_through<R: FrameReader>(users: u64, count: u64) -> Vec<Option<String>> {
+        let mut store = FlatStore::default();
+        let snapshot = R::snapshot(&frames::start_snapshot(users)).unwrap();
+        assert_eq!(store.apply_snapshot(snapshot), users as usize);
+        (0..count)
+            .map(|i| {
+                let text = frames::status_update(i, users, LAST_SEEN);
+                store.apply_text::<R>(&text).unwrap().map(str::to_owned)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn flat_and_tagged_baselines_read_and_apply_alike() {
+        let flat = changes_through::<FlatFrames>(3, 10);
+        assert_eq!(flat, changes_through::<TaggedFrames>(3, 10));
+        assert!(flat.iter().all(|c| c.as_deref() == Some(LAST_SEEN)));
+        for other in [r#"{"type":"PONG"}"#, r#"{"type":"auth_success","x":1}"#] {
+            assert!(TaggedFrames::update(other).unwrap().is_none());
+        }
+        assert!(TaggedFrames::snapshot(r#"{"type":"PONG"}"#).is_err());
+        // An update that is not newer than what is held changes nothing.
+        let mut store = FlatStore::default();
+        store.apply_snapshot(TaggedFrames::snapshot(&frames::start_snapshot(1)).unwrap());
+        let update = frames::status_update(0, 1, LAST_SEEN);
+        assert!(store.apply_text::<TaggedFrames>(&update).unwrap().is_some());
+        assert!(store.apply_text::<TaggedFrames>(&update).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_mapping_reads_the_benchmark_frames_as_the_fast_reader_does() {
+        let profile = mapped_profile("http://127.0.0.1:8000").unwrap();
+        assert_eq!(profile.socket.protocol, WireProtocol::Json);
+        let mut expected = super::profile("http://127.0.0.1:8000", None);
+        expected.messages = profile.messages.clone();
+        assert_eq!(profile, expected, "only the mapping differs");
+        let mapping = Arc::new(profile.messages.unwrap());
+        let mut reader = MappedReader::new(mapping);
+        let snapshot = frames::start_snapshot(5);
+        let (
+            Ok(ServerMessage::Snapshot {
+                friends: mapped, ..
+            }),
+            Ok(ServerMessage::Snapshot { friends: fast, .. }),
+        ) = (
+            reader.read_text(&snapshot, 1 << 20),
+            parse_server_message(&snapshot, 1 << 20),
+        )
+        else {
+            panic!("the snapshot is not read as one");
+        };
+        assert_eq!(mapped, fast);
+        for i in 0..12 {
+            let text = frames::status_update(i, 5, LAST_SEEN);
+            let mapped = reader.read_text(&text, 1 << 20).unwrap();
+            assert!(
+                matches!(mapped, ServerMessage::StatusUpdate(_)),
+                "{mapped:?}"
+            );
+            assert_eq!(mapped, parse_server_message(&text, 1 << 20).unwrap());
+        }
+        assert!(reader.read_text(UNMAPPED_STATUS, 1 << 20).is_err());
+        assert!(parse_server_message(UNMAPPED_STATUS, 1 << 20).is_ok());
+    }
+
+    /// The first live change a session with `profile` tells when the blaster sends an
+    /// update with an unmapped status, then an ordinary one.
+    async fn first_live_change(profile: ServerProfile) -> PresenceChange {
+        let bg = tokio::runtime::Handle::current();
+        let users = 2;
+        let snapshot = Arc::new(frames::text_frame(&frames::start_snapshot(users)));
+        let mut burst = Vec::new();
+        frames::push_text_frame(&mut burst, UNMAPPED_STATUS.as_bytes());
+        let ordinary = frames::status_update(1, users, LAST_SEEN);
+        frames::push_text_frame(&mut burst, ordinary.as_bytes());
+        let body = crate::blaster::Body::Burst(Arc::new(burst));
+        let mut blast = Blast::start(&bg, snapshot, body).await.unwrap();
+        let mut first = None;
+        let read = kith_client(profile, &mut blast, users as usize, 1, |change| {
+            first.get_or_insert_with(|| change.clone());
+        });
+        tokio::time::timeout(Duration::from_secs(60), read)
+            .await
+            .expect("the session saw its change")
+            .unwrap();
+        let _ = blast.finish().await;
+        first.expect("a live change")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_session_with_the_mapped_profile_reads_through_the_mapping() {
+        let bg = tokio::runtime::Handle::current();
+        let server = spawn_server(&bg, long_lived_config()).await.unwrap();
+        seed_world(&server.admin(), 0).unwrap();
+        let http = server.http_url();
+        // The fast reader takes any status as written: user 0 goes "dnd".
+        let fast = first_live_change(profile(&http, None)).await;
+        assert_eq!(
+            (fast.user_id.as_str(), fast.to.as_deref()),
+            ("0", Some("dnd"))
+        );
+        // Through the mapping, "dnd" is refused: the first change is user 1's.
+        let mapped = first_live_change(mapped_profile(&http).unwrap()).await;
+        assert_eq!(
+            (mapped.user_id.as_str(), mapped.to.as_deref()),
+            ("1", Some("away"))
+        );
+        stop_server(&bg, server).await;
+    }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::blaster::{Blast, Body};
-use crate::clients::{kith_client, serde_client};
+use crate::clients::{baseline_client, kith_client, profile, FlatFrames};
 use crate::results::Latency;
 use crate::rig::{long_lived_config, seeded_server, stop_server};
 use crate::stats::{percentile, Stat};
@@ -44,11 +44,17 @@ pub async fn run(ctx: &Ctx) -> Result<Latency> {
             let mut samples = Vec::with_capacity(n as usize);
             let result = tokio::time::timeout(
                 limit,
-                kith_client(&http, &mut kith_blast, users as usize, n, |change| {
-                    if let Some(sample) = change.last_seen.as_ref().and_then(|l| since(&l.0)) {
-                        samples.push(sample);
-                    }
-                }),
+                kith_client(
+                    profile(&http, None),
+                    &mut kith_blast,
+                    users as usize,
+                    n,
+                    |change| {
+                        if let Some(sample) = change.last_seen.as_ref().and_then(|l| since(&l.0)) {
+                            samples.push(sample);
+                        }
+                    },
+                ),
             )
             .await;
             let _ = kith_blast.finish().await;
@@ -58,7 +64,7 @@ pub async fn run(ctx: &Ctx) -> Result<Latency> {
             let mut samples = Vec::with_capacity(n as usize);
             let result = tokio::time::timeout(
                 limit,
-                serde_client(&mut serde_blast, n, |last_seen| {
+                baseline_client::<FlatFrames>(&mut serde_blast, n, |last_seen| {
                     if let Some(sample) = since(last_seen) {
                         samples.push(sample);
                     }

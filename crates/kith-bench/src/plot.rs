@@ -7,6 +7,7 @@ use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 
 use crate::results::{Histogram, Throughput};
+use crate::stats::Stat;
 
 fn err<E: std::fmt::Debug>(error: E) -> anyhow::Error {
     anyhow!("plot: {error:?}")
@@ -107,15 +108,30 @@ pub fn reconnect_histogram(path: &Path, h: &Histogram, clients: u64) -> Result<(
     Ok(())
 }
 
-/// Messages per second of the three clients, median bars with min–max whiskers.
+/// Messages per second of each client, median bars with min–max whiskers (clients
+/// not measured in these results are left out).
 pub fn throughput_bars(path: &Path, t: &Throughput) -> Result<()> {
-    let rows = [
+    let rows: Vec<(&str, &Stat, RGBColor)> = [
         ("(a) tungstenite read loop, no parsing", &t.raw, BASE),
-        ("(b) tungstenite + serde_json + HashMap", &t.serde, BASE),
+        (
+            "(b) tungstenite + serde_json flat struct + HashMap",
+            &t.serde,
+            BASE,
+        ),
+        (
+            "(c) tungstenite + serde_json tagged enum + HashMap",
+            &t.tagged,
+            BASE,
+        ),
         ("Kith: Session → take_events()", &t.kith, KITH),
-    ];
+        ("Kith through a [messages] mapping", &t.kith_mapped, KITH),
+    ]
+    .into_iter()
+    .filter(|(_, stat, _)| !stat.runs.is_empty())
+    .collect();
     let x_max = rows.iter().map(|(_, s, _)| s.max).fold(0.0, f64::max) / 1e6 * 1.15;
-    let root = SVGBackend::new(path, (900, 300)).into_drawing_area();
+    let height = 120 + 60 * rows.len() as u32;
+    let root = SVGBackend::new(path, (900, height)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
@@ -129,7 +145,7 @@ pub fn throughput_bars(path: &Path, t: &Throughput) -> Result<()> {
         .margin(14)
         .x_label_area_size(40)
         .y_label_area_size(10)
-        .build_cartesian_2d(0f64..x_max, 0f64..3f64)
+        .build_cartesian_2d(0f64..x_max, 0f64..rows.len() as f64)
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -140,7 +156,7 @@ pub fn throughput_bars(path: &Path, t: &Throughput) -> Result<()> {
         .draw()
         .map_err(err)?;
     for (i, (label, stat, color)) in rows.iter().enumerate() {
-        let y = 2.0 - i as f64;
+        let y = (rows.len() - 1 - i) as f64;
         let (lo, hi) = (y + 0.1, y + 0.55);
         chart
             .draw_series(std::iter::once(Rectangle::new(

@@ -33,23 +33,45 @@ pub struct Machine {
     pub load_after: String,
 }
 
-/// Messages per second from the go signal to the last message seen.
+/// Messages per second from the go signal to the last message seen. Figures added
+/// later default to empty (no runs), so older results still load and render.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Throughput {
     pub frames: u64,
     pub users: u64,
     pub frame_bytes: f64,
+    /// Baseline (a), the raw read loop.
     pub raw: Stat,
+    /// Baseline (b), serde_json into a flat struct.
     pub serde: Stat,
+    /// Baseline (c), serde_json into a `#[serde(tag = "type")]` enum.
+    #[serde(default)]
+    pub tagged: Stat,
+    /// Kith's default path (the fast reader).
     pub kith: Stat,
+    /// Kith reading through a `[messages]` mapping of its own vocabulary.
+    #[serde(default)]
+    pub kith_mapped: Stat,
     pub kith_vs_raw: Stat,
     pub kith_vs_serde: Stat,
+    #[serde(default)]
+    pub kith_vs_tagged: Stat,
     pub serde_vs_raw: Stat,
+    #[serde(default)]
+    pub tagged_vs_raw: Stat,
+    /// Kith with the mapping ÷ Kith's default path.
+    #[serde(default)]
+    pub mapped_vs_kith: Stat,
     /// The same parse + apply (+ diff) on one thread, no sockets, tasks or channels:
     /// nanoseconds per message.
     pub compute_messages: u64,
     pub compute_kith_ns: Stat,
     pub compute_serde_ns: Stat,
+    #[serde(default)]
+    pub compute_tagged_ns: Stat,
+    #[serde(default)]
+    pub compute_mapped_ns: Stat,
+    /// Kith ÷ (b), time per message.
     pub compute_ratio: Stat,
 }
 
