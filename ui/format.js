@@ -12,9 +12,12 @@ const STATUS_LABELS = {
 /** "online" → "Online"; an unknown status is shown as the server wrote it, tidied. */
 export function statusLabel(status) {
   if (typeof status !== "string" || status === "") return "Unknown";
-  const known = STATUS_LABELS[status];
-  if (known) return known;
-  const text = status.replace(/[_-]+/g, " ").trim();
+  return STATUS_LABELS[status] ?? tidy(status);
+}
+
+/** "gave_up" → "Gave up". */
+export function tidy(word) {
+  const text = String(word ?? "").replace(/[_-]+/g, " ").trim();
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
@@ -48,9 +51,68 @@ export function lastSeenText(thenMs, nowMs) {
   return thenMs === null ? "" : `last seen ${relativeTime(thenMs, nowMs)}`;
 }
 
-/** "3 of 12 online". */
-export function onlineCountText(present, total) {
-  return `${present} of ${total} online`;
+/**
+ * The header's counts, away apart from online: "4 online · 4 away · 8 friends", "3
+ * online · 0 away · 12 friends".
+ */
+export function onlineCountText(online, away, total) {
+  // The same words as the tray's tooltip (kith-core's Counts).
+  return `${online} online · ${away} away · ${total} ${total === 1 ? "friend" : "friends"}`;
+}
+
+const pad = (n) => String(n).padStart(2, "0");
+let shortDate = null;
+let shortDateYear = null;
+
+/**
+ * A moment in local time: "14:02" on the day of `nowMs`, else with a short date first
+ * ("6 Dec 14:02", the year too when it is not this year). `seconds` adds ":SS".
+ */
+export function clockText(thenMs, nowMs, { seconds = false } = {}) {
+  const then = new Date(thenMs);
+  const now = new Date(nowMs);
+  let text = `${pad(then.getHours())}:${pad(then.getMinutes())}`;
+  if (seconds) text += `:${pad(then.getSeconds())}`;
+  if (then.toDateString() === now.toDateString()) return text;
+  let format;
+  if (then.getFullYear() === now.getFullYear()) {
+    format = shortDate ??= new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
+  } else {
+    format = shortDateYear ??= new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", year: "numeric" });
+  }
+  return `${format.format(then)} ${text}`;
+}
+
+/**
+ * Since when a friend is online or offline, from kith-core's `since`
+ * ({ online, at_ms, at_least }): "online since 14:02", "offline since 6 Dec 09:15", or
+ * "online since at least 09:41" when Kith did not see it begin. "" without one.
+ */
+export function sinceText(since, nowMs) {
+  if (!since || !Number.isFinite(since.at_ms)) return "";
+  const state = since.online ? "online" : "offline";
+  return `${state} since ${since.at_least ? "at least " : ""}${clockText(since.at_ms, nowMs)}`;
+}
+
+/** "Alerts snoozed until 14:30", or "" when `untilMs` is not a time after `nowMs`. */
+export function snoozeText(untilMs, nowMs) {
+  if (!Number.isFinite(untilMs) || untilMs <= nowMs) return "";
+  return `Alerts snoozed until ${clockText(untilMs, nowMs)}`;
+}
+
+/**
+ * One connection event of the timeline, as the words shown for it: { at, state,
+ * detail, attempt, next }, each "" when there is nothing to say.
+ */
+export function timelineParts(entry, nowMs) {
+  const time = (ms) => clockText(ms, nowMs, { seconds: true });
+  return {
+    at: Number.isFinite(entry?.at_ms) ? time(entry.at_ms) : "",
+    state: tidy(entry?.state),
+    detail: typeof entry?.detail === "string" ? entry.detail : "",
+    attempt: Number.isInteger(entry?.attempt) ? `attempt ${entry.attempt}` : "",
+    next: Number.isFinite(entry?.retry_at_ms) ? `next attempt at ${time(entry.retry_at_ms)}` : "",
+  };
 }
 
 /**

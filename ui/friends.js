@@ -12,12 +12,16 @@
 // tabindex), walked with arrows; the tab stop's row is always kept in the page, even
 // scrolled far away, so focus survives scrolling and Tab always finds the list. Rows
 // carry aria-posinset and aria-setsize, so a screen reader knows the list's real size.
+// Each row has a star and an alerts button; they are in the tab order only in the tab
+// stop's row (Tab from the row reaches them), and Enter on a row opens its alerts.
+// Starred friends who are online sort first (settings decide the stars: setAlerts
+// moves only the friends whose star changed).
 //
 // Invariant after render(): the list's children are the top spacer, the rows of
 // shown[start .. end) in order (with the tab stop's row next to them when it lies
 // outside), and the bottom spacer.
 
-import { lastSeenText, onlineCountText, statusLabel } from "./format.js";
+import { lastSeenText, onlineCountText, sinceText, statusLabel } from "./format.js";
 import {
   compare,
   fold,
@@ -38,9 +42,15 @@ export class FriendList {
   /**
    * @param {object} els { list: <ul>, empty: <p>, count: element, filter: <input>,
    *                       template: <template> holding one <li class="friend"> }
+   * @param {object} hooks { onStar(id, on), onOpenAlerts(id) }: a row's star was
+   *   pressed; a row's alerts were asked for (its button, or Enter on the row)
    */
-  constructor({ list, empty, count, filter, template }) {
+  constructor({ list, empty, count, filter, template }, { onStar = () => {}, onOpenAlerts = () => {} } = {}) {
     this.list = list;
+    this.onStar = onStar;
+    this.onOpenAlerts = onOpenAlerts;
+    this.favourites = new Set(); // starred user_ids, from settings
+    this.armed = new Set(); // user_ids with an armed one-shot, from settings
     this.empty = empty;
     this.count = count;
     this.filter = filter;
@@ -66,6 +76,7 @@ export class FriendList {
 
     list.addEventListener("scroll", () => this.scheduleRender(), { passive: true });
     list.addEventListener("keydown", (event) => this.onListKey(event));
+    list.addEventListener("click", (event) => this.onListClick(event));
     list.addEventListener("focusin", (event) => {
       const entry = this.entryOf(event.target);
       if (!entry) return;
@@ -178,7 +189,7 @@ export class FriendList {
         if (bulk) this.order.push(created);
         else insertSorted(this.order, created);
       } else {
-        const group = friend.online ? 0 : 1;
+        const group = groupOf(Boolean(friend.online), entry.fav);
         const moves =
           !bulk &&
           (friend.name !== entry.name || String(friend.sort_key ?? "") !== entry.key || group !== entry.group);
@@ -194,6 +205,54 @@ export class FriendList {
     }
     this.shownDirty = true;
     this.afterChange(focusedId);
+  }
+
+  /**
+   * Shows the stars and armed one-shots of the signed-in account's alert settings
+   * ({ favourites, once_online }, as in settings.servers[server]). Only the friends
+   * whose star changed move; a star on an offline friend moves nothing.
+   */
+  setAlerts(alerts) {
+    const favourites = new Set((alerts?.favourites ?? []).map(String));
+    const armed = new Set((alerts?.once_online ?? []).map(String));
+    const starred = changedIds(this.favourites, favourites);
+    const rearmed = changedIds(this.armed, armed);
+    this.favourites = favourites;
+    this.armed = armed;
+    for (const id of rearmed) {
+      const entry = this.entries.get(id);
+      if (!entry) continue;
+      entry.armed = armed.has(id);
+      if (entry.el) writeMarks(entry);
+    }
+    const moved = starred.map((id) => this.entries.get(id)).filter(Boolean);
+    if (moved.length === 0) return;
+
+    const focusedId = this.focusedId();
+    const bulk = moved.length > BULK_CHANGES;
+    for (const entry of moved) {
+      if (!bulk) this.order.splice(indexIn(this.order, entry), 1); // found by its old group
+      entry.fav = favourites.has(entry.id);
+      entry.group = groupOf(entry.online, entry.fav);
+      if (!bulk) insertSorted(this.order, entry);
+      if (entry.el) writeMarks(entry);
+    }
+    if (bulk) this.order.sort(compare);
+    this.shownDirty = true;
+    this.afterChange(focusedId);
+  }
+
+  /** What the alerts dialog says about a friend: { name, since }, or null if not listed. */
+  describe(id) {
+    const entry = this.entries.get(String(id));
+    return entry ? { name: entry.name, since: sinceText(entry.since, Date.now()) } : null;
+  }
+
+  /** Focuses a friend's row if it is in the page, else the list's tab stop. */
+  focusFriend(id) {
+    const entry = this.entries.get(String(id));
+    const row = entry?.el?.isConnected ? entry.el : this.tabStop?.el;
+    row?.focus();
   }
 
   /** Drops every row (on sign-out: nothing of the old account stays on screen). */
@@ -237,13 +296,17 @@ export class FriendList {
     this.afterChange(null);
   }
 
-  /** Rewrites the "last seen … ago" texts; does nothing if done less than a minute ago. */
+  /**
+   * Rewrites the "last seen … ago" and "since" texts (a "since" gets its date once that
+   * day is over); does nothing if done less than a minute ago.
+   */
   refreshTimes({ force = false } = {}) {
     const now = Date.now();
     if (!force && now - this.lastTimesRefresh < 60_000) return;
     this.lastTimesRefresh = now;
     for (const entry of this.order) {
-      if (entry.group !== 1 || entry.lastSeenMs === null) continue;
+      if (entry.el && entry.since) writeSince(entry, now);
+      if (entry.online || entry.lastSeenMs === null) continue;
       const text = lastSeenText(entry.lastSeenMs, now);
       if (text !== entry.seenText) {
         entry.seenText = text;
@@ -333,9 +396,9 @@ export class FriendList {
     setHeight(this.top, above * rowHeight);
     setHeight(this.bottom, below * rowHeight);
 
-    // Moving a focused row blurs it: remember it and give focus back.
+    // Moving a focused row (or its focused button) blurs it: remember it and give focus back.
     const active = document.activeElement;
-    const focused = active && active.parentElement === this.list ? active : null;
+    const focused = active && active !== this.list && this.list.contains(active) ? active : null;
     const wanted = new Set(rows);
     for (let node = this.top.nextElementSibling; node && node !== this.bottom; ) {
       const next = node.nextElementSibling;
@@ -387,13 +450,24 @@ export class FriendList {
       nameEl: null,
       statusEl: null,
       seenEl: null,
+      sinceEl: null,
+      starEl: null,
+      menuEl: null,
+      onceEl: null,
       name: null,
       folded: null,
       key: "",
       status: null,
+      cls: "offline", // kith-core's class: online, away or offline
+      online: false, // online or away
+      fav: this.favourites.has(id),
+      armed: this.armed.has(id),
       group: 0,
       lastSeenMs: null,
       seenText: "",
+      since: null, // { online, at_ms, at_least } from kith-core
+      sinceKey: "",
+      sinceText: "",
       pos: 0, // aria-posinset written on the row
       setSize: 0, // aria-setsize written on the row
       removed: false,
@@ -419,17 +493,23 @@ export class FriendList {
 
   buildRow(entry) {
     const el = this.rowTemplate.cloneNode(true);
-    // The template is <li><span.dot> <span.name> <span.status> <time.last-seen></li>.
     entry.el = el;
-    entry.nameEl = el.firstElementChild.nextElementSibling;
-    entry.statusEl = entry.nameEl.nextElementSibling;
-    entry.seenEl = entry.statusEl.nextElementSibling;
+    entry.nameEl = el.querySelector(".name");
+    entry.statusEl = el.querySelector(".status");
+    entry.seenEl = el.querySelector(".last-seen");
+    entry.sinceEl = el.querySelector(".since");
+    entry.starEl = el.querySelector(".star");
+    entry.menuEl = el.querySelector(".friend-alerts-button");
+    entry.onceEl = el.querySelector(".once");
     el.dataset.userId = entry.id;
     el.dataset.status = entry.status;
-    el.tabIndex = entry === this.tabStop ? 0 : -1;
+    el.dataset.class = entry.cls;
+    setTabbable(entry, entry === this.tabStop);
     entry.nameEl.textContent = entry.name;
     entry.statusEl.textContent = statusLabel(entry.status);
     if (entry.seenText !== "") writeSeen(entry);
+    if (entry.since) writeSince(entry, Date.now());
+    writeMarks(entry);
   }
 
   /** Writes a friend into its entry, and into its row if it has one, touching only what changed. */
@@ -439,10 +519,27 @@ export class FriendList {
     if (name !== entry.name) {
       entry.name = name;
       entry.folded = null; // folded when a filter first needs it
-      if (el) entry.nameEl.textContent = name;
+      if (el) {
+        entry.nameEl.textContent = name;
+        writeMarks(entry); // the buttons' labels name the friend
+      }
     }
     entry.key = String(friend.sort_key ?? "");
-    entry.group = friend.online ? 0 : 1;
+    entry.online = Boolean(friend.online);
+    entry.group = groupOf(entry.online, entry.fav);
+    const cls = classOf(friend);
+    if (cls !== entry.cls) {
+      entry.cls = cls;
+      if (el) el.dataset.class = cls;
+    }
+    // "online since 14:02": written only on rows in the page (formatting 5,000 is waste).
+    const since = friend.since && Number.isFinite(friend.since.at_ms) ? friend.since : null;
+    const sinceKey = since ? `${Boolean(since.online)} ${since.at_ms} ${Boolean(since.at_least)}` : "";
+    if (sinceKey !== entry.sinceKey) {
+      entry.sinceKey = sinceKey;
+      entry.since = since;
+      if (el) writeSince(entry, now);
+    }
     const status = String(friend.status);
     if (status !== entry.status) {
       entry.status = status;
@@ -458,7 +555,7 @@ export class FriendList {
       entry.lastSeenMs = seenMs;
       seenChanged = true;
     }
-    const seenText = entry.group === 1 ? lastSeenText(entry.lastSeenMs, now) : "";
+    const seenText = entry.online ? "" : lastSeenText(entry.lastSeenMs, now);
     if (seenText !== entry.seenText || (seenChanged && seenText !== "")) {
       entry.seenText = seenText;
       if (el) writeSeen(entry);
@@ -474,9 +571,13 @@ export class FriendList {
   /** Count, empty state, tab stop, the window and focus, after any change. */
   afterChange(focusedId) {
     const shown = this.currentShown();
-    let present = 0;
-    for (const entry of this.order) if (entry.group === 0) present++;
-    const count = onlineCountText(present, this.order.length);
+    let online = 0;
+    let away = 0;
+    for (const entry of this.order) {
+      if (entry.cls === "online") online++;
+      else if (entry.cls === "away") away++;
+    }
+    const count = onlineCountText(online, away, this.order.length);
     if (this.count.textContent !== count) this.count.textContent = count;
     const size = String(this.order.length);
     if (this.list.dataset.count !== size) this.list.dataset.count = size;
@@ -515,21 +616,36 @@ export class FriendList {
     return entry && entry.el === row ? entry : null;
   }
 
+  /** The user_id of the row that has the focus (or whose button has it), or null. */
   focusedId() {
-    const active = document.activeElement;
-    return active && active.parentElement === this.list ? active.dataset.userId ?? null : null;
+    const row = document.activeElement?.closest?.("li.friend");
+    return row && row.parentElement === this.list ? row.dataset.userId ?? null : null;
   }
 
   setTabStop(entry) {
     if (this.tabStop === entry) return;
-    if (this.tabStop?.el) this.tabStop.el.tabIndex = -1;
+    if (this.tabStop?.el) setTabbable(this.tabStop, false);
     this.tabStop = entry;
-    if (entry?.el) entry.el.tabIndex = 0;
+    if (entry?.el) setTabbable(entry, true);
+  }
+
+  onListClick(event) {
+    const button = event.target?.closest?.("button");
+    const entry = button ? this.entryOf(button) : null;
+    if (!entry) return;
+    if (button.classList.contains("star")) this.onStar(entry.id, !entry.fav);
+    else if (button.classList.contains("friend-alerts-button")) this.onOpenAlerts(entry.id);
   }
 
   onListKey(event) {
     const entry = this.entryOf(event.target);
     if (!entry || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    // Enter or Space on the row itself (not on one of its buttons) opens its alerts.
+    if ((event.key === "Enter" || event.key === " ") && event.target === entry.el) {
+      event.preventDefault();
+      this.onOpenAlerts(entry.id);
+      return;
+    }
     const shown = this.currentShown();
     const index = indexIn(shown, entry);
     if (index < 0) return;
@@ -554,6 +670,63 @@ export class FriendList {
       this.setFilter("");
     }
   }
+}
+
+/** 0: online favourites, 1: the other online friends, 2: offline friends. */
+function groupOf(online, fav) {
+  return online ? (fav ? 0 : 1) : 2;
+}
+
+/** kith-core's class; for a friend without one, read from `online` and `status`. */
+function classOf(friend) {
+  const cls = friend.class;
+  if (cls === "online" || cls === "away" || cls === "offline") return cls;
+  if (!friend.online) return "offline";
+  return friend.status === "away" ? "away" : "online";
+}
+
+/** The ids in one set and not the other. */
+function changedIds(before, after) {
+  const ids = [];
+  for (const id of before) if (!after.has(id)) ids.push(id);
+  for (const id of after) if (!before.has(id)) ids.push(id);
+  return ids;
+}
+
+/** The row and its buttons are in the tab order only for the list's tab stop. */
+function setTabbable(entry, on) {
+  const index = on ? 0 : -1;
+  entry.el.tabIndex = index;
+  entry.starEl.tabIndex = index;
+  entry.menuEl.tabIndex = index;
+}
+
+/** The star's state and the labels that name the friend; the one-shot marker. */
+function writeMarks(entry) {
+  const { name, starEl, menuEl, onceEl } = entry;
+  const starLabel = `${entry.fav ? "Unstar" : "Star"} ${name}`;
+  starEl.setAttribute("aria-pressed", String(entry.fav));
+  starEl.setAttribute("aria-label", starLabel);
+  starEl.setAttribute("title", starLabel);
+  const menuLabel = `Alerts for ${name}`;
+  menuEl.setAttribute("aria-label", menuLabel);
+  menuEl.setAttribute("title", menuLabel);
+  entry.el.dataset.favourite = String(entry.fav);
+  onceEl.hidden = !entry.armed;
+  if (entry.armed) {
+    const onceLabel = `Kith will tell you once when ${name} comes online`;
+    onceEl.setAttribute("aria-label", onceLabel);
+    onceEl.setAttribute("title", onceLabel);
+  }
+}
+
+function writeSince(entry, now) {
+  const text = sinceText(entry.since, now);
+  if (text === entry.sinceText && entry.sinceEl.textContent === text) return;
+  entry.sinceText = text;
+  entry.sinceEl.textContent = text;
+  entry.sinceEl.hidden = text === "";
+  if (text !== "") entry.sinceEl.dateTime = new Date(entry.since.at_ms).toISOString();
 }
 
 /** An item that stands in for the rows above or below the window. */

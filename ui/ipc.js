@@ -29,7 +29,7 @@ async function invoke(command, args) {
   }
 }
 
-/** { session, connection, friends, settings } as the Rust side knows them now. */
+/** { session, connection, friends, settings, timeline } as the Rust side knows them now. */
 export const getView = () => invoke("get_view");
 
 /**
@@ -54,6 +54,18 @@ export const reconnectNow = () => invoke("reconnect_now");
 
 /** Saves the full settings object; resolves to the settings as saved. */
 export const saveSettings = (settings) => invoke("save_settings", { settings });
+/**
+ * Changes one friend's star, rule or one-shot, or the snooze; resolves to the settings
+ * as saved. `change` is one of
+ *   { kind: "star", friend, on }
+ *   { kind: "rule", friend, transition: "came_online" | "went_offline" | "back_from_away",
+ *     rule: "global" | "always" | "never" }
+ *   { kind: "once_online", friend, armed }
+ *   { kind: "snooze", choice: "half_hour" | "hour" | "until_morning" }
+ *   { kind: "unsnooze" }
+ * where `friend` is a user_id as a string.
+ */
+export const changeAlerts = (change) => invoke("change_alerts", { change });
 // Closes the window and destroys the webview; Kith stays in the tray.
 export const closeWindow = () => invoke("close_window");
 
@@ -62,6 +74,8 @@ export const EVENTS = Object.freeze({
   presence: "kith://presence",
   session: "kith://session",
   settings: "kith://settings",
+  // { why, entries, clipboard }: the connection's recent history (timeline.js).
+  timeline: "kith://timeline",
   // A click on a notification: the user_id of the friend to bring into view.
   showFriend: "kith://show-friend",
 });
@@ -75,8 +89,8 @@ export function friendInAddress() {
 }
 
 /**
- * Registers one handler per event kind ({ connection, presence, session, settings },
- * each given the payload) and resolves once all are listening.
+ * Registers one handler per event kind ({ connection, presence, session, settings,
+ * timeline, showFriend }, each given the payload) and resolves once all are listening.
  */
 export async function listenAll(handlers) {
   const { listen } = tauri().event;

@@ -5,11 +5,12 @@
 // friends.js does the DOM work; these rules are unit-tested in tests/ui/.
 
 /**
- * Present friends first, then by name, then by id (so the order is total and a binary
- * search finds a row exactly). Names compare through kith-core's collation key
+ * By group first (friends.js: 0 online favourites, 1 the other online friends, 2 the
+ * offline ones), then by name, then by id (so the order is total and a binary search
+ * finds a row exactly). Names compare through kith-core's collation key
  * (`sort_key`: case and accents folded, numbers by value), the order the tray and the
  * CLI use too; comparing keys as strings is much cheaper than Intl.Collator.
- * Entries carry { group: 0 present | 1 away, key, id }.
+ * Entries carry { group, key, id }.
  */
 export function compare(a, b) {
   if (a.group !== b.group) return a.group - b.group;

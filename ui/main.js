@@ -4,20 +4,94 @@
 // update is lost between the two. Nothing here decides anything about the session.
 
 import * as ipc from "./ipc.js";
+import { AlertChanges, friendAlertsOf } from "./alerts.js";
 import { Banner } from "./banner.js";
+import { FriendAlertsPane } from "./friend-alerts.js";
 import { FriendList } from "./friends.js";
 import { signInReasonText } from "./format.js";
 import { SettingsPanel } from "./settings.js";
 import { SignInForm } from "./signin.js";
+import { SnoozeControl } from "./snooze.js";
+import { TimelinePanel } from "./timeline.js";
 
 const $ = (id) => document.getElementById(id);
 
-const friends = new FriendList({
-  list: $("friends"),
-  empty: $("friends-empty"),
-  count: $("online-count"),
-  filter: $("filter"),
-  template: $("friend-row"),
+// Stars, rules, one-shots and the snooze: each answer is the settings as saved, newer
+// than any get_view still on its way.
+const alertChanges = new AlertChanges((saved) => {
+  seen.settings++;
+  showSettings(saved);
+});
+
+function showAlertsError(message) {
+  $("alerts-error").textContent = message;
+  $("alerts-error").hidden = message === "";
+}
+
+const friends = new FriendList(
+  {
+    list: $("friends"),
+    empty: $("friends-empty"),
+    count: $("online-count"),
+    filter: $("filter"),
+    template: $("friend-row"),
+  },
+  {
+    onStar: (friend, on) =>
+      alertChanges.send({ kind: "star", friend, on }).then(
+        () => showAlertsError(""),
+        (error) => showAlertsError(`Could not ${on ? "star" : "unstar"} this friend: ${error.message}`),
+      ),
+    onOpenAlerts: (friend) => friendAlerts.open(friend),
+  },
+);
+
+const friendAlerts = new FriendAlertsPane(
+  {
+    dialog: $("friend-alerts"),
+    title: $("friend-alerts-title"),
+    since: $("friend-alerts-since"),
+    close: $("close-friend-alerts"),
+    once: $("friend-once"),
+    error: $("friend-alerts-error"),
+  },
+  {
+    changes: alertChanges,
+    describe: (id) => friends.describe(id),
+    // Back to the button or row it was opened from, or to the friend's row.
+    onClosed: (id, returnFocus) => {
+      if (returnFocus?.isConnected && returnFocus !== document.body) returnFocus.focus();
+      else friends.focusFriend(id);
+    },
+  },
+);
+
+const snooze = new SnoozeControl(
+  {
+    buttons: [$("snooze-half-hour"), $("snooze-hour"), $("snooze-morning")],
+    lines: [
+      { box: $("snooze-line"), text: $("snooze-status"), resume: $("snooze-resume"), fallbackFocus: $("filter") },
+      {
+        box: $("settings-snooze-line"),
+        text: $("settings-snooze-status"),
+        resume: $("settings-snooze-resume"),
+        fallbackFocus: $("snooze-half-hour"),
+      },
+    ],
+    errors: [$("snooze-error"), $("alerts-error")],
+  },
+  alertChanges,
+);
+
+const timeline = new TimelinePanel({
+  dialog: $("timeline"),
+  open: $("open-timeline"),
+  close: $("close-timeline"),
+  why: $("timeline-why"),
+  entries: $("timeline-entries"),
+  empty: $("timeline-empty"),
+  copy: $("timeline-copy"),
+  copyStatus: $("timeline-copy-status"),
 });
 
 const banner = new Banner(
@@ -59,7 +133,7 @@ const signin = new SignInForm(
 );
 
 /** How many events of each kind have arrived, so a late get_view cannot undo them. */
-const seen = { session: 0, connection: 0, presence: 0, settings: 0 };
+const seen = { session: 0, connection: 0, presence: 0, settings: 0, timeline: 0 };
 /** Presence events received while a get_view is pending, replayed onto its answer. */
 let presenceLog = null;
 
@@ -84,6 +158,8 @@ function showSession(session) {
     $("demo-badge").hidden = !session.demo;
   } else {
     settings.hide();
+    for (const id of ["friend-alerts", "timeline"]) if ($(id).open) $(id).close();
+    showAlertsError("");
     friends.clear();
     $("filter").value = "";
     friends.setFilter("");
@@ -96,8 +172,12 @@ function showSession(session) {
 }
 
 function showSettings(value) {
+  if (!value) return;
   settings.setSettings(value);
   signin.prefill(value);
+  friends.setAlerts(friendAlertsOf(value));
+  friendAlerts.setSettings(value);
+  snooze.setSettings(value);
 }
 
 // The friend a notification click asked to see, until the list holds them.
@@ -130,6 +210,7 @@ async function refresh() {
   signin.setPresets(view.presets);
   if (seen.settings === before.settings) showSettings(view.settings);
   if (seen.connection === before.connection) banner.show(view.connection);
+  if (seen.timeline === before.timeline) timeline.set(view.timeline);
   // A snapshot event already gave a full list; otherwise start from the view's list
   // and replay the changes that came in meanwhile (re-applying one is harmless).
   if (!log.some((payload) => payload.replace)) {
@@ -152,7 +233,7 @@ function showFatal(message) {
 // "/" jumps to the filter, as in many list UIs.
 document.addEventListener("keydown", (event) => {
   if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
-  if ($("view-main").hidden || $("settings").open) return;
+  if ($("view-main").hidden || document.querySelector("dialog[open]")) return;
   if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
   event.preventDefault();
   $("filter").focus();
@@ -166,19 +247,16 @@ document.addEventListener("keydown", (event) => {
 });
 
 // "last seen … ago" (and the banner's "dropped … ago") go stale slowly: rewrite them
-// once a minute, and not while hidden.
-setInterval(() => {
-  if (!document.hidden) {
-    friends.refreshTimes();
-    banner.paint();
-  }
-}, 60_000);
-document.addEventListener("visibilitychange", () => {
-  if (!document.hidden) {
-    friends.refreshTimes();
-    banner.paint();
-  }
-});
+// once a minute, and not while hidden. The snooze line has its own timer; it is checked
+// here too, as a timer can be late after the computer slept.
+function refreshTimes() {
+  if (document.hidden) return;
+  friends.refreshTimes();
+  banner.paint();
+  snooze.render();
+}
+setInterval(refreshTimes, 60_000);
+document.addEventListener("visibilitychange", refreshTimes);
 
 async function start() {
   try {
@@ -195,6 +273,10 @@ async function start() {
       settings: (value) => {
         seen.settings++;
         showSettings(value);
+      },
+      timeline: (value) => {
+        seen.timeline++;
+        timeline.set(value);
       },
       showFriend: (userId) => {
         friendToShow = String(userId);

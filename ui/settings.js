@@ -2,6 +2,8 @@
 // through the Rust side and then shows what was actually saved, which may differ (the
 // OS can refuse "Launch at login"). Saves run one after another so a quick second
 // toggle never races the first. The tray can change settings too; those arrive here.
+// Quiet hours are one field (enabled, start, end, days), saved whole when any of its
+// controls changes, and only when it makes sense (see quietHoursProblem).
 
 import * as ipc from "./ipc.js";
 
@@ -9,9 +11,26 @@ import * as ipc from "./ipc.js";
 const SWITCHES = {
   "notify-online": "notify_online",
   "notify-offline": "notify_offline",
+  "notify-back-from-away": "notify_back_from_away",
   dnd: "do_not_disturb",
+  "favourites-break-through": "favourites_break_through",
   autostart: "launch_at_login",
 };
+
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/** Why quiet hours as the form has them cannot be saved, or "" when they can. */
+export function quietHoursProblem({ enabled, start, end, days }) {
+  if (!start || !end) return "Enter both a start and an end time for quiet hours.";
+  if (enabled && days.length === 0) return "Choose at least one day for quiet hours.";
+  return "";
+}
+
+/** "22:00:00" → "22:00" for <input type="time"> (seconds only when there are some). */
+function timeValue(text) {
+  if (typeof text !== "string") return "";
+  return /^\d\d:\d\d:00$/.test(text) ? text.slice(0, 5) : text;
+}
 
 export class SettingsPanel {
   /**
@@ -29,6 +48,14 @@ export class SettingsPanel {
       input: this.dialog.querySelector(`#${id}`),
       key,
     }));
+    const field = (id) => this.dialog.querySelector(`#${id}`);
+    this.quiet = {
+      enabled: field("quiet-enabled"),
+      start: field("quiet-start"),
+      end: field("quiet-end"),
+      days: DAYS.map((day) => ({ day, input: field(`quiet-day-${day}`) })),
+      error: field("quiet-hours-error"),
+    };
 
     this.open.addEventListener("click", () => this.show());
     this.close.addEventListener("click", () => this.hide());
@@ -43,6 +70,10 @@ export class SettingsPanel {
     });
     for (const { input, key } of this.switches) {
       input.addEventListener("change", () => this.change(key, input.checked));
+    }
+    const { enabled, start, end, days } = this.quiet;
+    for (const input of [enabled, start, end, ...days.map((d) => d.input)]) {
+      input.addEventListener("change", () => this.quietChanged());
     }
     this.signOut.addEventListener("click", () => this.doSignOut());
   }
@@ -81,6 +112,44 @@ export class SettingsPanel {
     this.server.value = this.sessionServer ?? s?.server ?? s?.profile_path ?? "";
     if (!s) return;
     for (const { input, key } of this.switches) input.checked = Boolean(s[key]);
+    // The saved quiet hours replace whatever the form had, an unsaveable edit included.
+    const quiet = s.quiet_hours ?? {};
+    const saved = new Set(quiet.days ?? []);
+    this.quiet.enabled.checked = Boolean(quiet.enabled);
+    this.quiet.start.value = timeValue(quiet.start);
+    this.quiet.end.value = timeValue(quiet.end);
+    for (const { day, input } of this.quiet.days) input.checked = saved.has(day);
+    this.showQuietError("");
+  }
+
+  /** Quiet hours as the form has them. */
+  readQuietHours() {
+    const { enabled, start, end, days } = this.quiet;
+    return {
+      enabled: enabled.checked,
+      start: start.value,
+      end: end.value,
+      days: days.filter(({ input }) => input.checked).map(({ day }) => day),
+    };
+  }
+
+  quietChanged() {
+    if (!this.desired) return;
+    const quiet = this.readQuietHours();
+    const problem = quietHoursProblem(quiet);
+    this.showQuietError(problem);
+    if (problem !== "") return;
+    this.change("quiet_hours", { ...this.desired.quiet_hours, ...quiet });
+  }
+
+  showQuietError(message) {
+    const { error } = this.quiet;
+    error.textContent = message;
+    error.hidden = message === "";
+    for (const input of [this.quiet.start, this.quiet.end, ...this.quiet.days.map((d) => d.input)]) {
+      if (message === "") input.removeAttribute("aria-invalid");
+      else input.setAttribute("aria-invalid", "true");
+    }
   }
 
   change(key, value) {

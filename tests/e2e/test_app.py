@@ -268,6 +268,165 @@ def test_3a_clicking_a_notification_shows_that_friend(server, driver):
         f"return document.querySelector('#friends li.friend[data-user-id=\"{alice}\"]').offsetParent") is not None
 
 
+def row_id(drv, name):
+    return drv.execute_script(
+        "for (const row of document.querySelectorAll('#friends li.friend')) {"
+        "  if (row.querySelector('.name').textContent.trim() === arguments[0]) return row.dataset.userId;"
+        "}"
+        "return null;", name)
+
+
+def row_part(drv, user_id, css):
+    return element(drv, f'#friends li.friend[data-user-id="{user_id}"] {css}')
+
+
+def js_click(drv, el):
+    # The row's own buttons show on hover and focus; a script click is what a pointer does.
+    drv.execute_script("arguments[0].click()", el)
+
+
+def notifies_since(before):
+    """The D-Bus log from the `before`-th Notify call on."""
+    log = NOTIFY_LOG.read_text(errors="replace")
+    at = -1
+    for _ in range(before):
+        at = log.find("member=Notify", at + 1)
+    return log[at + 1:] if before else log
+
+
+def open_friend_alerts(drv, user_id):
+    js_click(drv, row_part(drv, user_id, "button.friend-alerts-button"))
+    until("the friend's alerts dialog", lambda: visible(drv, "#friend-alerts"))
+
+
+def close_friend_alerts(drv):
+    element(drv, "#close-friend-alerts").click()
+    until("the dialog closed", lambda: not visible(drv, "#friend-alerts"))
+
+
+def settings_panel(drv, open_it):
+    if open_it:
+        element(drv, "#open-settings").click()
+        until("the settings panel", lambda: visible(drv, "#sign-out"))
+    else:
+        element(drv, "#close-settings").click()
+        until("the settings closed", lambda: not visible(drv, "#sign-out"))
+
+
+def test_3c_stars_rules_snooze_and_a_one_shot_decide_what_notifies(server, driver):
+    """The people you care about, through the window: a star puts bob first; alice
+    "always" when she goes offline beats the global switch turned off; bob "never" when
+    he comes online beats the switch that is on; a snooze holds alice back and says
+    until when; a one-shot shows in alice's row until it fires. Each seen (or not) as a
+    D-Bus Notify call."""
+    alice, bob = row_id(driver, "alice"), row_id(driver, "bob")
+    assert alice and bob, friend_statuses(driver)
+    assert re.fullmatch(r"\d+ online · \d+ away · 3 friends", element(driver, "#online-count").text), \
+        element(driver, "#online-count").text
+
+    star = row_part(driver, bob, "button.star")
+    assert star.get_attribute("aria-pressed") == "false"
+    js_click(driver, star)
+    until("bob starred", lambda: row_part(driver, bob, "button.star").get_attribute("aria-pressed") == "true")
+    until("bob first", lambda: driver.execute_script(
+        "return document.querySelector('#friends li.friend')?.dataset.userId") == bob)
+
+    settings_panel(driver, True)
+    if element(driver, "#notify-offline").is_selected():
+        element(driver, "#notify-offline").click()
+    until("the offline switch off", lambda: not element(driver, "#notify-offline").is_selected())
+    settings_panel(driver, False)
+
+    open_friend_alerts(driver, alice)
+    element(driver, "#rule-went_offline-always").click()
+    until("alice always when offline", lambda: element(driver, "#rule-went_offline-always").is_selected())
+    close_friend_alerts(driver)
+    open_friend_alerts(driver, bob)
+    element(driver, "#rule-came_online-never").click()
+    until("bob never when online", lambda: element(driver, "#rule-came_online-never").is_selected())
+    close_friend_alerts(driver)
+
+    # bob goes offline (the switch is off: nothing) and, once that settled, comes back
+    # online (never: nothing); then alice goes offline (always).
+    server.admin("/admin/status", {"username": "bob", "status": "offline"})
+    until("bob offline", lambda: friend_status(driver, "bob") == "offline")
+    time.sleep(4.5)  # past the 3 s settle and its 1 s grouping slack
+    before = NOTIFY_LOG.read_text(errors="replace").count("member=Notify")
+    server.admin("/admin/status", {"username": "bob", "status": "online"})
+    until("bob online", lambda: friend_status(driver, "bob") == "online")
+    server.admin("/admin/status", {"username": "alice", "status": "offline"})
+    log = until("alice's notice", lambda: (lambda t: t if "alice went offline" in t else None)(
+        notifies_since(before)))
+    assert "bob" not in log, log[-2000:]
+
+    # Snoozed from the window: nothing, and the window says until when.
+    settings_panel(driver, True)
+    element(driver, "#snooze-hour").click()
+    until("the snooze shown in settings", lambda: visible(driver, "#settings-snooze-line"))
+    settings_panel(driver, False)
+    until("the snooze line", lambda: visible(driver, "#snooze-line"))
+    assert re.match(r"Alerts snoozed until .*\d\d:\d\d", element(driver, "#snooze-status").text), \
+        element(driver, "#snooze-status").text
+    before = NOTIFY_LOG.read_text(errors="replace").count("member=Notify")
+    server.admin("/admin/status", {"username": "alice", "status": "online"})
+    until("alice online", lambda: friend_status(driver, "alice") == "online")
+    time.sleep(4.5)
+    assert NOTIFY_LOG.read_text(errors="replace").count("member=Notify") == before, \
+        notifies_since(before)[-2000:]
+    element(driver, "#snooze-resume").click()
+    until("the snooze line gone", lambda: not visible(driver, "#snooze-line"))
+
+    # A one-shot for alice: marked in her row until she comes online.
+    server.admin("/admin/status", {"username": "alice", "status": "offline"})
+    until("alice offline", lambda: friend_status(driver, "alice") == "offline")
+    time.sleep(4.5)
+    open_friend_alerts(driver, alice)
+    element(driver, "#friend-once").click()
+    until("the one-shot armed", lambda: element(driver, "#friend-once").is_selected())
+    close_friend_alerts(driver)
+    until("the one-shot in alice's row", lambda: row_part(driver, alice, "span.once").is_displayed())
+    before = NOTIFY_LOG.read_text(errors="replace").count("member=Notify")
+    server.admin("/admin/status", {"username": "alice", "status": "online"})
+    until("alice's one-shot notice", lambda: (lambda t: t if "alice is online" in t else None)(
+        notifies_since(before)))
+    until("the one-shot gone from the row", lambda: not row_part(driver, alice, "span.once").is_displayed())
+    assert "since" in row_part(driver, alice, "time.since").get_attribute("textContent")
+
+    settings_panel(driver, True)
+    element(driver, "#notify-offline").click()
+    until("the offline switch back on", lambda: element(driver, "#notify-offline").is_selected())
+    settings_panel(driver, False)
+
+
+def test_3d_quiet_hours_form_and_the_connection_timeline(server, driver):
+    settings_panel(driver, True)
+    enabled = element(driver, "#quiet-enabled")
+    if not enabled.is_selected():
+        enabled.click()
+    days = [element(driver, f"#quiet-day-{d}") for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]
+    for day in days:
+        if day.is_selected():
+            day.click()
+    until("an error for no day", lambda: visible(driver, "#quiet-hours-error"))
+    days[0].click()
+    until("the error gone once a day is chosen", lambda: not visible(driver, "#quiet-hours-error"))
+    element(driver, "#quiet-enabled").click()
+    until("quiet hours off again", lambda: not element(driver, "#quiet-enabled").is_selected())
+    settings_panel(driver, False)
+
+    element(driver, "#open-timeline").click()
+    until("the timeline", lambda: visible(driver, "#timeline"))
+    assert element(driver, "#timeline-why").text.startswith("Connected since"), element(driver, "#timeline-why").text
+    entries = driver.find_elements(By.CSS_SELECTOR, "#timeline-entries li.timeline-entry")
+    assert entries and entries[0].get_attribute("data-state") == "connected", \
+        [e.get_attribute("data-state") for e in entries]
+    element(driver, "#timeline-copy").click()
+    status = until("the copy's outcome", lambda: element(driver, "#timeline-copy-status").text)
+    assert status == "Copied", status
+    element(driver, "#close-timeline").click()
+    until("the timeline closed", lambda: not visible(driver, "#timeline"))
+
+
 def test_3b_the_app_and_two_cli_processes_share_one_session(server, driver):
     """Two `kith watch` resume the session the app stored in the keyring; with 3 s
     tokens all three refresh on their own schedules for 30 s, and the refresh lock and

@@ -39,7 +39,9 @@ SETTINGS = Path(os.environ["XDG_CONFIG_HOME"]) / "dev.kith.desktop" / "settings.
 WINDOW_STATE = SETTINGS.parent / ".window-state.json"
 # Not the default 380 × 560, and above the minimum 320 × 400.
 RESIZED = (452, 611)
-CONNECTED_TOOLTIP = re.compile(r"^Kith — connected · \d+ of \d+ friends? online$")
+CONNECTED_TOOLTIP = re.compile(r"^Kith — connected · \d+ online · \d+ away · \d+ friends?$")
+SNOOZED_TOOLTIP = re.compile(
+    r"^Kith — connected · \d+ online · \d+ away · \d+ friends? · Alerts snoozed until (.* )?\d\d:\d\d$")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.")
 LOG_LEVELS = "info,kith_app=debug,kith_shell=debug,kith_tray=debug"
 
@@ -215,7 +217,9 @@ def test_4b_clicking_a_notification_opens_the_window_at_that_friend(host, app):
 
 def test_5_menu_items_act_through_dbusmenu(host, app):
     labels = [entry.get("label", "") for entry in host.menu_items()]
-    for label in ["Open Kith", "Reconnect now", "Do not disturb", "Launch at login", "Sign out", "Quit Kith"]:
+    for label in ["Open Kith", "Reconnect now", "Do not disturb", "Snooze alerts", "For 30 minutes",
+                  "For 1 hour", "Until tomorrow morning", "Resume alerts", "Launch at login", "Sign out",
+                  "Quit Kith"]:
         assert label in labels, labels
     until("an online friend listed in the menu",
           lambda: any(entry.get("label", "").startswith("● ") for entry in host.menu_items()))
@@ -235,6 +239,19 @@ def test_5_menu_items_act_through_dbusmenu(host, app):
           lambda: host.menu_item("Do not disturb").get("toggle-state", 0) == (0 if before else 1))
     host.click_menu("Do not disturb")
     until("Do not disturb restored", lambda: json.loads(SETTINGS.read_text())["do_not_disturb"] == before)
+
+    # Snooze from the menu: saved, said in the tooltip and the status line, undone by
+    # Resume alerts, which is offered only while snoozed.
+    assert host.menu_item("Resume alerts").get("enabled", True) is False, "not snoozed yet"
+    host.click_menu("For 1 hour")
+    until("the snooze saved", lambda: json.loads(SETTINGS.read_text()).get("snoozed_until"))
+    until("a snoozed tooltip", lambda: SNOOZED_TOOLTIP.match(host.tooltip()[1]))
+    until("the snooze in the menu's status line",
+          lambda: any(SNOOZED_TOOLTIP.match(entry.get("label", "")) for entry in host.menu_items()))
+    until("Resume alerts offered", lambda: host.menu_item("Resume alerts").get("enabled", True) is True)
+    host.click_menu("Resume alerts")
+    until("the snooze ended", lambda: json.loads(SETTINGS.read_text()).get("snoozed_until") is None)
+    until("a tooltip without the snooze", lambda: CONNECTED_TOOLTIP.match(host.tooltip()[1]))
 
 
 def test_6_quit_from_the_menu_ends_the_app(host, app):

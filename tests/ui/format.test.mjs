@@ -8,13 +8,17 @@ import assert from "node:assert/strict";
 
 import {
   bannerParts,
+  clockText,
   lastSeenText,
   onlineCountText,
   relativeTime,
   secondsLeft,
   signInReasonText,
+  sinceText,
+  snoozeText,
   staleText,
   statusLabel,
+  timelineParts,
 } from "../../ui/format.js";
 import { errorText } from "../../ui/ipc.js";
 
@@ -37,7 +41,7 @@ test("relative times, including a clock slightly in the future", () => {
   assert.match(relativeTime(NOW - 90 * 24 * 60 * MINUTE, NOW), /^on /);
   assert.equal(lastSeenText(null, NOW), "");
   assert.equal(lastSeenText(NOW - 5 * MINUTE, NOW), "last seen 5 min ago");
-  assert.equal(onlineCountText(3, 12), "3 of 12 online");
+  assert.equal(onlineCountText(3, 0, 12), "3 online · 0 away · 12 friends");
 });
 
 test("the sign-in form says why a session ended in kith-core's words, as a sentence", () => {
@@ -97,4 +101,64 @@ test("a command's rejection becomes readable text whatever its shape", () => {
   assert.equal(errorText("plain"), "plain");
   assert.equal(errorText(new Error("boom")), "boom");
   assert.equal(errorText({ code: 7 }), '{"code":7}');
+});
+
+// Local times: built with the local Date constructor, so these hold in any time zone.
+const at = (day, hours, minutes, seconds = 0) => new Date(2026, 11, day, hours, minutes, seconds).getTime();
+const EVENING = at(6, 18, 0);
+
+test("the header counts away apart from online, as the tray does", () => {
+  assert.equal(onlineCountText(4, 4, 8), "4 online · 4 away · 8 friends");
+  assert.equal(onlineCountText(3, 0, 12), "3 online · 0 away · 12 friends");
+  assert.equal(onlineCountText(0, 0, 0), "0 online · 0 away · 0 friends");
+  assert.equal(onlineCountText(0, 1, 1), "0 online · 1 away · 1 friend");
+});
+
+test("local times: the time alone today, with a short date another day", () => {
+  assert.equal(clockText(at(6, 14, 2), EVENING), "14:02");
+  assert.equal(clockText(at(6, 0, 0), EVENING), "00:00");
+  assert.equal(clockText(at(6, 9, 5, 7), EVENING, { seconds: true }), "09:05:07");
+  const yesterday = clockText(at(5, 23, 59), EVENING);
+  assert.match(yesterday, /^\S.* 23:59$/);
+  assert.ok(yesterday.includes("5"), yesterday);
+  assert.match(clockText(new Date(2025, 0, 2, 8, 0).getTime(), EVENING), /2025.* 08:00$/);
+});
+
+test("since: online or offline, exact or at least, today or another day", () => {
+  assert.equal(sinceText({ online: true, at_ms: at(6, 14, 2), at_least: false }, EVENING), "online since 14:02");
+  assert.equal(sinceText({ online: false, at_ms: at(6, 9, 15), at_least: false }, EVENING), "offline since 09:15");
+  assert.equal(
+    sinceText({ online: true, at_ms: at(6, 9, 41), at_least: true }, EVENING),
+    "online since at least 09:41",
+  );
+  const earlier = sinceText({ online: false, at_ms: at(4, 9, 15), at_least: false }, EVENING);
+  assert.match(earlier, /^offline since \S.* 09:15$/);
+  assert.notEqual(earlier, "offline since 09:15");
+  assert.match(sinceText({ online: true, at_ms: at(4, 9, 41), at_least: true }, EVENING), /^online since at least \S.* 09:41$/);
+  for (const none of [null, undefined, {}, { online: true, at_ms: null }]) assert.equal(sinceText(none, EVENING), "");
+});
+
+test("the snooze line says until when, and nothing once that time has come", () => {
+  assert.equal(snoozeText(at(6, 18, 30), EVENING), "Alerts snoozed until 18:30");
+  assert.match(snoozeText(at(7, 8, 0), EVENING), /^Alerts snoozed until \S.* 08:00$/);
+  assert.equal(snoozeText(EVENING, EVENING), "");
+  assert.equal(snoozeText(EVENING - 1, EVENING), "");
+  assert.equal(snoozeText(null, EVENING), "");
+  assert.equal(snoozeText(NaN, EVENING), "");
+});
+
+test("a timeline entry's words: state, detail, attempt and next attempt when known", () => {
+  const parts = timelineParts(
+    { at_ms: at(6, 14, 2, 5), state: "reconnecting", reason: "closed_by_server", detail: "connection lost", attempt: 2, retry_at_ms: at(6, 14, 2, 35) },
+    EVENING,
+  );
+  assert.deepEqual(parts, {
+    at: "14:02:05",
+    state: "Reconnecting",
+    detail: "connection lost",
+    attempt: "attempt 2",
+    next: "next attempt at 14:02:35",
+  });
+  const plain = timelineParts({ at_ms: at(6, 14, 0), state: "gave_up", detail: null, attempt: null, retry_at_ms: null }, EVENING);
+  assert.deepEqual(plain, { at: "14:00:00", state: "Gave up", detail: "", attempt: "", next: "" });
 });
