@@ -14,9 +14,12 @@
 //! only adds words. The default path does not come here at all: a profile without
 //! `[messages]` has no reader, and its frames go straight to the fast flat reader.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Number, Value};
 
 use crate::protocol::messages::{
     is_too_long, parse_server_message, FriendRecord, MessageError, ServerMessage, MAX_FRIENDS,
@@ -82,13 +85,9 @@ impl MappedReader {
                 max: max_bytes,
             });
         }
-        let value: Value = serde_json::from_str(text)
+        let value: Json<'_> = serde_json::from_str(text)
             .map_err(|error| MessageError::Malformed(error.to_string()))?;
-        let tag = self
-            .mapping
-            .discriminator
-            .resolve(&value)
-            .and_then(Value::as_str);
+        let tag = value.at(&self.mapping.discriminator).and_then(Json::as_str);
         if let Some((tag, kind)) = tag.and_then(|tag| Some((tag, self.kind_of(tag)?))) {
             return self.read_kind(kind, tag, &value);
         }
@@ -108,7 +107,7 @@ impl MappedReader {
         data: &Value,
     ) -> Option<Result<ServerMessage, MessageError>> {
         let kind = self.kind_of(name)?;
-        Some(self.read_kind(kind, name, data))
+        Some(self.read_kind(kind, name, &Json::borrowing(data)))
     }
 
     /// Reads `value` as a message of `kind`, which `tag` named.
@@ -116,9 +115,9 @@ impl MappedReader {
         &mut self,
         kind: MessageKind,
         tag: &str,
-        value: &Value,
+        value: &Json<'_>,
     ) -> Result<ServerMessage, MessageError> {
-        let mapping = Arc::clone(&self.mapping);
+        let mapping = &*self.mapping;
         let status_map = mapping.status.as_ref();
         let unknown = || MessageError::UnknownType(truncate(tag));
         match kind {
@@ -130,12 +129,13 @@ impl MappedReader {
             }
             MessageKind::Snapshot => {
                 let snapshot = mapping.snapshot.as_ref().ok_or_else(unknown)?;
-                let list = snapshot.list.resolve(value).filter(|v| !v.is_null());
+                let list = value.at(&snapshot.list).filter(|v| !v.is_null());
                 let list = list.ok_or(MessageError::MissingField {
                     kind: "snapshot",
                     field: "list",
                 })?;
                 let friends = entries(list, "snapshot")?
+                    .into_iter()
                     .map(|(key, entry)| {
                         read_record(entry, key, snapshot.record(), status_map, "snapshot")
                     })
@@ -144,7 +144,7 @@ impl MappedReader {
             }
             MessageKind::Members => {
                 let members = mapping.members.as_ref().ok_or_else(unknown)?;
-                let list = members.list.resolve(value).filter(|v| !v.is_null());
+                let list = value.at(&members.list).filter(|v| !v.is_null());
                 let list = list.ok_or(MessageError::MissingField {
                     kind: "members",
                     field: "list",
@@ -169,8 +169,8 @@ impl MappedReader {
             }
             MessageKind::Diff => {
                 let diff = mapping.diff.as_ref().ok_or_else(unknown)?;
-                let side = |pointer: &JsonPointer, status: &str| match pointer
-                    .resolve(value)
+                let side = |pointer: &JsonPointer, status: &str| match value
+                    .at(pointer)
                     .filter(|v| !v.is_null())
                 {
                     None => Ok(Vec::new()),
@@ -202,6 +202,187 @@ impl MappedReader {
     }
 }
 
+/// A message's JSON as the reader holds it: parsed by serde_json itself (the same
+/// syntax, number range and nesting limit as `serde_json::Value`), into a tree that
+/// borrows the frame's text. Text without escapes is not copied, and an object is a
+/// `Vec` of its members rather than a map of owned keys, so reading a frame costs
+/// about one allocation per object and array instead of one per key and string, and
+/// only the values the mapping reads become records.
+///
+/// Hand-written rather than `serde_json_borrow::Value` (a crate that builds the same
+/// kind of tree) because that crate's object lookup takes the first of duplicate
+/// keys where `serde_json::Value` keeps the last, its conversion from a
+/// `serde_json::Value` (for Socket.IO events) turns positive integers into its
+/// negative-integer variant (so `as_u64` fails on them), and its floats print unlike
+/// serde_json's (`3.0` as `3`): each would change what a mapping reads or shows.
+#[derive(Debug, Clone, PartialEq)]
+enum Json<'a> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    /// Borrowed from the frame unless it held escapes.
+    Text(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    /// The members as written, duplicate keys and all: a lookup takes the last of
+    /// duplicates, and [`entries`] orders and dedups them, both as `serde_json::Value`
+    /// (whose objects are `BTreeMap`s) did.
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
+}
+
+impl<'a> Json<'a> {
+    /// `value` as the reader's tree, borrowing its text (a Socket.IO event's argument,
+    /// already parsed by the Socket.IO layer).
+    fn borrowing(value: &'a Value) -> Self {
+        match value {
+            Value::Null => Json::Null,
+            Value::Bool(flag) => Json::Bool(*flag),
+            Value::Number(number) => Json::Number(number.clone()),
+            Value::String(text) => Json::Text(Cow::Borrowed(text)),
+            Value::Array(items) => Json::Array(items.iter().map(Json::borrowing).collect()),
+            Value::Object(map) => Json::Object(
+                map.iter()
+                    .map(|(key, value)| (Cow::Borrowed(key.as_str()), Json::borrowing(value)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The value `pointer` names in this one, if there is one: an object's member by
+    /// key (the last, when a key is written twice), an array's element by index.
+    fn at(&self, pointer: &JsonPointer) -> Option<&Json<'a>> {
+        pointer
+            .tokens()
+            .iter()
+            .try_fold(self, |value, token| match value {
+                Json::Object(members) => members
+                    .iter()
+                    .rev()
+                    .find(|(key, _)| key.as_ref() == token.key())
+                    .map(|(_, member)| member),
+                Json::Array(items) => items.get(token.index()?),
+                _ => None,
+            })
+    }
+
+    fn is_null(&self) -> bool {
+        matches!(self, Json::Null)
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Json<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
+
+/// Builds a [`Json`] from what serde_json's parser reports, as `serde_json::Value`'s
+/// own visitor does.
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, flag: bool) -> Result<Json<'de>, E> {
+        Ok(Json::Bool(flag))
+    }
+
+    fn visit_i64<E>(self, number: i64) -> Result<Json<'de>, E> {
+        Ok(Json::Number(number.into()))
+    }
+
+    fn visit_u64<E>(self, number: u64) -> Result<Json<'de>, E> {
+        Ok(Json::Number(number.into()))
+    }
+
+    fn visit_f64<E>(self, number: f64) -> Result<Json<'de>, E> {
+        // As serde_json's Value: a float that is not finite (the parser gives none) is null.
+        Ok(Number::from_f64(number).map_or(Json::Null, Json::Number))
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::Text(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Json<'de>, E> {
+        Ok(Json::Text(Cow::Owned(text.to_owned())))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<Json<'de>, E> {
+        Ok(Json::Text(Cow::Owned(text)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Json<'de>, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Json<'de>, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json<'de>, D::Error> {
+        Json::deserialize(deserializer)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
+        // No room reserved ahead: an empty object, however many a frame holds, costs
+        // no allocation (as in a `serde_json::Value`).
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(Key(key)) = map.next_key()? {
+            members.push((key, map.next_value()?));
+        }
+        Ok(Json::Object(members))
+    }
+}
+
+/// An object's key, borrowed from the frame unless it held escapes. (Serde's own
+/// `Cow<str>` always copies.)
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("an object key")
+            }
+
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+
+            fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+
+            fn visit_string<E>(self, key: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
 /// What changed between a socket's previous whole-set list and this one: who left
 /// (offline), then who joined (online), each in list order.
 fn changes(previous: &[FriendId], now: Vec<FriendRecord>) -> Vec<FriendRecord> {
@@ -227,36 +408,48 @@ fn presence_of(user_id: FriendId, status: &str) -> FriendRecord {
 }
 
 /// A list's entries, each with its key when the list is an object.
-type Entries<'v> = Box<dyn Iterator<Item = (Option<&'v str>, &'v Value)> + 'v>;
+type Entries<'v, 'a> = Vec<(Option<&'v str>, &'v Json<'a>)>;
 
 /// A list's entries: an array's elements (no key), or an object's values with their
-/// keys (the ids); at most [`MAX_FRIENDS`].
-fn entries<'v>(list: &'v Value, kind: &'static str) -> Result<Entries<'v>, MessageError> {
-    let count = match list {
-        Value::Array(items) => items.len(),
-        Value::Object(map) => map.len(),
+/// keys (the ids), in key order, the last of a key written twice; at most
+/// [`MAX_FRIENDS`].
+fn entries<'v, 'a>(
+    list: &'v Json<'a>,
+    kind: &'static str,
+) -> Result<Entries<'v, 'a>, MessageError> {
+    let entries: Entries<'v, 'a> = match list {
+        Json::Array(items) => items.iter().map(|item| (None, item)).collect(),
+        Json::Object(members) => {
+            // Reversed, so that a stable sort puts the last of equal keys first and
+            // the dedup keeps it: the order and the winner of a `BTreeMap`, which is
+            // how such a list was read before.
+            let mut entries: Entries<'v, 'a> = members
+                .iter()
+                .rev()
+                .map(|(key, item)| (Some(key.as_ref()), item))
+                .collect();
+            entries.sort_by_key(|(key, _)| *key);
+            entries.dedup_by(|(a, _), (b, _)| a == b);
+            entries
+        }
         _ => {
             return Err(MessageError::Malformed(format!(
                 "the {kind} list is neither an array nor an object"
             )))
         }
     };
-    if count > MAX_FRIENDS {
+    if entries.len() > MAX_FRIENDS {
         return Err(MessageError::TooManyFriends {
-            count,
+            count: entries.len(),
             max: MAX_FRIENDS,
         });
     }
-    Ok(match list {
-        Value::Array(items) => Box::new(items.iter().map(|item| (None, item))),
-        Value::Object(map) => Box::new(map.iter().map(|(key, item)| (Some(key.as_str()), item))),
-        _ => Box::new(std::iter::empty()),
-    })
+    Ok(entries)
 }
 
 /// Members of a list, each with `status`.
 fn read_members(
-    list: &Value,
+    list: &Json<'_>,
     user_id: &JsonPointer,
     username: Option<&JsonPointer>,
     status: &str,
@@ -264,10 +457,11 @@ fn read_members(
 ) -> Result<Vec<FriendRecord>, MessageError> {
     let status = Status::new(status);
     entries(list, kind)?
+        .into_iter()
         .map(|(key, entry)| {
             let record = FriendRecord {
-                user_id: read_id(key, user_id.resolve(entry), kind)?,
-                username: read_name(username.and_then(|p| p.resolve(entry)))?,
+                user_id: read_id(key, entry.at(user_id), kind)?,
+                username: read_name(username.and_then(|p| entry.at(p)))?,
                 status: status.clone(),
                 last_seen: None,
                 seq: None,
@@ -280,21 +474,18 @@ fn read_members(
 
 /// One friend's record from `value` (a message, or a list's entry with its key).
 fn read_record(
-    value: &Value,
+    value: &Json<'_>,
     key: Option<&str>,
     at: RecordPointers<'_>,
     status_map: Option<&StatusMap>,
     kind: &'static str,
 ) -> Result<FriendRecord, MessageError> {
     let record = FriendRecord {
-        user_id: read_id(key, at.user_id.resolve(value), kind)?,
-        username: read_name(at.username.and_then(|p| p.resolve(value)))?,
-        status: read_status(at.status.resolve(value), status_map, kind)?,
-        last_seen: read_last_seen(
-            at.last_seen.and_then(|p| p.resolve(value)),
-            at.last_seen_format,
-        )?,
-        seq: read_seq(at.seq.and_then(|p| p.resolve(value)))?,
+        user_id: read_id(key, value.at(at.user_id), kind)?,
+        username: read_name(at.username.and_then(|p| value.at(p)))?,
+        status: read_status(value.at(at.status), status_map, kind)?,
+        last_seen: read_last_seen(at.last_seen.and_then(|p| value.at(p)), at.last_seen_format)?,
+        seq: read_seq(at.seq.and_then(|p| value.at(p)))?,
     };
     record.check()?;
     Ok(record)
@@ -307,18 +498,18 @@ fn malformed(what: &str) -> MessageError {
 /// An id: an object entry's key, or text or a whole number.
 fn read_id(
     key: Option<&str>,
-    value: Option<&Value>,
+    value: Option<&Json<'_>>,
     kind: &'static str,
 ) -> Result<FriendId, MessageError> {
     let id = match (key, value) {
         (Some(key), _) => FriendId::from(key),
-        (None, Some(Value::String(text))) => FriendId::from(text.as_str()),
-        (None, Some(Value::Number(n))) => match (n.as_u64(), n.as_i64()) {
+        (None, Some(Json::Text(text))) => FriendId::from(text.as_ref()),
+        (None, Some(Json::Number(n))) => match (n.as_u64(), n.as_i64()) {
             (Some(n), _) => FriendId::from(n),
             (None, Some(n)) => FriendId::from(n.to_string()),
             _ => return Err(malformed("a user id is a fraction")),
         },
-        (None, None | Some(Value::Null)) => {
+        (None, None | Some(Json::Null)) => {
             return Err(MessageError::MissingField {
                 kind,
                 field: "user_id",
@@ -339,17 +530,17 @@ fn read_id(
     Ok(id)
 }
 
-fn read_name(value: Option<&Value>) -> Result<smol_str::SmolStr, MessageError> {
+fn read_name(value: Option<&Json<'_>>) -> Result<smol_str::SmolStr, MessageError> {
     match value {
-        None | Some(Value::Null) => Ok(Default::default()),
-        Some(Value::String(name)) => Ok(smol_str::SmolStr::from(name.as_str())),
+        None | Some(Json::Null) => Ok(Default::default()),
+        Some(Json::Text(name)) => Ok(smol_str::SmolStr::from(name.as_ref())),
         Some(_) => Err(malformed("a username is not text")),
     }
 }
 
 /// A status through the map; without a map, text as written.
 fn read_status(
-    value: Option<&Value>,
+    value: Option<&Json<'_>>,
     map: Option<&StatusMap>,
     kind: &'static str,
 ) -> Result<Status, MessageError> {
@@ -360,27 +551,43 @@ fn read_status(
             field: "status",
         })?;
     let unmapped = || MessageError::UnmappedStatus {
-        value: shown_value(value),
+        value: shown(value),
     };
     match (map, value) {
-        (Some(map), value) => map.lookup(value).map(Status::new).ok_or_else(unmapped),
-        (None, Value::String(text)) => Ok(Status::new(text)),
-        (None, _) => Err(unmapped()),
+        (Some(map), Json::Text(text)) => map.lookup_text(text),
+        (Some(map), Json::Bool(flag)) => map.lookup_flag(*flag),
+        (Some(_), _) => None,
+        (None, Json::Text(text)) => return Ok(Status::new(text)),
+        (None, _) => None,
     }
+    .map(Status::new)
+    .ok_or_else(unmapped)
 }
 
 /// A raw value as it may appear in an error and a log line: JSON text (a string keeps
 /// its quotes, so `"true"` and `true` differ), without control characters or bidi
 /// overrides, at most [`MAX_SHOWN_VALUE_CHARS`].
 pub fn shown_value(value: &Value) -> String {
+    match value {
+        // Shown by their kind alone, so not converted.
+        Value::Array(_) => shown(&Json::Array(Vec::new())),
+        Value::Object(_) => shown(&Json::Object(Vec::new())),
+        scalar => shown(&Json::borrowing(scalar)),
+    }
+}
+
+/// [`shown_value`], for the reader's tree.
+fn shown(value: &Json<'_>) -> String {
     let raw = match value {
-        Value::String(text) => {
+        Json::Text(text) => {
             let head: String = text.chars().take(MAX_SHOWN_VALUE_CHARS).collect();
             format!("\"{head}\"")
         }
-        Value::Array(_) => "[…]".to_string(),
-        Value::Object(_) => "{…}".to_string(),
-        other => other.to_string(),
+        Json::Array(_) => "[…]".to_string(),
+        Json::Object(_) => "{…}".to_string(),
+        Json::Null => "null".to_string(),
+        Json::Bool(flag) => flag.to_string(),
+        Json::Number(number) => number.to_string(),
     };
     plain_text(&raw, MAX_SHOWN_VALUE_CHARS)
 }
@@ -389,7 +596,7 @@ pub fn shown_value(value: &Value) -> String {
 const LAST_MS: f64 = 253_402_300_799_999.0;
 
 fn read_last_seen(
-    value: Option<&Value>,
+    value: Option<&Json<'_>>,
     format: TimeFormat,
 ) -> Result<Option<LastSeen>, MessageError> {
     let Some(value) = value.filter(|v| !v.is_null()) else {
@@ -409,8 +616,8 @@ fn read_last_seen(
         TimeFormat::EpochMillis => 1.0,
     };
     let number = match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(text) if text.len() <= 32 => text.trim().parse::<f64>().ok(),
+        Json::Number(n) => n.as_f64(),
+        Json::Text(text) if text.len() <= 32 => text.trim().parse::<f64>().ok(),
         _ => None,
     };
     let ms = number
@@ -437,13 +644,11 @@ fn rfc3339_ms(ms: i64) -> String {
     )
 }
 
-fn read_seq(value: Option<&Value>) -> Result<Option<u64>, MessageError> {
+fn read_seq(value: Option<&Json<'_>>) -> Result<Option<u64>, MessageError> {
     match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => value
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| malformed("seq is not a whole number")),
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
+        Some(_) => Err(malformed("seq is not a whole number")),
     }
 }
 
@@ -790,5 +995,407 @@ username = "/metas/0/name"
             ids_and_statuses(&updates),
             [("4", "online")].map(|(a, b)| (a.into(), b.into()))
         );
+    }
+
+    /// The reader's tree as the `serde_json::Value` it stands for: members inserted in
+    /// order, so the last of a key written twice wins, and objects in key order.
+    fn to_value(json: &Json<'_>) -> Value {
+        match json {
+            Json::Null => Value::Null,
+            Json::Bool(flag) => Value::Bool(*flag),
+            Json::Number(number) => Value::Number(number.clone()),
+            Json::Text(text) => Value::String(text.to_string()),
+            Json::Array(items) => Value::Array(items.iter().map(to_value).collect()),
+            Json::Object(members) => Value::Object(
+                members
+                    .iter()
+                    .map(|(key, member)| (key.to_string(), to_value(member)))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn parsed(text: &str) -> Json<'_> {
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn pointer(text: &str) -> JsonPointer {
+        JsonPointer::new(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    /// Every lookup in a frame gives what `serde_json::Value::pointer` gives, escapes,
+    /// duplicates, indexes and the empty key included.
+    #[test]
+    fn lookups_in_a_frame_agree_with_serde_json() {
+        let text = r#"{
+            "": {"": "empty in empty", "x": 1},
+            "a/b": "slash", "a~b": "tilde", "~1": "tilde one",
+            "\u0061\/c": "escaped key a/c", "q\"": "quote key",
+            "dup": 1, "dup": {"inner": true}, "dup": [10, 11, 12],
+            "list": [{"id": 7}, null, "two"],
+            "obj": {"0": "zero key", "01": "leading zero key", "-": "dash key"},
+            "text": "caf\u00e9 \"quoted\"",
+            "big": 18446744073709551615, "neg": -9223372036854775808, "float": 3.0
+        }"#;
+        let value: Value = serde_json::from_str(text).unwrap();
+        let json = parsed(text);
+        assert_eq!(to_value(&json), value);
+        for at in [
+            "",
+            "/",
+            "//",
+            "//x",
+            "/a~1b",
+            "/a~0b",
+            "/~01",
+            "/a~1c",
+            "/q\"",
+            "/dup",
+            "/dup/0",
+            "/dup/2",
+            "/dup/inner",
+            "/list/0/id",
+            "/list/1",
+            "/list/2",
+            "/list/3",
+            "/list/00",
+            "/list/01",
+            "/list/-",
+            "/list/+1",
+            "/obj/0",
+            "/obj/01",
+            "/obj/-",
+            "/obj/00",
+            "/text",
+            "/text/0",
+            "/big",
+            "/neg",
+            "/float",
+            "/missing",
+            "/list/0/id/x",
+        ] {
+            assert_eq!(
+                json.at(&pointer(at)).map(to_value),
+                value.pointer(at).cloned(),
+                "{at}"
+            );
+            // A Socket.IO event's argument is read through the same tree.
+            assert_eq!(
+                Json::borrowing(&value).at(&pointer(at)).map(to_value),
+                value.pointer(at).cloned(),
+                "{at}, borrowed"
+            );
+        }
+        // Text without escapes is borrowed from the frame; with them it is unescaped.
+        assert!(matches!(
+            json.at(&pointer("/a~1b")),
+            Some(Json::Text(Cow::Borrowed("slash")))
+        ));
+        assert_eq!(
+            json.at(&pointer("/text")).and_then(Json::as_str),
+            Some("café \"quoted\"")
+        );
+        assert_eq!(
+            json.at(&pointer("/a~1c")).and_then(Json::as_str),
+            Some("escaped key a/c")
+        );
+        // What serde_json refuses, the reader refuses: bad syntax, a number past f64.
+        for bad in [
+            r#"{"a":1e400}"#,
+            r#"{"a":}"#,
+            r#"{"a":"\x"}"#,
+            "[1,]",
+            "{} x",
+        ] {
+            assert!(serde_json::from_str::<Json<'_>>(bad).is_err(), "{bad}");
+            assert!(serde_json::from_str::<Value>(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// A keyed list reads in key order with the last of a key written twice, as it did
+    /// when it was a `serde_json::Map`.
+    #[test]
+    fn keyed_lists_keep_serde_json_s_order_and_last_duplicate() {
+        let text = r#"{"b":1,"a":2,"c":3,"a":4,"\u0061":5,"":6}"#;
+        let value: Value = serde_json::from_str(text).unwrap();
+        let json = parsed(text);
+        let read: Vec<(String, Value)> = entries(&json, "snapshot")
+            .unwrap()
+            .into_iter()
+            .map(|(key, entry)| (key.unwrap().to_string(), to_value(entry)))
+            .collect();
+        let expected: Vec<(String, Value)> = value
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(key, entry)| (key.clone(), entry.clone()))
+            .collect();
+        assert_eq!(read, expected);
+        assert_eq!(read.len(), 4);
+        assert!(matches!(
+            entries(&parsed("\"not a list\""), "snapshot"),
+            Err(MessageError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_refused_value_shows_as_serde_json_would_write_it() {
+        for text in [
+            "null",
+            "true",
+            "false",
+            "0",
+            "-7",
+            "3.0",
+            "1e20",
+            "-0.5",
+            "1.5e-7",
+            "18446744073709551615",
+            r#""x""#,
+            r#""\u001b[2Jevil\u202e""#,
+            "[1]",
+            r#"{"a":1}"#,
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(shown(&parsed(text)), shown_value(&value), "{text}");
+        }
+        assert_eq!(shown(&parsed("3.0")), "3.0");
+    }
+
+    /// A mapping reads keys and values written with escapes, the key "" (`/`), array
+    /// elements by index (never `01` or `-`), and the last of a key written twice.
+    #[test]
+    fn pointers_read_escaped_empty_indexed_and_repeated_keys() {
+        let mut reader = reader(
+            r#"
+[messages]
+discriminator = "/kind"
+[messages.update]
+match = ["upd"]
+user_id = "/us~1er/i~0d"
+username = "//0/name"
+status = "/st"
+[messages.status]
+online = ["on"]
+away = ["away"]
+"#,
+        );
+        let read = |reader: &mut MappedReader, text: &str| match reader.read_text(text, MAX) {
+            Ok(ServerMessage::StatusUpdate(record)) => Ok((
+                record.user_id.to_string(),
+                record.username.to_string(),
+                record.status.to_string(),
+            )),
+            Ok(other) => panic!("{text}: {other:?}"),
+            Err(error) => Err(error),
+        };
+        let ok = |id: &str, name: &str, status: &str| {
+            Ok((id.to_string(), name.to_string(), status.to_string()))
+        };
+        assert_eq!(
+            read(
+                &mut reader,
+                r#"{"kind":"upd","us/er":{"i~d":"\u0041da"},"":[{"name":"Z\u00fcri"}],"st":"\u006fn"}"#
+            ),
+            ok("Ada", "Züri", "online")
+        );
+        // The last of a key written twice, the discriminator too.
+        assert_eq!(
+            read(
+                &mut reader,
+                r#"{"kind":"chat","kind":"upd","us/er":{"i~d":1,"i~d":2},"st":"away","st":"on"}"#
+            ),
+            ok("2", "", "online")
+        );
+        // "us/er" is not "us" then "er"; "i~d" is not "i/d".
+        assert_eq!(
+            read(
+                &mut reader,
+                r#"{"kind":"upd","us":{"er":{"i~d":1}},"st":"on"}"#
+            ),
+            Err(MessageError::MissingField {
+                kind: "update",
+                field: "user_id"
+            })
+        );
+        assert_eq!(
+            read(&mut reader, r#"{"kind":"upd","us/er":{"i/d":1},"st":"on"}"#),
+            Err(MessageError::MissingField {
+                kind: "update",
+                field: "user_id"
+            })
+        );
+        // An object's "0" is a key like any other; an array has no element "00" or "-".
+        assert_eq!(
+            read(
+                &mut reader,
+                r#"{"kind":"upd","us/er":{"i~d":3},"":{"0":{"name":"keyed"}},"st":"on"}"#
+            ),
+            ok("3", "keyed", "online")
+        );
+        let mut strict = super::tests::reader(
+            "[messages.update]\nmatch = [\"u\"]\nuser_id = \"/ids/01\"\nstatus = \"/ids/-\"\n",
+        );
+        assert_eq!(
+            strict.read_text(r#"{"type":"u","ids":[1,2,3]}"#, MAX),
+            Err(MessageError::MissingField {
+                kind: "update",
+                field: "user_id"
+            })
+        );
+        assert_eq!(
+            strict.read_text(r#"{"type":"u","ids":{"01":5,"-":"dash"}}"#, MAX),
+            reader_update("5", "dash")
+        );
+    }
+
+    fn reader_update(id: &str, status: &str) -> Result<ServerMessage, MessageError> {
+        Ok(ServerMessage::StatusUpdate(FriendRecord {
+            user_id: FriendId::from(id),
+            username: Default::default(),
+            status: Status::new(status),
+            last_seen: None,
+            seq: None,
+        }))
+    }
+
+    /// A Socket.IO event reads as the same frame would.
+    #[test]
+    fn an_event_reads_as_its_frame_would() {
+        for text in [
+            changed(json!(true)),
+            changed(json!("idle")),
+            changed(json!(3.0)),
+            r#"{"event":"presence.changed","data":{"user":{"id":-4,"id":18446744073709551615},"state":false,"at":"1733450000"}}"#.to_string(),
+            r#"{"event":"presence.changed","data":{"user":{"id":"\u0041"},"state":"active","at":null}}"#.to_string(),
+            r#"{"event":"presence.changed","data":{"user":{},"state":true}}"#.to_string(),
+            r#"{"event":"typing"}"#.to_string(),
+        ] {
+            let value: Value = serde_json::from_str(&text).unwrap();
+            let name = value["event"].as_str().unwrap();
+            assert_eq!(
+                reader(CUSTOM).read_event(name, &value),
+                Some(reader(CUSTOM).read_text(&text, MAX)),
+                "{text}"
+            );
+        }
+    }
+
+    /// JSON text for the property below: objects may repeat keys and write them with
+    /// escapes, which a `serde_json::Value` cannot hold.
+    #[derive(Debug, Clone)]
+    enum Frame {
+        Leaf(&'static str),
+        Array(Vec<Frame>),
+        Object(Vec<(&'static str, bool, Frame)>),
+    }
+
+    const FRAME_KEYS: &[&str] = &["", "a", "a/b", "a~b", "~1", "0", "1", "01", "-", "ü", "q\""];
+
+    fn frame() -> impl proptest::strategy::Strategy<Value = Frame> {
+        use proptest::prelude::*;
+        let leaf = proptest::sample::select(
+            &[
+                "null",
+                "true",
+                "1",
+                "-2",
+                "2.5",
+                "3.0",
+                "\"x\"",
+                "\"\\u0041\\n\"",
+                "1e3",
+                "18446744073709551615",
+                "-9223372036854775808",
+            ][..],
+        )
+        .prop_map(Frame::Leaf);
+        leaf.prop_recursive(4, 40, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Frame::Array),
+                proptest::collection::vec(
+                    (proptest::sample::select(FRAME_KEYS), any::<bool>(), inner),
+                    0..6
+                )
+                .prop_map(Frame::Object),
+            ]
+        })
+    }
+
+    fn write_frame(frame: &Frame, out: &mut String) {
+        match frame {
+            Frame::Leaf(text) => out.push_str(text),
+            Frame::Array(items) => {
+                out.push('[');
+                for (at, item) in items.iter().enumerate() {
+                    if at > 0 {
+                        out.push(',');
+                    }
+                    write_frame(item, out);
+                }
+                out.push(']');
+            }
+            Frame::Object(members) => {
+                out.push('{');
+                for (at, (key, escaped, member)) in members.iter().enumerate() {
+                    if at > 0 {
+                        out.push(',');
+                    }
+                    if *escaped {
+                        out.push('"');
+                        for c in key.chars() {
+                            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+                        }
+                        out.push('"');
+                    } else {
+                        out.push_str(&serde_json::to_string(key).unwrap());
+                    }
+                    out.push(':');
+                    write_frame(member, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_lookup_agrees_with_serde_json(
+            frame in frame(),
+            pointers in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::sample::select(
+                        [FRAME_KEYS, &["00", "2", "+1", "x"][..]].concat()
+                    ),
+                    0..4,
+                ),
+                1..8,
+            ),
+        ) {
+            let mut text = String::new();
+            write_frame(&frame, &mut text);
+            let value: Value = serde_json::from_str(&text).unwrap();
+            let json = parsed(&text);
+            proptest::prop_assert_eq!(to_value(&json), value.clone());
+            proptest::prop_assert_eq!(to_value(&Json::borrowing(&value)), value.clone());
+            for tokens in pointers {
+                let at: String = tokens
+                    .iter()
+                    .map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1")))
+                    .collect();
+                let expected = value.pointer(&at).cloned();
+                proptest::prop_assert_eq!(json.at(&pointer(&at)).map(to_value), expected.clone(), "{}", at);
+                proptest::prop_assert_eq!(pointer(&at).resolve(&value).cloned(), expected, "{}", at);
+            }
+            if let (Value::Object(map), Ok(read)) = (&value, entries(&json, "snapshot")) {
+                let read: Vec<(String, Value)> = read
+                    .into_iter()
+                    .map(|(key, entry)| (key.unwrap_or_default().to_string(), to_value(entry)))
+                    .collect();
+                let expected: Vec<(String, Value)> =
+                    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                proptest::prop_assert_eq!(read, expected);
+            }
+        }
     }
 }

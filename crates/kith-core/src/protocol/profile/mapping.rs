@@ -19,15 +19,11 @@
 //! column of the table (a TOML file) or the field's name (a profile built in code).
 //! Reading messages with a mapping is [`crate::protocol::MappedReader`]'s.
 
-use std::fmt;
-
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
+use super::pointer::JsonPointer;
 use crate::protocol::messages::MAX_TEXT_CHARS;
-
-/// The longest accepted JSON pointer, in bytes.
-pub const MAX_POINTER_BYTES: usize = 256;
 
 /// The longest accepted `match` value, in characters.
 pub const MAX_MATCH_CHARS: usize = 128;
@@ -50,82 +46,12 @@ pub struct MappingError {
 }
 
 impl MappingError {
-    fn new(field: &'static str, reason: impl Into<String>) -> Self {
+    pub(super) fn new(field: &'static str, reason: impl Into<String>) -> Self {
         MappingError {
             field,
             reason: reason.into(),
         }
     }
-}
-
-/// A JSON pointer (RFC 6901), checked when made: empty (the whole value), or `/`
-/// followed by reference tokens in which `~` appears only as `~0` (`~`) or `~1` (`/`).
-/// Array elements are named by their index (`/friends/0/id`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-pub struct JsonPointer(String);
-
-impl JsonPointer {
-    /// The pointer `text`, if it is one (at most [`MAX_POINTER_BYTES`]).
-    pub fn new(text: &str) -> Result<Self, MappingError> {
-        let reason = if text.len() > MAX_POINTER_BYTES {
-            Some(format!(
-                "a JSON pointer is at most {MAX_POINTER_BYTES} bytes"
-            ))
-        } else if !text.is_empty() && !text.starts_with('/') {
-            Some("a JSON pointer is empty or starts with /".to_string())
-        } else if !escapes_are_valid(text) {
-            Some("in a JSON pointer ~ is written only as ~0 or ~1".to_string())
-        } else if text.chars().any(char::is_control) {
-            Some("a JSON pointer holds no control characters".to_string())
-        } else {
-            None
-        };
-        match reason {
-            Some(reason) => Err(MappingError::new("messages", reason)),
-            None => Ok(JsonPointer(text.to_string())),
-        }
-    }
-
-    /// The pointer as written.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The value it points at in `value`, if there is one.
-    pub fn resolve<'v>(&self, value: &'v serde_json::Value) -> Option<&'v serde_json::Value> {
-        value.pointer(&self.0)
-    }
-}
-
-impl Default for JsonPointer {
-    /// The empty pointer: the whole value.
-    fn default() -> Self {
-        JsonPointer(String::new())
-    }
-}
-
-impl fmt::Display for JsonPointer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for JsonPointer {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        JsonPointer::new(&text).map_err(|error| de::Error::custom(error.reason))
-    }
-}
-
-fn escapes_are_valid(text: &str) -> bool {
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
-            return false;
-        }
-    }
-    true
 }
 
 /// How a mapped `last_seen` is written.
@@ -166,11 +92,21 @@ impl StatusValue {
     /// Whether `value` (from a message) is this value: text to text, boolean to
     /// boolean; a boolean never matches the text `"true"`.
     pub fn matches(&self, value: &serde_json::Value) -> bool {
-        match (self, value) {
-            (StatusValue::Flag(flag), serde_json::Value::Bool(b)) => flag == b,
-            (StatusValue::Text(text), serde_json::Value::String(s)) => text == s,
+        match value {
+            serde_json::Value::Bool(flag) => self.matches_flag(*flag),
+            serde_json::Value::String(text) => self.matches_text(text),
             _ => false,
         }
+    }
+
+    /// Whether the boolean `flag` (from a message) is this value.
+    pub fn matches_flag(&self, flag: bool) -> bool {
+        matches!(self, StatusValue::Flag(own) if *own == flag)
+    }
+
+    /// Whether the text `text` (from a message) is this value; never a boolean.
+    pub fn matches_text(&self, text: &str) -> bool {
+        matches!(self, StatusValue::Text(own) if own == text)
     }
 }
 
@@ -218,13 +154,28 @@ impl TryFrom<StatusMapFields> for StatusMap {
 impl StatusMap {
     /// Kith's status for `value` (`online`, `away` or `offline`), if the map names it.
     pub fn lookup(&self, value: &serde_json::Value) -> Option<&'static str> {
+        self.find(|v| v.matches(value))
+    }
+
+    /// Kith's status for the boolean `flag`, if the map names it.
+    pub fn lookup_flag(&self, flag: bool) -> Option<&'static str> {
+        self.find(|v| v.matches_flag(flag))
+    }
+
+    /// Kith's status for the text `text`, if the map names it.
+    pub fn lookup_text(&self, text: &str) -> Option<&'static str> {
+        self.find(|v| v.matches_text(text))
+    }
+
+    /// The first of `online`, `away` and `offline` that lists a value `is` accepts.
+    fn find(&self, is: impl Fn(&StatusValue) -> bool) -> Option<&'static str> {
         [
             ("online", &self.online),
             ("away", &self.away),
             ("offline", &self.offline),
         ]
         .into_iter()
-        .find(|(_, values)| values.iter().any(|v| v.matches(value)))
+        .find(|(_, values)| values.iter().any(&is))
         .map(|(status, _)| status)
     }
 
@@ -509,7 +460,7 @@ struct MessageMappingFields {
 }
 
 fn default_discriminator() -> JsonPointer {
-    JsonPointer(DEFAULT_DISCRIMINATOR.to_string())
+    JsonPointer::checked(DEFAULT_DISCRIMINATOR)
 }
 
 impl TryFrom<MessageMappingFields> for MessageMapping {
@@ -661,6 +612,7 @@ impl MessageMapping {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::profile::MAX_POINTER_BYTES;
     use crate::protocol::{ProfileError, ServerProfile};
 
     fn toml_error(text: &str) -> (usize, usize, String) {
@@ -758,6 +710,13 @@ username = "/username"
         assert_eq!(status.lookup(&json!("idle")), Some("away"));
         assert_eq!(status.lookup(&json!("Idle")), None);
         assert_eq!(status.lookup(&json!(1)), None);
+        // The same, for a value the reader holds as a boolean or as text.
+        assert_eq!(status.lookup_flag(true), Some("online"));
+        assert_eq!(status.lookup_flag(false), Some("offline"));
+        assert_eq!(status.lookup_text("true"), Some("online"));
+        assert_eq!(status.lookup_text("idle"), Some("away"));
+        assert_eq!(status.lookup_text("Idle"), None);
+        assert_eq!(status.lookup_text("false"), None);
         // A status value that is neither text nor a boolean is refused at load.
         let (line, _, _) = toml_error(&format!("{base}online = [1]"));
         assert!(line >= 5);

@@ -15,12 +15,14 @@
 //!
 //! One file per concern: `auth` for the HTTP auth API and the sign-in methods,
 //! `socket` for the presence socket, `mapping` for a backend's own presence messages
-//! (`[messages]`), `presets` for the built-in backend styles, `errors` for
-//! [`ProfileError`]; this file holds the profile itself, loading and validation.
+//! (`[messages]`) and `pointer` for the JSON pointers it reads them with, `presets` for
+//! the built-in backend styles, `errors` for [`ProfileError`]; this file holds the
+//! profile itself, loading and validation.
 
 mod auth;
 mod errors;
 mod mapping;
+mod pointer;
 mod presets;
 mod socket;
 
@@ -29,11 +31,11 @@ pub use auth::{
 };
 pub use errors::ProfileError;
 pub use mapping::{
-    DiffMapping, IgnoreMapping, JsonPointer, MappingError, MemberScope, MembersMapping,
-    MessageKind, MessageMapping, RecordPointers, SnapshotMapping, StatusMap, StatusValue,
-    TimeFormat, UpdateMapping, DEFAULT_DISCRIMINATOR, MAX_MATCH_CHARS, MAX_MATCH_VALUES,
-    MAX_POINTER_BYTES, MAX_STATUS_VALUES,
+    DiffMapping, IgnoreMapping, MappingError, MemberScope, MembersMapping, MessageKind,
+    MessageMapping, RecordPointers, SnapshotMapping, StatusMap, StatusValue, TimeFormat,
+    UpdateMapping, DEFAULT_DISCRIMINATOR, MAX_MATCH_CHARS, MAX_MATCH_VALUES, MAX_STATUS_VALUES,
 };
+pub use pointer::{JsonPointer, ReferenceToken, MAX_POINTER_BYTES};
 pub use presets::{Preset, PRESETS};
 pub use socket::{
     SocketProfile, WireProtocol, WsAuthTransport, MAX_NAMESPACE_BYTES, MESSAGE_BYTES_RANGE,
