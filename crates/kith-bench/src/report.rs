@@ -406,8 +406,8 @@ fn throughput(w: &mut String, t: &Throughput, svg: &str) {
     if mapped {
         let _ = writeln!(w, "- **Kith with a `[messages]` mapping**: the same session, with a profile whose `[messages]` table describes Kith's own vocabulary in the mapping's words \
              (discriminator `/type`; `status_update` as an update, `presence_snapshot` as a snapshot with its records at `/friends`; pointers to user_id, username, status, last_seen as RFC 3339, and seq; \
-             statuses online, away and offline mapped to themselves). With a mapping, the connection task reads every frame with the mapping's reader (the frame into a `serde_json::Value`, \
-             then each field through its JSON pointer, the time format and the status map checked) instead of the fast reader; everything after the parse is the same.");
+             statuses online, away and offline mapped to themselves). With a mapping, the connection task reads every frame with the mapping's reader (serde_json parses the frame into a tree that borrows its text, \
+             then each field is found through its JSON pointer, split once when the profile loaded, and the time format and the status map checked) instead of the fast reader; everything after the parse is the same.");
     }
     let _ = writeln!(w);
     let mut table = Table::new(&["client", "messages/s", "Kith ÷ client"]);
