@@ -9,14 +9,14 @@ use std::time::Instant;
 
 use std::sync::Arc;
 
-use kith_core::{ChangeCause, SessionEvent};
+use kith_core::{ChangeCause, FriendId, SessionEvent};
 use tokio::sync::mpsc;
 
 use crate::batcher::PresenceBatcher;
 use crate::shell::{lock, Shell};
 use crate::view::{ConnectionView, FriendView};
 use crate::view_update::{update_view, Friends};
-use kith_core::alerts::{Notice, Notifier};
+use kith_core::alerts::{Alert, Notice, Notifier};
 
 /// The most events taken from the session at a time: a burst is handled in one go.
 const EVENT_BURST: usize = 1024;
@@ -69,10 +69,27 @@ fn announce_settled(shell: &Shell, notifier: &mut Notifier, now: Instant) {
         tracing::debug!(friend = %decided.friend, transition = ?decided.transition, alert = ?decided.alert, "alert decided");
     }
     if polled.settings_changed {
-        // Only what the poll changed (a fired one-shot) is taken, onto the settings as
-        // they are now.
-        let servers = settings.alerts.servers;
-        crate::view_update::update_settings(shell, |current| current.alerts.servers = servers);
+        // The one-shots that fired are taken off the settings as they are now, so a
+        // star or a rule set since the copy above is kept.
+        let fired: Vec<&FriendId> = polled
+            .decided
+            .iter()
+            .filter(|d| {
+                matches!(
+                    d.alert,
+                    Alert::Fire {
+                        one_shot_consumed: true,
+                        ..
+                    }
+                )
+            })
+            .map(|d| &d.friend)
+            .collect();
+        crate::view_update::update_settings(shell, |current| {
+            for friend in &fired {
+                current.alerts.set_once_online(&server, friend, false);
+            }
+        });
     }
     for notice in &polled.notices {
         shell.surface().notify(notice);
