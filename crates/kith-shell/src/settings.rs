@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use kith_core::alerts::settings::read_what_reads;
 use kith_core::alerts::AlertSettings;
 use serde::{Deserialize, Serialize};
 
@@ -57,46 +58,11 @@ impl Settings {
                 return Settings::default();
             }
         };
-        if let Ok(settings) = serde_json::from_value(value.clone()) {
-            return settings;
+        let (settings, dropped): (Settings, _) = read_what_reads(&value);
+        if !dropped.is_empty() {
+            tracing::warn!(?dropped, path = %path.display(), "some settings were unreadable and use their defaults");
         }
-        // Some field does not read: the alert part keeps what it can, field by field,
-        // and so do the app's own fields.
-        let migrated = AlertSettings::migrate(&value);
-        let mut settings = Settings {
-            alerts: migrated.settings,
-            ..Settings::default()
-        };
-        let mut dropped = migrated.dropped;
-        if let Some(object) = value.as_object() {
-            for (key, field) in object {
-                if !settings.take_app_field(key, field) {
-                    dropped.push(key.clone());
-                }
-            }
-        }
-        dropped.sort();
-        dropped.dedup();
-        tracing::warn!(?dropped, path = %path.display(), "some settings were unreadable and use their defaults");
         settings
-    }
-
-    /// Reads one of the app's own (non-alert) fields; false when `key` is one of them
-    /// and its value does not read. Other keys are the alert part's and pass.
-    fn take_app_field(&mut self, key: &str, field: &serde_json::Value) -> bool {
-        fn read<T: serde::de::DeserializeOwned>(field: &serde_json::Value, into: &mut T) -> bool {
-            serde_json::from_value(field.clone())
-                .map(|value| *into = value)
-                .is_ok()
-        }
-        match key {
-            "server" => read(field, &mut self.server),
-            "preset" => read(field, &mut self.preset),
-            "profile_path" => read(field, &mut self.profile_path),
-            "launch_at_login" => read(field, &mut self.launch_at_login),
-            "allow_insecure" => read(field, &mut self.allow_insecure),
-            _ => true,
-        }
     }
 
     /// Writes atomically (temp file, then rename).

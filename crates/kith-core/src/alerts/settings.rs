@@ -140,6 +140,36 @@ impl Default for AlertSettings {
     }
 }
 
+/// Reads a settings object of type `T` (a struct with `#[serde(default)]`), keeping
+/// every field that reads: a field that is present but does not read (a wrong type)
+/// keeps its default and is named in the list returned. Anything but an object gives
+/// the defaults, the list naming `"(not an object)"`. The app reads its whole settings
+/// file with this too, so one bad field never costs the others.
+pub fn read_what_reads<T: serde::de::DeserializeOwned + Default>(
+    file: &serde_json::Value,
+) -> (T, Vec<String>) {
+    let Some(object) = file.as_object() else {
+        return (T::default(), vec!["(not an object)".to_string()]);
+    };
+    if let Ok(settings) = serde_json::from_value(file.clone()) {
+        return (settings, Vec::new());
+    }
+    // Some field does not read: take the fields one at a time onto the defaults.
+    let mut kept = serde_json::Map::new();
+    let mut dropped = Vec::new();
+    for (key, value) in object {
+        let mut trial = kept.clone();
+        trial.insert(key.clone(), value.clone());
+        if serde_json::from_value::<T>(serde_json::Value::Object(trial)).is_ok() {
+            kept.insert(key.clone(), value.clone());
+        } else {
+            dropped.push(key.clone());
+        }
+    }
+    let settings = serde_json::from_value(serde_json::Value::Object(kept)).unwrap_or_default();
+    (settings, dropped)
+}
+
 /// What [`AlertSettings::migrate`] read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migrated {
@@ -157,31 +187,7 @@ impl AlertSettings {
     /// [`Migrated::dropped`]; every other value is kept. Anything but an object gives
     /// the defaults, with `dropped` naming `"(not an object)"`.
     pub fn migrate(file: &serde_json::Value) -> Migrated {
-        let Some(object) = file.as_object() else {
-            return Migrated {
-                settings: AlertSettings::default(),
-                dropped: vec!["(not an object)".to_string()],
-            };
-        };
-        if let Ok(settings) = serde_json::from_value(file.clone()) {
-            return Migrated {
-                settings,
-                dropped: Vec::new(),
-            };
-        }
-        // Some field does not read: take the fields one at a time onto the defaults.
-        let mut kept = serde_json::Map::new();
-        let mut dropped = Vec::new();
-        for (key, value) in object {
-            let mut trial = kept.clone();
-            trial.insert(key.clone(), value.clone());
-            if serde_json::from_value::<AlertSettings>(serde_json::Value::Object(trial)).is_ok() {
-                kept.insert(key.clone(), value.clone());
-            } else {
-                dropped.push(key.clone());
-            }
-        }
-        let settings = serde_json::from_value(serde_json::Value::Object(kept)).unwrap_or_default();
+        let (settings, dropped) = read_what_reads(file);
         Migrated { settings, dropped }
     }
 
