@@ -61,10 +61,40 @@ fn create<R: Runtime>(app: &AppHandle<R>, page: String) {
         .inner_size(380.0, 560.0)
         .min_inner_size(320.0, 400.0)
         .build();
-    if let Err(error) = built {
-        tracing::error!(%error, "cannot open the window");
+    match built {
+        Ok(window) => lighten(&window),
+        Err(error) => tracing::error!(%error, "cannot open the window"),
     }
 }
+
+/// WebKit as a short list needs it, not as a browser does. Kith's page has no
+/// animation, video, WebGL or transform, so it is painted by the CPU: WebKit's web
+/// process then never sets up GL compositing (under software GL that was about 65 MiB
+/// of the window's memory, see BENCHMARKS.md). And the page is one local document,
+/// never navigated, so WebKit's memory caches (decoded resources, the back/forward
+/// page cache) would only hold what is already on screen.
+#[cfg(target_os = "linux")]
+fn lighten<R: Runtime>(window: &tauri::WebviewWindow<R>) {
+    use webkit2gtk::{
+        CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebViewExt,
+    };
+    let applied = window.with_webview(|webview| {
+        let view = webview.inner();
+        if let Some(settings) = WebViewExt::settings(&view) {
+            settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+            settings.set_enable_page_cache(false);
+        }
+        if let Some(context) = view.context() {
+            context.set_cache_model(CacheModel::DocumentViewer);
+        }
+    });
+    if let Err(error) = applied {
+        tracing::warn!(%error, "cannot apply the window's WebKit settings");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lighten<R: Runtime>(_window: &tauri::WebviewWindow<R>) {}
 
 /// Writes the window's size and position to disk, while the window still exists.
 pub fn save_geometry<R: Runtime>(app: &AppHandle<R>) {

@@ -45,6 +45,8 @@ SETTINGS = Path(os.environ["XDG_CONFIG_HOME"]) / "dev.kith.desktop" / "settings.
 # The web process's name as /proc/PID/status gives it: cut to 15 characters.
 WEB_PROCESS = "WebKitWebProcess"[:15]
 FIELDS = ("Rss", "Pss", "Private_Clean", "Private_Dirty")
+# The bare app's window with Kith's window's WebKit settings: the like-for-like case.
+KITH_SETTINGS_CASE = "window open, Kith's WebKit settings"
 
 
 def free_port():
@@ -121,6 +123,25 @@ def tree(root):
     return {"kib": total, "rss_by_process_kib": by_name, "threads": threads}
 
 
+def own_heap(pid):
+    """KiB of RSS in the process's heap and anonymous mappings (smaps): the memory that
+    is the program's own, not a library's or a file's."""
+    out = {"heap": 0, "anon": 0}
+    kind = None
+    try:
+        lines = Path(f"/proc/{pid}/smaps").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        head = line.split()
+        if head and "-" in head[0] and ":" not in head[0]:
+            path = head[5] if len(head) > 5 else ""
+            kind = "heap" if path == "[heap]" else "anon" if path == "" else None
+        elif kind and line.startswith("Rss:"):
+            out[kind] += int(head[1])
+    return out
+
+
 def names_below(root):
     table = processes()
     members, frontier = set(), [root]
@@ -181,6 +202,7 @@ def measure_kith():
         wait_for("the tray registered", host.items)
         time.sleep(SETTLE)
         cases["tray only"] = tree(tray.pid)
+        cases["tray only"]["own_heap_kib"] = own_heap(tray.pid)
 
         def open_window():
             host.activate()
@@ -221,11 +243,12 @@ def measure_bare(bare):
         ("window open", [], SETTLE),
         ("window closed", ["--close-after", str(SETTLE)], 2 * SETTLE + 2),
         ("tray only", ["--hidden"], SETTLE + 5),
+        (KITH_SETTINGS_CASE, ["--kith-webkit-settings"], SETTLE),
     ]:
         log = open(WORK / "footprint-bare.log", "ab")
         proc = subprocess.Popen([bare, *args], stdout=log, stderr=log)
         try:
-            if case == "window open":
+            if case in ("window open", KITH_SETTINGS_CASE):
                 wait_for("the bare app's web process", lambda: WEB_PROCESS in names_below(proc.pid), timeout=30)
             time.sleep(wait)
             if proc.poll() is not None:
@@ -274,7 +297,12 @@ def main():
         "window closed within 5 MiB RSS of tray only": abs(closed["Rss"] - tray_only["Rss"]) <= 5 * 1024,
         f"{CYCLES} cycles grow the tray role by under 1 MiB (private dirty)":
             cycled["Private_Dirty"] - closed["Private_Dirty"] < 1024,
+        f"Kith's own heap (heap + anonymous mappings) <= 8 MiB with {FRIENDS} friends":
+            sum(kith["tray only"]["own_heap_kib"].values()) <= 8 * 1024,
     }
+    heap = kith["tray only"]["own_heap_kib"]
+    print(f"\nKith's own heap in the tray role: {mib(heap['heap'] + heap['anon'])} MiB "
+          f"([heap] {mib(heap['heap'])}, anonymous {mib(heap['anon'])})")
     if BARE:
         bare = measure_bare(BARE)
         result["bare"] = bare
@@ -286,6 +314,10 @@ def main():
                   f"{mib(k['Private_Clean'] + k['Private_Dirty']):>8} {mib(k['Private_Dirty']):>10}")
         goals["window open <= 1.1x the bare app (RSS)"] = (
             kith["window open"]["kib"]["Rss"] <= 1.1 * bare["window open"]["kib"]["Rss"])
+        open_rss = kith["window open"]["kib"]["Rss"]
+        print(f"\nWindow open, Kith / bare app (RSS): {open_rss / bare['window open']['kib']['Rss']:.2f}x; "
+              f"like for like (the bare app with Kith's WebKit settings): "
+              f"{open_rss / bare[KITH_SETTINGS_CASE]['kib']['Rss']:.2f}x")
     result["goals"] = goals
     print("\nGoals (issue 19):")
     for goal, met in goals.items():

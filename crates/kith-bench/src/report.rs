@@ -1001,122 +1001,408 @@ fn sign_in_table(w: &mut String, value: &Value) {
     );
 }
 
-/// The tray app's figures from `cargo xtask footprint`, with when they were measured,
-/// next to the bare Tauri 2 app's when the file holds them.
+/// The desktop app's memory from `cargo xtask footprint` (`tests/e2e/footprint.py`):
+/// the tray role alone, with its window, after it and after more open/close cycles,
+/// next to the bare Tauri 2 app's cases when the file holds them, and issue 19's goals
+/// computed from the figures.
 fn app(w: &mut String, path: &Path) {
-    let _ = writeln!(w, "**The desktop app** (`cargo xtask footprint`: `kith-app --demo` installed from the release .deb and its WebKit child processes under Xvfb, total RSS; next to it, in the same run, `tools/bare-tauri`, a bare Tauri 2 app with one window and a static page, built in release).");
     let parsed = std::fs::read_to_string(path)
         .ok()
         .and_then(|text| serde_json::from_str::<Value>(&text).ok());
-    let Some(value) = parsed else {
+    let Some(figures) = parsed.as_ref().and_then(AppFigures::of) else {
         let _ = writeln!(
             w,
-            " Not measured: `{}` does not exist. `cargo xtask bench` runs the measurement when `target/release/kith-app` is already built or with `--with-app` (the first release build of the app takes about 9 minutes on 2 cores).\n",
-            path.display()
+            "**The desktop app** (issue 19): not measured, `{}` does not exist or does not hold the two-process figures. \
+             `cargo xtask footprint` (or `cargo xtask bench --with-app`) measures it.\n",
+            shown_path(path)
         );
         return;
     };
-    let when = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| crate::format_utc(d.as_secs()))
-        .unwrap_or_else(|| "at an unknown time".into());
-    // Relative to the checkout, so the report does not carry this machine's paths.
-    let shown = std::env::current_dir()
-        .ok()
-        .and_then(|here| path.strip_prefix(here).ok().map(Path::to_path_buf))
-        .unwrap_or_else(|| path.to_path_buf());
-    let _ = writeln!(w, " Figures from `{}`, measured {when}:\n", shown.display());
-    let bare = value.get("bare");
-    let mut columns = vec!["case", "total RSS", "private memory (all processes)"];
-    if bare.is_some() {
-        columns.extend([
-            "bare Tauri 2 app: RSS",
-            "bare: private",
-            "Kith ÷ bare (RSS)",
-            "Kith ÷ bare (private)",
+    let friends = figures
+        .friends
+        .map_or_else(String::new, |n| format!("{} ", thousands(n)));
+    let baseline = if figures.bare.is_some() {
+        "next to it, in the same run, `tools/bare-tauri` (a bare Tauri 2 app with one window, a static page and a tray icon, built in release)"
+    } else {
+        "the bare Tauri 2 app (`tools/bare-tauri`) was not measured in this run"
+    };
+    let _ = writeln!(
+        w,
+        "**The desktop app, two processes** (issue 19). The tray role (`kith-tray`, no WebKit) and the window role it starts on a tray click (`kith-app`, Tauri), \
+         both from the installed release .deb, signed in as a user with {friends}friends (a third online) to a kith-server running as a process of its own; \
+         a StatusNotifierItem host (`tests/e2e/sni_host.py`) clicks the icon as a panel does. Per case, the sum over the tray role's process tree from \
+         `/proc/PID/smaps_rollup`, in MiB; {baseline}. Measured {} by `cargo xtask footprint` (`tests/e2e/footprint.py` under Xvfb), figures from `{}`:\n",
+        modified_utc(path),
+        shown_path(path)
+    );
+    app_table(w, &figures);
+    app_goals(w, &figures);
+}
+
+/// The cases of `footprint.json` that the report shows; a case missing from the file,
+/// or missing one of its totals, is `None`.
+struct AppFigures {
+    friends: Option<u64>,
+    tray: Option<AppCase>,
+    open: Option<AppCase>,
+    closed: Option<AppCase>,
+    /// The cycles' count as the file's key gives it ("after 10 more cycles"), and the case.
+    cycled: Option<(String, AppCase)>,
+    /// KiB of RSS in the tray role's `[heap]` and anonymous mappings, at a login launch.
+    own_heap: Option<(u64, u64)>,
+    bare: Option<BareFigures>,
+}
+
+/// The bare Tauri 2 app's cases.
+struct BareFigures {
+    open: Option<AppCase>,
+    closed: Option<AppCase>,
+    hidden: Option<AppCase>,
+    /// Its window with Kith's window's WebKit settings: the like-for-like case.
+    kith_settings: Option<AppCase>,
+}
+
+impl AppFigures {
+    /// `None` unless the file holds Kith's cases.
+    fn of(value: &Value) -> Option<AppFigures> {
+        let kith = value.get("kith")?.as_object()?;
+        let cycled = kith.iter().find_map(|(key, case)| {
+            let count = key.strip_prefix("after ")?.split_whitespace().next()?;
+            Some((count.to_owned(), AppCase::of(case)?))
+        });
+        let heap = kith.get("tray only").and_then(|c| c.get("own_heap_kib"));
+        let part = |name: &str| heap.and_then(|h| h.get(name)).and_then(Value::as_u64);
+        let bare = value.get("bare").filter(|b| b.is_object()).map(|b| {
+            let case = |name: &str| b.get(name).and_then(AppCase::of);
+            BareFigures {
+                open: case("window open"),
+                closed: case("window closed"),
+                hidden: case("tray only"),
+                kith_settings: case("window open, Kith's WebKit settings"),
+            }
+        });
+        let case = |name: &str| kith.get(name).and_then(AppCase::of);
+        Some(AppFigures {
+            friends: value.get("friends").and_then(Value::as_u64),
+            tray: case("tray only"),
+            open: case("window open"),
+            closed: case("window closed"),
+            cycled,
+            own_heap: part("heap").zip(part("anon")),
+            bare,
+        })
+    }
+}
+
+/// One case of `footprint.json`: memory summed over a process tree, in KiB.
+struct AppCase {
+    rss: u64,
+    pss: u64,
+    private_clean: u64,
+    private_dirty: u64,
+    /// The threads of the tree's root.
+    threads: Option<u64>,
+    /// RSS by process name (in full), largest first.
+    by_process: Vec<(String, u64)>,
+}
+
+impl AppCase {
+    /// `None` when one of the four totals is missing.
+    fn of(entry: &Value) -> Option<AppCase> {
+        let kib = entry.get("kib")?;
+        let field = |name: &str| kib.get(name).and_then(Value::as_u64);
+        let mut by_process: Vec<(String, u64)> = entry
+            .get("rss_by_process_kib")
+            .and_then(Value::as_object)
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(name, v)| Some((full_process_name(name).to_owned(), v.as_u64()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        by_process.sort_by_key(|part| std::cmp::Reverse(part.1));
+        Some(AppCase {
+            rss: field("Rss")?,
+            pss: field("Pss")?,
+            private_clean: field("Private_Clean")?,
+            private_dirty: field("Private_Dirty")?,
+            threads: entry.get("threads").and_then(Value::as_u64),
+            by_process,
+        })
+    }
+
+    fn private(&self) -> u64 {
+        self.private_clean.saturating_add(self.private_dirty)
+    }
+
+    fn rss_of(&self, process: &str) -> Option<u64> {
+        self.by_process
+            .iter()
+            .find(|(name, _)| name == process)
+            .map(|(_, v)| *v)
+    }
+
+    /// A table row: the label, the figures in MiB, the threads when `threads` and RSS by
+    /// process.
+    fn row(&self, label: &str, threads: bool) -> Vec<String> {
+        let parts: Vec<String> = self
+            .by_process
+            .iter()
+            .map(|(name, v)| format!("{name} {}", mib(*v)))
+            .collect();
+        vec![
+            label.to_owned(),
+            mib(self.rss),
+            mib(self.pss),
+            mib(self.private()),
+            mib(self.private_dirty),
+            self.threads
+                .filter(|_| threads)
+                .map_or_else(String::new, |n| n.to_string()),
+            parts.join(", "),
+        ]
+    }
+}
+
+/// A process's name in full: /proc cuts names to 15 characters (`WebKitWebProces`).
+fn full_process_name(name: &str) -> &str {
+    const FULL: [&str; 3] = [
+        "WebKitWebProcess",
+        "WebKitNetworkProcess",
+        "WebKitGPUProcess",
+    ];
+    FULL.into_iter()
+        .find(|full| name.len() == 15 && full.starts_with(name))
+        .unwrap_or(name)
+}
+
+/// KiB in MiB, one decimal, no unit.
+fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+/// `a − b` KiB in MiB, one decimal, with its sign (no "-0.0").
+fn mib_change(a: u64, b: u64) -> String {
+    let v = (a as f64 - b as f64) / 1024.0;
+    if v.abs() < 0.05 {
+        "0.0".to_owned()
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// `a ÷ b`, or `None` when the baseline is zero.
+fn share(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "**not met**"
+    }
+}
+
+fn app_table(w: &mut String, f: &AppFigures) {
+    let mut table = Table::new(&[
+        "case",
+        "RSS",
+        "PSS",
+        "private",
+        "private dirty",
+        "threads (tray role)",
+        "RSS by process",
+    ]);
+    let cycles_label = f
+        .cycled
+        .as_ref()
+        .map(|(n, _)| format!("after {n} more open/close cycles"));
+    let mut rows: Vec<(Option<&AppCase>, &str, bool)> = vec![
+        (
+            f.tray.as_ref(),
+            "tray only (`kith-tray --hidden`, a login launch)",
+            true,
+        ),
+        (f.open.as_ref(), "window open (a tray click)", true),
+        (
+            f.closed.as_ref(),
+            "window closed again (a second click)",
+            true,
+        ),
+        (
+            f.cycled.as_ref().map(|(_, c)| c),
+            cycles_label.as_deref().unwrap_or(""),
+            true,
+        ),
+    ];
+    if let Some(b) = &f.bare {
+        rows.extend([
+            (b.open.as_ref(), "bare Tauri 2 app, window open", false),
+            (b.closed.as_ref(), "bare Tauri 2 app, window closed", false),
+            (
+                b.hidden.as_ref(),
+                "bare Tauri 2 app, `--hidden`-like start",
+                false,
+            ),
+            (
+                b.kith_settings.as_ref(),
+                "bare Tauri 2 app with Kith's WebKit settings, window open",
+                false,
+            ),
         ]);
     }
-    columns.push("largest parts (RSS)");
-    let mut table = Table::new(&columns);
-    for case in ["window open", "window closed", "--hidden start"] {
-        let Some(kith) = value.get(case).map(AppCase::of) else {
-            continue;
-        };
-        let mut row = vec![case.to_owned(), kib(kith.total), kib(kith.private)];
-        if let Some(bare) = bare {
-            match bare.get(case).map(AppCase::of) {
-                Some(baseline) => row.extend([
-                    kib(baseline.total),
-                    kib(baseline.private),
-                    per(kith.total, baseline.total),
-                    per(kith.private, baseline.private),
-                ]),
-                None => row.extend([
-                    "–".to_owned(),
-                    "–".to_owned(),
-                    "–".to_owned(),
-                    "–".to_owned(),
-                ]),
-            }
+    for (case, label, threads) in rows {
+        if let Some(case) = case {
+            let cells = case.row(label, threads);
+            let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+            table.row(&cells);
         }
-        row.push(kith.largest_parts(3));
-        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-        table.row(&cells);
     }
     table.write(w);
 }
 
-/// One case of `footprint.json`: total RSS, private memory and RSS by process name.
-struct AppCase {
-    total: u64,
-    private: u64,
-    parts: Vec<(String, u64)>,
+/// Issue 19's goals, each met or not by these figures, and the comparisons with the
+/// bare app; then the notes on what the figures hold.
+fn app_goals(w: &mut String, f: &AppFigures) {
+    let mut goals: Vec<String> = Vec::new();
+    if let Some(tray) = &f.tray {
+        goals.push(format!(
+            "tray only ≤ 40 MiB RSS ({}): {}",
+            mib(tray.rss),
+            verdict(tray.rss <= 40 * 1024)
+        ));
+        goals.push(format!(
+            "tray only ≤ 12 MiB private dirty ({}): {}",
+            mib(tray.private_dirty),
+            verdict(tray.private_dirty <= 12 * 1024)
+        ));
+    }
+    if let Some((tray, closed)) = f.tray.as_ref().zip(f.closed.as_ref()) {
+        let dirty = closed.private_dirty.abs_diff(tray.private_dirty);
+        let rss = closed.rss.abs_diff(tray.rss);
+        goals.push(format!(
+            "window closed equal to tray only within 2 MiB private dirty and 5 MiB RSS ({} and {}): {}",
+            mib(dirty),
+            mib(rss),
+            verdict(dirty <= 2 * 1024 && rss <= 5 * 1024)
+        ));
+    }
+    if let Some(((n, cycled), closed)) = f.cycled.as_ref().zip(f.closed.as_ref()) {
+        goals.push(format!(
+            "{n} cycles grow the tray role by under 1 MiB private dirty ({}): {}",
+            mib_change(cycled.private_dirty, closed.private_dirty),
+            verdict((cycled.private_dirty as f64 - closed.private_dirty as f64) < 1024.0)
+        ));
+    }
+    if let Some((heap, anon)) = f.own_heap {
+        let friends = f
+            .friends
+            .map_or_else(String::new, |n| format!(" with {} friends", thousands(n)));
+        goals.push(format!(
+            "Kith's own heap in the tray role (`[heap]` + anonymous mappings, smaps) ≤ 8 MiB{friends} ({}: `[heap]` {}, anonymous {}): {}",
+            mib(heap.saturating_add(anon)),
+            mib(heap),
+            mib(anon),
+            verdict(heap.saturating_add(anon) <= 8 * 1024)
+        ));
+    }
+    goals.extend(bare_goals(f));
+    if !goals.is_empty() {
+        let _ = write!(
+            w,
+            "Issue 19's goals, from these figures: {}. ",
+            goals.join("; ")
+        );
+    }
+    if let Some(sentence) = bare_shares(f) {
+        let _ = write!(w, "{sentence} ");
+    }
+    if let Some(tray) = &f.tray {
+        let _ = write!(
+            w,
+            "Most of the private memory that is not dirty ({} MiB at a login launch) is the tray role's own binary, mapped by no other process: \
+             page cache, reclaimable, shown but not the goal. ",
+            mib(tray.private_clean)
+        );
+    }
+    let _ = writeln!(
+        w,
+        "A measuring note: the pages of a binary written moments before (just linked or installed) are dirty in the page cache until written back, \
+         and smaps counts them as the process's private dirty memory; `footprint.py` calls `sync` first.\n"
+    );
 }
 
-impl AppCase {
-    fn of(entry: &Value) -> Self {
-        let total = entry.get("total_kib").and_then(Value::as_u64).unwrap_or(0);
-        let mut parts: Vec<(String, u64)> = entry
-            .get("breakdown_kib")
-            .and_then(Value::as_object)
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let private = parts
-            .iter()
-            .find(|(name, _)| name.starts_with("private"))
-            .map_or(0, |(_, v)| *v);
-        parts.retain(|(name, _)| !name.starts_with("private"));
-        parts.sort_by_key(|part| std::cmp::Reverse(part.1));
-        AppCase {
-            total,
-            private,
-            parts,
-        }
+/// The window-open goal against the bare app, the window role alone, and the
+/// like-for-like comparison (not a goal).
+fn bare_goals(f: &AppFigures) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some((open, bare)) = f
+        .open
+        .as_ref()
+        .zip(f.bare.as_ref().and_then(|b| b.open.as_ref()))
+    else {
+        return out;
+    };
+    if let Some(times) = share(open.rss, bare.rss) {
+        out.push(format!(
+            "window open ≤ 1.1× the bare app's window open ({}, RSS {} against {}): {}",
+            ratio(times),
+            mib(open.rss),
+            mib(bare.rss),
+            verdict(times <= 1.1)
+        ));
     }
-
-    fn largest_parts(&self, n: usize) -> String {
-        let parts: Vec<String> = self
-            .parts
-            .iter()
-            .take(n)
-            .map(|(name, v)| format!("{name} {}", kib(*v)))
-            .collect();
-        parts.join(", ")
+    let window_role = open
+        .rss_of("kith-tray")
+        .and_then(|tray| share(open.rss.saturating_sub(tray), bare.rss).map(|t| (tray, t)));
+    if let Some((tray, times)) = window_role {
+        out.push(format!(
+            "not a goal, the window role's processes alone (without the {} MiB tray role) are {} the bare app's window open",
+            mib(tray),
+            ratio(times)
+        ));
     }
+    let like = f.bare.as_ref().and_then(|b| b.kith_settings.as_ref());
+    if let Some((like, times)) = like.and_then(|l| share(open.rss, l.rss).map(|t| (l, t))) {
+        out.push(format!(
+            "not a goal, the comparison with the bare app given the same WebKit settings (like for like): Kith's window open is {} of the bare app's window open with Kith's WebKit settings (RSS {} against {})",
+            ratio(times),
+            mib(open.rss),
+            mib(like.rss)
+        ));
+    }
+    out
 }
 
-/// `a ÷ b` as a ratio, or a dash when the baseline is zero.
-fn per(a: u64, b: u64) -> String {
-    if b == 0 {
-        "–".to_owned()
-    } else {
-        ratio(a as f64 / b as f64)
+/// "With the window closed Kith holds X× of the bare app's …".
+fn bare_shares(f: &AppFigures) -> Option<String> {
+    let bare = f.bare.as_ref()?;
+    let closed = f
+        .closed
+        .as_ref()
+        .zip(bare.closed.as_ref())
+        .and_then(|(k, b)| share(k.rss, b.rss));
+    let hidden = f
+        .tray
+        .as_ref()
+        .zip(bare.hidden.as_ref())
+        .and_then(|(k, b)| share(k.rss, b.rss));
+    match (closed, hidden) {
+        (Some(c), Some(h)) => Some(format!(
+            "With the window closed Kith holds {} of the bare app's window-closed RSS, and at a login launch {} of the bare app's `--hidden`-like start.",
+            ratio(c),
+            ratio(h)
+        )),
+        (Some(c), None) => Some(format!(
+            "With the window closed Kith holds {} of the bare app's window-closed RSS.",
+            ratio(c)
+        )),
+        (None, Some(h)) => Some(format!(
+            "At a login launch Kith holds {} of the bare app's `--hidden`-like start (RSS).",
+            ratio(h)
+        )),
+        (None, None) => None,
     }
 }
 
@@ -1267,5 +1553,170 @@ mod tests {
         let mut w = String::new();
         sign_in_table(&mut w, &serde_json::json!({"sign_in_to_list_s": 1.2}));
         assert!(w.contains("| – |") && w.contains("**1.20 s**"), "{w}");
+    }
+
+    /// `app()`'s Markdown for this `footprint.json`, written to a temporary file.
+    fn app_markdown(name: &str, json: &Value) -> String {
+        let path = std::env::temp_dir().join(format!(
+            "kith-bench-footprint-{}-{name}.json",
+            std::process::id()
+        ));
+        std::fs::write(&path, json.to_string()).unwrap();
+        let mut w = String::new();
+        app(&mut w, &path);
+        let _ = std::fs::remove_file(&path);
+        w
+    }
+
+    fn footprint_case(rss: u64, clean: u64, dirty: u64, by_process: Value) -> Value {
+        serde_json::json!({
+            "kib": {"Rss": rss, "Pss": rss - 2048, "Private_Clean": clean, "Private_Dirty": dirty},
+            "rss_by_process_kib": by_process,
+            "threads": 9,
+        })
+    }
+
+    fn footprint_sample() -> Value {
+        let tray = |rss: u64| serde_json::json!({"kith-tray": rss});
+        let mut tray_only = footprint_case(22364, 13832, 6128, tray(22364));
+        tray_only["own_heap_kib"] = serde_json::json!({"heap": 700, "anon": 4600});
+        serde_json::json!({
+            "kith": {
+                "tray only": tray_only,
+                "window open": footprint_case(496948, 92512, 129516, serde_json::json!({
+                    "kith-tray": 22448, "kith-app": 159320,
+                    "WebKitNetworkPr": 62132, "WebKitWebProces": 253048})),
+                "window closed": footprint_case(22452, 13864, 6184, tray(22452)),
+                "after 7 more cycles": footprint_case(22536, 13864, 6268, tray(22536)),
+            },
+            "tray": "/usr/bin/kith-tray",
+            "friends": 50,
+            "bare": {
+                "window open": footprint_case(414128, 61980, 95016, serde_json::json!({
+                    "bare-tauri-app": 145432, "WebKitNetworkPr": 62204, "WebKitWebProces": 206492})),
+                "window closed": footprint_case(206684, 24748, 39924, serde_json::json!({})),
+                "tray only": footprint_case(56224, 27472, 11416, serde_json::json!({})),
+                "window open, Kith's WebKit settings":
+                    footprint_case(473284, 61980, 95016, serde_json::json!({})),
+            },
+            "bare_app": "/somewhere/bare-tauri-app",
+            "goals": {"tray only <= 40 MiB RSS": false},
+        })
+    }
+
+    #[test]
+    fn app_renders_the_two_process_footprint() {
+        let w = app_markdown("full", &footprint_sample());
+        // RSS, PSS (RSS − 2 MiB here), private = clean + dirty, private dirty, threads.
+        assert!(
+            w.contains("| tray only (`kith-tray --hidden`, a login launch) | 21.8 | 19.8 | 19.5 | 6.0 | 9 | kith-tray 21.8 |"),
+            "{w}"
+        );
+        assert!(
+            w.contains("| window open (a tray click) | 485.3 | 483.3 | 216.8 | 126.5 | 9 | WebKitWebProcess 247.1, kith-app 155.6, WebKitNetworkProcess 60.7, kith-tray 21.9 |"),
+            "{w}"
+        );
+        assert!(
+            w.contains("| window closed again (a second click) | 21.9 | 19.9 | 19.6 | 6.0 | 9 | kith-tray 21.9 |"),
+            "{w}"
+        );
+        assert!(
+            w.contains("| after 7 more open/close cycles | 22.0 | 20.0 | 19.7 | 6.1 | 9 |"),
+            "{w}"
+        );
+        assert!(
+            w.contains("| bare Tauri 2 app, window open | 404.4 | 402.4 | 153.3 | 92.8 | | WebKitWebProcess 201.7, bare-tauri-app 142.0, WebKitNetworkProcess 60.7 |"),
+            "{w}"
+        );
+        assert!(
+            w.contains("| bare Tauri 2 app, window closed | 201.8 |"),
+            "{w}"
+        );
+        assert!(
+            w.contains("| bare Tauri 2 app, `--hidden`-like start | 54.9 |"),
+            "{w}"
+        );
+        assert!(
+            w.contains("| bare Tauri 2 app with Kith's WebKit settings, window open | 462.2 |"),
+            "{w}"
+        );
+        assert!(
+            !w.contains("WebKitWebProces ") && !w.contains("WebKitNetworkPr "),
+            "{w}"
+        );
+        assert!(w.contains("50 friends (a third online)"), "{w}");
+        // The goals, from the numbers (not from the file's own "goals").
+        assert!(w.contains("tray only ≤ 40 MiB RSS (21.8): met"), "{w}");
+        assert!(
+            w.contains("tray only ≤ 12 MiB private dirty (6.0): met"),
+            "{w}"
+        );
+        assert!(
+            w.contains("within 2 MiB private dirty and 5 MiB RSS (0.1 and 0.1): met"),
+            "{w}"
+        );
+        assert!(
+            w.contains("7 cycles grow the tray role by under 1 MiB private dirty (0.1): met"),
+            "{w}"
+        );
+        assert!(
+            w.contains("≤ 8 MiB with 50 friends (5.2: `[heap]` 0.7, anonymous 4.5): met"),
+            "{w}"
+        );
+        assert!(
+            w.contains("window open ≤ 1.1× the bare app's window open (1.20×, RSS 485.3 against 404.4): **not met**"),
+            "{w}"
+        );
+        assert!(
+            w.contains("without the 21.9 MiB tray role) are 1.15× the bare app's window open"),
+            "{w}"
+        );
+        assert!(
+            w.contains("not a goal, the comparison with the bare app given the same WebKit settings (like for like): Kith's window open is 1.05×"),
+            "{w}"
+        );
+        assert!(
+            w.contains("Kith holds 0.11× of the bare app's window-closed RSS, and at a login launch 0.40× of the bare app's `--hidden`-like start."),
+            "{w}"
+        );
+        assert!(w.contains("`footprint.py` calls `sync` first."), "{w}");
+    }
+
+    #[test]
+    fn app_renders_without_the_bare_app_or_missing_figures() {
+        let mut value = footprint_sample();
+        let object = value.as_object_mut().unwrap();
+        object.remove("bare");
+        // A file without Kith's heap, and a case missing a total: that row is left out.
+        value["kith"]["tray only"]
+            .as_object_mut()
+            .unwrap()
+            .remove("own_heap_kib");
+        value["kith"]["window closed"]["kib"]
+            .as_object_mut()
+            .unwrap()
+            .remove("Pss");
+        // A tray role over its goals.
+        value["kith"]["tray only"]["kib"]["Rss"] = serde_json::json!(41 * 1024);
+        let w = app_markdown("no-bare", &value);
+        assert!(!w.contains("bare Tauri 2 app,"), "{w}");
+        assert!(!w.contains("1.1×") && !w.contains("like for like"), "{w}");
+        assert!(!w.contains("own heap"), "{w}");
+        assert!(!w.contains("window closed again"), "{w}");
+        assert!(w.contains("was not measured in this run"), "{w}");
+        assert!(
+            w.contains("tray only ≤ 40 MiB RSS (41.0): **not met**"),
+            "{w}"
+        );
+        assert!(w.contains("| after 7 more open/close cycles |"), "{w}");
+
+        // The old single-process format, or no file: one line on how to measure.
+        let old = serde_json::json!({"window open": {"total_kib": 1, "breakdown_kib": {}}});
+        let w = app_markdown("old", &old);
+        assert!(
+            w.contains("not measured") && w.contains("`cargo xtask footprint`"),
+            "{w}"
+        );
+        assert!(!w.contains("| case |"), "{w}");
     }
 }

@@ -1,7 +1,9 @@
 //! A bare Tauri 2 app, the baseline Kith's desktop footprint is compared with: the
 //! same framework, WebKit and window size, and nothing of Kith. The cases match
 //! Kith's: a window with a page; the window destroyed after `--close-after SECONDS`
-//! while the process lives on; `--hidden`, no window at all.
+//! while the process lives on; `--hidden`, no window at all. With
+//! `--kith-webkit-settings` the window gets the WebKit settings Kith's window has
+//! (src-tauri/src/window.rs), so the two can also be compared like for like.
 
 use std::time::Duration;
 
@@ -10,6 +12,7 @@ use tauri::{RunEvent, WebviewUrl, WebviewWindowBuilder};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let hidden = args.iter().any(|a| a == "--hidden");
+    let kith_webkit_settings = args.iter().any(|a| a == "--kith-webkit-settings");
     let close_after = args
         .iter()
         .position(|a| a == "--close-after")
@@ -26,6 +29,9 @@ fn main() {
                 .title("Bare Tauri")
                 .inner_size(380.0, 560.0)
                 .build()?;
+            if kith_webkit_settings {
+                apply_kith_webkit_settings(&window);
+            }
             if let Some(delay) = close_after {
                 std::thread::spawn(move || {
                     std::thread::sleep(delay);
@@ -51,3 +57,27 @@ fn main() {
         }
     });
 }
+
+/// Kith's window's WebKit settings, applied the way Kith applies them.
+#[cfg(target_os = "linux")]
+fn apply_kith_webkit_settings(window: &tauri::WebviewWindow) {
+    use webkit2gtk::{
+        CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebViewExt,
+    };
+    let applied = window.with_webview(|webview| {
+        let view = webview.inner();
+        if let Some(settings) = WebViewExt::settings(&view) {
+            settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+            settings.set_enable_page_cache(false);
+        }
+        if let Some(context) = view.context() {
+            context.set_cache_model(CacheModel::DocumentViewer);
+        }
+    });
+    if let Err(error) = applied {
+        eprintln!("bare-tauri-app: cannot apply the WebKit settings: {error}");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn apply_kith_webkit_settings(_window: &tauri::WebviewWindow) {}
