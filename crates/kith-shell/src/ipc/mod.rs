@@ -18,6 +18,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod loopback;
 pub mod socket;
 
 use std::path::PathBuf;

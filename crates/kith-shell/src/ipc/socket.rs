@@ -13,8 +13,8 @@
 //! tokio (already the runtime of both roles) gives the peer's credentials directly
 //! (`UnixStream::peer_cred`), which the UID check needs and `interprocess`'s portable
 //! stream does not offer, and the stale-socket rule above needs the lock file anyway.
-//! Windows (named pipes) is not implemented yet: there [`bind`] and [`connect`] fail
-//! with [`std::io::ErrorKind::Unsupported`].
+//! Where there are no Unix sockets (Windows), the same functions are `loopback.rs`'s:
+//! TCP on 127.0.0.1 with a port file and a secret only this user can read.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -50,6 +50,12 @@ impl Endpoint {
 
     pub fn lock_path(&self) -> PathBuf {
         self.dir.join("tray.lock")
+    }
+
+    /// Where there are no Unix sockets: the tray role's port and secret
+    /// (`loopback.rs`).
+    pub fn port_path(&self) -> PathBuf {
+        self.dir.join("tray.port")
     }
 }
 
@@ -192,44 +198,7 @@ mod unix {
 }
 
 #[cfg(not(unix))]
-pub use other::{bind, connect, Bound, Listener, Stream};
-
-#[cfg(not(unix))]
-mod other {
-    use std::io;
-
-    use super::Endpoint;
-
-    pub type Stream = tokio::io::DuplexStream;
-
-    pub enum Bound {
-        Listening(Listener),
-        AlreadyRunning,
-    }
-
-    pub struct Listener(());
-
-    impl Listener {
-        pub async fn accept(&self) -> io::Result<Stream> {
-            Err(unsupported())
-        }
-    }
-
-    pub fn bind(_endpoint: &Endpoint) -> io::Result<Bound> {
-        Err(unsupported())
-    }
-
-    pub async fn connect(_endpoint: &Endpoint) -> io::Result<Stream> {
-        Err(unsupported())
-    }
-
-    fn unsupported() -> io::Error {
-        io::Error::new(
-            io::ErrorKind::Unsupported,
-            "Kith's IPC between its tray and its window is not implemented on this platform yet",
-        )
-    }
-}
+pub use super::loopback::{bind, connect, Bound, Listener, Stream};
 
 /// Whether `error` means no tray role listens (nothing there, or a stale file).
 pub fn nobody_listens(error: &io::Error) -> bool {
