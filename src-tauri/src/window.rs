@@ -80,13 +80,22 @@ fn lighten<R: Runtime>(window: &tauri::WebviewWindow<R>) {
     };
     let applied = window.with_webview(|webview| {
         let view = webview.inner();
-        if let Some(settings) = WebViewExt::settings(&view) {
+        let settings = WebViewExt::settings(&view);
+        if let Some(settings) = &settings {
             settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
             settings.set_enable_page_cache(false);
         }
-        if let Some(context) = view.context() {
+        let context = view.context();
+        if let Some(context) = &context {
             context.set_cache_model(CacheModel::DocumentViewer);
         }
+        // As WebKit reads them back, for the log and the end-to-end test.
+        tracing::info!(
+            hardware_acceleration = ?settings.as_ref().map(|s| s.hardware_acceleration_policy()),
+            page_cache = ?settings.as_ref().map(|s| s.enables_page_cache()),
+            cache_model = ?context.as_ref().map(|c| c.cache_model()),
+            "the window's WebKit settings"
+        );
     });
     if let Err(error) = applied {
         tracing::warn!(%error, "cannot apply the window's WebKit settings");

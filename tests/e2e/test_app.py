@@ -666,6 +666,19 @@ def test_9_sign_in_over_tls_with_a_private_ca(driver):
         server.stop()
 
 
+def test_7b_the_window_is_painted_by_the_cpu_and_keeps_no_caches(driver):
+    """The window role applies its WebKit settings, as WebKit reads them back: no GPU
+    compositing, no back/forward page cache, the document-viewer cache model (what
+    README's footprint figures rest on)."""
+    window_log = Path(os.environ["XDG_DATA_HOME"]) / "dev.kith.desktop" / "logs" / "window" / "kith.log"
+    lines = [line for line in window_log.read_text(errors="replace").splitlines()
+             if "the window's WebKit settings" in line]
+    assert lines, "the window logged its WebKit settings"
+    assert "hardware_acceleration=Some(Never)" in lines[-1], lines[-1]
+    assert "page_cache=Some(false)" in lines[-1], lines[-1]
+    assert "cache_model=Some(DocumentViewer)" in lines[-1], lines[-1]
+
+
 def test_10_logs_hold_no_password_and_no_token(driver):
     """At trace level, the tray role's log file and stderr, the window role's log file and
     stderr, and the CLI's stderr, hold neither the password (which crossed the socket
