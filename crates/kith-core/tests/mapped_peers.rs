@@ -107,10 +107,15 @@ impl Peer {
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
+            // Ready when it answers HTTP (with any status), not when the port merely
+            // accepts: an ASGI server can listen before its application has loaded.
+            let answered = peer
+                .http
+                .get(format!("http://127.0.0.1:{port}"))
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await;
+            if answered.is_ok() {
                 return peer;
             }
             if let Some(Ok(Some(status))) = peer.child.as_mut().map(Child::try_wait) {

@@ -170,10 +170,15 @@ impl Peer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
+            // Ready when it answers HTTP (with any status), not when the port merely
+            // accepts: an ASGI server can listen before its application has loaded.
+            let answered = self
+                .http
+                .get(self.url())
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await;
+            if answered.is_ok() {
                 return;
             }
             if let Some(child) = self.child.as_mut() {
