@@ -266,8 +266,12 @@ def test_7_a_new_start_opens_the_window_at_its_last_size():
                             env={**os.environ, "RUST_LOG": LOG_LEVELS})
     try:
         [window] = until("the window of the new start", lambda: windows(proc), timeout=60)
-        until("the window at the size it had when Kith quit",
-              lambda: window_geometry(window) == RESIZED)
+        try:
+            until("the window at the size it had when Kith quit",
+                  lambda: window_geometry(window) == RESIZED)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; the window is {window_geometry(window)}, the saved "
+                                 f"state {saved_geometry()}, expected {RESIZED}") from None
     finally:
         proc.terminate()
         proc.wait(10)
