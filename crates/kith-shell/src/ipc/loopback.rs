@@ -22,11 +22,13 @@
 use std::fs::File;
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::RngCore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 
 use super::socket::Endpoint;
 
@@ -47,10 +49,11 @@ pub enum Bound {
 }
 
 /// The tray role's listening socket, its port file and its lock, held as long as this
-/// lives.
+/// lives. Connections are taken and checked in the background, each on its own, so a
+/// process that connects and says nothing holds up no one else.
 pub struct Listener {
-    listener: TcpListener,
-    secret: String,
+    verified: tokio::sync::Mutex<mpsc::Receiver<Stream>>,
+    acceptor: tokio::task::JoinHandle<()>,
     port_file: PathBuf,
     _lock: File,
 }
@@ -81,40 +84,64 @@ pub fn bind(endpoint: &Endpoint) -> io::Result<Bound> {
     let partial = port_file.with_extension("partial");
     std::fs::write(&partial, format!("{port} {secret}\n"))?;
     std::fs::rename(&partial, &port_file)?;
+    let (verified_tx, verified) = mpsc::channel(8);
+    let acceptor = tokio::spawn(accept_verified(listener, Arc::from(secret), verified_tx));
     Ok(Bound::Listening(Listener {
-        listener,
-        secret,
+        verified: tokio::sync::Mutex::new(verified),
+        acceptor,
         port_file,
         _lock: lock,
     }))
 }
 
-impl Listener {
-    /// The next connection that sent the secret; others are logged and dropped.
-    pub async fn accept(&self) -> io::Result<Stream> {
-        loop {
-            let (mut stream, peer) = self.listener.accept().await?;
-            if !peer.ip().is_loopback() {
-                tracing::warn!(%peer, "refused an IPC connection from another host");
+/// Takes every connection and checks each on a task of its own; those that sent the
+/// secret go to `verified`, the others are logged and dropped.
+async fn accept_verified(listener: TcpListener, secret: Arc<str>, verified: mpsc::Sender<Stream>) {
+    loop {
+        let (mut stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of descriptors, say: try again shortly rather than spin.
+                tracing::warn!(%error, "cannot accept an IPC connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
+        };
+        if !peer.ip().is_loopback() {
+            tracing::warn!(%peer, "refused an IPC connection from another host");
+            continue;
+        }
+        let (secret, verified) = (Arc::clone(&secret), verified.clone());
+        tokio::spawn(async move {
             let line = tokio::time::timeout(
                 SECRET_DEADLINE,
                 read_line(&mut stream, 2 * SECRET_BYTES + 1),
             )
             .await;
             match line {
-                Ok(Ok(line)) if same_secret(&line, &self.secret) => return Ok(stream),
+                Ok(Ok(line)) if same_secret(&line, &secret) => {
+                    let _ = verified.send(stream).await;
+                }
                 Ok(Ok(_)) => tracing::warn!("refused an IPC connection: not this user's secret"),
                 Ok(Err(error)) => tracing::warn!(%error, "refused an IPC connection"),
                 Err(_) => tracing::warn!("refused an IPC connection: no secret in time"),
             }
-        }
+        });
+    }
+}
+
+impl Listener {
+    /// The next connection that sent the secret.
+    pub async fn accept(&self) -> io::Result<Stream> {
+        self.verified.lock().await.recv().await.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::BrokenPipe, "the IPC listener has stopped")
+        })
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
+        self.acceptor.abort();
         let _ = std::fs::remove_file(&self.port_file);
     }
 }
@@ -247,7 +274,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_silent_or_endless_first_line_is_refused_and_the_next_client_still_gets_in() {
+    async fn a_silent_or_endless_first_line_holds_up_no_one_and_is_refused() {
         let temp = tempfile::tempdir().unwrap();
         let endpoint = Endpoint::in_dir(temp.path());
         let Bound::Listening(listener) = bind(&endpoint).unwrap() else {
@@ -257,10 +284,24 @@ mod tests {
         let (port, _) = parse_port_file(&text).unwrap();
         let mut endless = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         endless.write_all(&[b'a'; 4096]).await.unwrap();
-        let _silent = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let mut silent = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let (client, server) = tokio::join!(connect(&endpoint), listener.accept());
         client.unwrap();
         server.unwrap();
+        // The endless line was refused at once; the silent connection is still waiting
+        // for its deadline: it held up no one.
+        let mut rest = Vec::new();
+        let refused = tokio::time::timeout(Duration::from_secs(5), endless.read_to_end(&mut rest))
+            .await
+            .expect("the endless line's connection is closed");
+        assert!(refused.is_err() || rest.is_empty());
+        let mut byte = [0u8; 1];
+        let still_open =
+            tokio::time::timeout(Duration::from_millis(200), silent.read(&mut byte)).await;
+        assert!(
+            still_open.is_err(),
+            "the silent connection is still being waited for"
+        );
     }
 
     #[test]
