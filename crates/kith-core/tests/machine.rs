@@ -555,6 +555,51 @@ fn close_4403_signs_out_at_once() {
 }
 
 #[test]
+fn close_4403_on_the_handover_socket_signs_out_and_closes_the_old_one() {
+    for config in [config(false), socketio_config()] {
+        let t0 = Instant::now();
+        let mut machine = ConnectionMachine::new(config, 3);
+        machine.handle(Input::Start, t0);
+        machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
+        machine.handle(Input::Opened { conn: 1 }, t0);
+        if machine.config().auth_by_message {
+            machine.handle(Input::AuthSucceeded { conn: 1 }, t0);
+        }
+        assert_eq!(machine.state(), &ConnectionState::Connected);
+        handover_open_at(&mut machine, t0);
+        drain(&mut machine);
+        machine.handle(
+            Input::Closed {
+                conn: 2,
+                code: Some(4403),
+                reason: "banned".into(),
+            },
+            t0,
+        );
+        assert_eq!(
+            machine.state(),
+            &ConnectionState::SignedOut {
+                reason: EndReason::Forbidden
+            }
+        );
+        let actions = drain(&mut machine);
+        assert!(
+            actions.contains(&Action::EndSession {
+                reason: EndReason::Forbidden
+            }),
+            "{actions:?}"
+        );
+        assert!(
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::Close { conn: 1, .. })),
+            "{actions:?}"
+        );
+        assert_eq!(machine.live_sockets(), 0);
+    }
+}
+
+#[test]
 fn silence_past_ping_interval_plus_grace_is_a_dead_connection() {
     let (mut machine, t0) = connected(false);
     drain(&mut machine);

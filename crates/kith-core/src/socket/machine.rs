@@ -827,8 +827,13 @@ impl ConnectionMachine {
             return;
         }
         if self.candidate.as_ref().is_some_and(|c| c.id == conn) {
-            // The replacement failed; the current socket carries on.
             self.candidate = None;
+            if code == Some(FORBIDDEN_CLOSE_CODE) {
+                // The server refused the account, whichever socket it said so on: carrying
+                // on with the old socket would only hear it again at every handover.
+                self.sign_out(EndReason::Forbidden, true);
+            }
+            // Otherwise the replacement failed; the current socket carries on.
             return;
         }
         let Some(primary) = self.primary.as_ref().filter(|c| c.id == conn) else {
