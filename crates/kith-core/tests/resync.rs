@@ -100,6 +100,7 @@ async fn an_older_resync_listing_never_overwrites_a_newer_live_update() {
     log.wait_for_state("connected", Duration::from_secs(5))
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until_server_accepted(&admin, 1).await;
     admin.set_status("bob", "online").unwrap();
     log.wait_for("bob live", Duration::from_secs(5), |e| {
         matches!(e, SessionEvent::Presence(c) if c.username == "bob" && c.cause == ChangeCause::Live)
@@ -133,6 +134,7 @@ async fn a_failing_resync_endpoint_is_reported_once_per_connect_and_the_session_
         |e| matches!(e, SessionEvent::ResyncFailed { reason } if reason.contains("404")),
     )
     .await;
+    wait_until_server_accepted(&admin, 1).await;
     admin.set_status("alice", "online").unwrap();
     log.wait_for(
         "alice live",
@@ -173,6 +175,7 @@ async fn without_snapshot_or_resync_a_gap_marks_presence_stale_since_the_disconn
     log.wait_for_state("connected", Duration::from_secs(5))
         .await;
     // Nothing lists the friends: Kith learns them from live updates.
+    wait_until_server_accepted(&admin, 1).await;
     admin.set_status("alice", "online").unwrap();
     admin.set_status("bob", "online").unwrap();
     log.wait_for(

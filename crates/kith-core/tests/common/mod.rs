@@ -26,6 +26,20 @@ pub async fn start_server(config: ServerConfig) -> (RunningServer, AdminHandle) 
     (server, admin)
 }
 
+/// Waits until the server counts `accepted` sockets as live, that is joined to its
+/// presence broadcast. Without a snapshot nothing tells the client when that is: a
+/// socket is open before it is joined, and a change made in between reaches no socket.
+pub async fn wait_until_server_accepted(admin: &AdminHandle, accepted: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while admin.counters().connects_accepted < accepted {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server never counted {accepted} sockets live"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 pub fn seed(admin: &AdminHandle) {
     admin.create_user(USER, PASSWORD).expect("create user");
     for friend in FRIENDS {
