@@ -26,7 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{live_statuses, EventLog};
+use common::{live_statuses, peer_process, EventLog};
 use kith_core::token::{AuthError, TokenError};
 use kith_core::{MemoryStore, Reason, Secret, ServerProfile, Session, SessionError, SessionEvent};
 use rand::rngs::SmallRng;
@@ -108,30 +108,12 @@ impl Peer {
             child: Some(child),
             http: reqwest::Client::new(),
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            // Ready when it answers HTTP (with any status), not when the port merely
-            // accepts: an ASGI server can listen before its application has loaded.
-            let answered = peer
-                .http
-                .get(format!("http://127.0.0.1:{port}"))
-                .timeout(Duration::from_secs(5))
-                .send()
-                .await;
-            if answered.is_ok() {
-                return peer;
-            }
-            if let Some(Ok(Some(status))) = peer.child.as_mut().map(Child::try_wait) {
-                panic!(
-                    "the peer exited with {status} before listening:\n{}",
-                    peer.log_tail()
-                );
-            }
-            if Instant::now() > deadline {
-                panic!("the peer did not listen within 60 s:\n{}", peer.log_tail());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let url = peer.url();
+        let child = peer.child.as_mut().expect("just started");
+        if let Err(why) = peer_process::wait_until_answering(&peer.http, &url, child).await {
+            panic!("the peer {why}:\n{}", peer.log_tail());
         }
+        peer
     }
 
     fn url(&self) -> String {
@@ -139,9 +121,7 @@ impl Peer {
     }
 
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.data_dir.join("peer.log")).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
+        peer_process::log_tail(&self.data_dir.join("peer.log"))
     }
 
     async fn control(&self, path: &str, body: serde_json::Value) {

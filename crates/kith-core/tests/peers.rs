@@ -29,7 +29,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{live_statuses, EventLog};
+use common::{live_statuses, peer_process, EventLog};
 use kith_core::token::{AuthClient, AuthError, TokenError};
 use kith_core::{
     ConnectionState, CredentialStore, MemoryStore, Reason, Secret, ServerProfile, Session,
@@ -168,44 +168,15 @@ impl Peer {
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start the peer: {error}"));
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            // Ready when it answers HTTP (with any status), not when the port merely
-            // accepts: an ASGI server can listen before its application has loaded.
-            let answered = self
-                .http
-                .get(self.url())
-                .timeout(Duration::from_secs(5))
-                .send()
-                .await;
-            if answered.is_ok() {
-                return;
-            }
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
-                        "the peer exited with {status} before listening:\n{}",
-                        self.log_tail()
-                    );
-                }
-            }
-            if Instant::now() > deadline {
-                panic!("the peer did not listen within 60 s:\n{}", self.log_tail());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let url = self.url();
+        let child = self.child.as_mut().expect("just started");
+        if let Err(why) = peer_process::wait_until_answering(&self.http, &url, child).await {
+            panic!("the peer {why}:\n{}", self.log_tail());
         }
     }
 
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.data_dir.join("peer.log")).unwrap_or_default();
-        text.lines()
-            .rev()
-            .take(30)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n")
+        peer_process::log_tail(&self.data_dir.join("peer.log"))
     }
 
     fn kill(&mut self) {

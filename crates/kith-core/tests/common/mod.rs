@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod peer_process;
 pub mod pki;
 pub mod proxy;
 
