@@ -535,16 +535,15 @@ fn auth_close_codes_count_as_rejection_but_an_expired_token_does_not() {
     }));
 }
 
-#[test]
-fn close_4403_signs_out_at_once() {
-    let (mut machine, t0) = connected(false);
+/// The server closes socket `conn` with 4403; the machine must be signed out for it.
+fn close_forbidden(machine: &mut ConnectionMachine, conn: u64, at: Instant) {
     machine.handle(
         Input::Closed {
-            conn: 1,
+            conn,
             code: Some(4403),
             reason: "banned".into(),
         },
-        t0,
+        at,
     );
     assert_eq!(
         machine.state(),
@@ -555,33 +554,17 @@ fn close_4403_signs_out_at_once() {
 }
 
 #[test]
+fn close_4403_signs_out_at_once() {
+    let (mut machine, t0) = connected(false);
+    close_forbidden(&mut machine, 1, t0);
+}
+
+#[test]
 fn close_4403_on_the_handover_socket_signs_out_and_closes_the_old_one() {
-    for config in [config(false), socketio_config()] {
-        let t0 = Instant::now();
-        let mut machine = ConnectionMachine::new(config, 3);
-        machine.handle(Input::Start, t0);
-        machine.handle(token_ready(FetchPurpose::Connect, 1, t0), t0);
-        machine.handle(Input::Opened { conn: 1 }, t0);
-        if machine.config().auth_by_message {
-            machine.handle(Input::AuthSucceeded { conn: 1 }, t0);
-        }
-        assert_eq!(machine.state(), &ConnectionState::Connected);
+    for (mut machine, t0) in [connected(false), socketio_connected(socketio_config())] {
         handover_open_at(&mut machine, t0);
         drain(&mut machine);
-        machine.handle(
-            Input::Closed {
-                conn: 2,
-                code: Some(4403),
-                reason: "banned".into(),
-            },
-            t0,
-        );
-        assert_eq!(
-            machine.state(),
-            &ConnectionState::SignedOut {
-                reason: EndReason::Forbidden
-            }
-        );
+        close_forbidden(&mut machine, 2, t0);
         let actions = drain(&mut machine);
         assert!(
             actions.contains(&Action::EndSession {
